@@ -1,0 +1,108 @@
+"""The message encoder: one msgspec encoding per send, measured and then stored.
+
+Dramatiq encodes a message after every ``before_enqueue`` hook has run, with
+one process-global encoder. The gateway encodes the checked message itself,
+measures those bytes, and leaves them here; when the broker then calls
+``message.encode()``, :class:`GatewayEncoder` hands back exactly those bytes,
+so the size that was checked is the size that is stored and nothing is
+encoded twice.
+
+If anything changed the message after the gateway's hook (another
+middleware mutating options, say), the prepared bytes are stale: the encoder
+asks the gateway to check the message again as it now stands and encodes
+that. Data the gateway never prepared (messages of brokers without the
+gateway, result backends) goes to the encoder that was installed before,
+Dramatiq's ``JSONEncoder`` by default, so nothing else changes behaviour.
+
+msgspec writes plain JSON (UTF-8, no ``NaN``): ``json.loads`` and any other
+language's parser read it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import msgspec
+from dramatiq.encoder import Encoder, JSONEncoder, MessageData
+
+__all__ = ["GatewayEncoder", "PreparedMessage", "encode_json", "install_encoder"]
+
+#: Encodes strict JSON values; tuples (Dramatiq's own ``args``) become arrays.
+encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A message the gateway checked and encoded, waiting for the broker's ``encode()``.
+
+    Parameters:
+      data: The message fields as checked (the objects, not copies).
+      options_snapshot: A shallow copy of ``options`` to notice later changes.
+      body: The encoded bytes.
+      recheck: Checks and encodes the message again if it changed since.
+    """
+
+    data: dict[str, Any]
+    options_snapshot: dict[str, Any]
+    body: bytes
+    recheck: Callable[[MessageData], bytes]
+
+    def matches(self, data: MessageData) -> bool:
+        mine = self.data
+        return (
+            data["args"] is mine["args"]
+            and data["kwargs"] is mine["kwargs"]
+            and data["options"] is mine["options"]
+            and data["queue_name"] == mine["queue_name"]
+            and data["actor_name"] == mine["actor_name"]
+            and data["message_timestamp"] == mine["message_timestamp"]
+            and data["options"] == self.options_snapshot
+        )
+
+
+class GatewayEncoder(Encoder):
+    """Dramatiq encoder that stores the bytes the gateway measured.
+
+    Parameters:
+      fallback: The encoder for everything the gateway did not prepare, and
+        for decoding. Defaults to Dramatiq's ``JSONEncoder``.
+    """
+
+    def __init__(self, fallback: Encoder | None = None) -> None:
+        self.fallback = fallback or JSONEncoder()
+        self._local = threading.local()
+
+    @property
+    def measures_own_bytes(self) -> bool:
+        """True when the wire format is JSON, so msgspec's bytes can be stored as they are."""
+        return type(self.fallback) is JSONEncoder
+
+    def prepare(self, prepared: PreparedMessage) -> None:
+        """Leave ``prepared`` for this thread's next ``encode()`` of the same message."""
+        self._local.prepared = prepared
+
+    def encode(self, data: MessageData) -> bytes:
+        prepared: PreparedMessage | None = getattr(self._local, "prepared", None)
+        if prepared is not None and type(data) is dict and data.get("message_id") == prepared.data["message_id"]:
+            self._local.prepared = None
+            if prepared.matches(data):
+                return prepared.body
+            return prepared.recheck(data)
+        return self.fallback.encode(data)
+
+    def decode(self, data: bytes) -> MessageData:
+        return self.fallback.decode(data)
+
+
+def install_encoder() -> GatewayEncoder:
+    """Make a :class:`GatewayEncoder` Dramatiq's global encoder, wrapping the current one."""
+    current = dramatiq.get_encoder()
+    if isinstance(current, GatewayEncoder):
+        return current
+    encoder = GatewayEncoder(current)
+    dramatiq.set_encoder(encoder)
+    return encoder

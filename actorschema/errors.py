@@ -1,0 +1,131 @@
+"""The errors the gateway raises, and the violations they carry.
+
+Every rejection is a :class:`PayloadRejected`, which subclasses Dramatiq's
+``MiddlewareError``: Dramatiq re-raises only that family from a
+``before_enqueue`` hook, so a plain exception would be logged and the message
+sent anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dramatiq.middleware import MiddlewareError
+
+__all__ = [
+    "NonJSONPayload",
+    "PayloadInvalid",
+    "PayloadRejected",
+    "PayloadTooLarge",
+    "Violation",
+]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One thing wrong with one value of a message.
+
+    Parameters:
+      path: Where the value sits in the message, e.g. ``kwargs.customer.tags[3]``.
+      problem: What is wrong with it, in a short sentence.
+      hint: What to send instead.
+    """
+
+    path: str
+    problem: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.problem}"
+        return f"{text}\n      send instead: {self.hint}" if self.hint else text
+
+
+class PayloadRejected(MiddlewareError):
+    """Base class of every gateway rejection: nothing was enqueued.
+
+    Parameters:
+      actor_name: The actor the message was for.
+      violations: What was wrong, each with its path.
+    """
+
+    #: A short title used as the first line of ``str(error)``.
+    title = "message rejected"
+
+    def __init__(self, actor_name: str, violations: Sequence[Violation]) -> None:
+        self.actor_name = actor_name
+        self.violations = tuple(violations)
+        super().__init__(str(self))
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The paths of every offending value, in message order."""
+        return tuple(v.path for v in self.violations)
+
+    @property
+    def reason(self) -> str:
+        """A one-line reason, for logs and dead-letter records."""
+        return "; ".join(f"{v.path}: {v.problem}" for v in self.violations)
+
+    def __str__(self) -> str:
+        lines = [f"actor {self.actor_name!r}: {self.title}"]
+        lines += [f"  - {v}" for v in self.violations]
+        return "\n".join(lines)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.actor_name, self.violations))
+
+
+class NonJSONPayload(PayloadRejected):
+    """A value is not plain JSON, or JSON would silently change it."""
+
+    title = "a value is not plain JSON (bool, int, float, str, list, dict with str keys, None)"
+
+
+class PayloadInvalid(PayloadRejected):
+    """The arguments do not fit the actor's signature or its type hints."""
+
+    title = "the arguments do not fit the actor's signature"
+
+
+class PayloadTooLarge(PayloadRejected):
+    """The encoded message is larger than the limit that applies to it.
+
+    Parameters:
+      actor_name: The actor the message was for.
+      size: The exact size of the encoded message, in bytes.
+      limit: The limit that applied, in bytes.
+      limit_source: Which limit applied: ``"actor"``, ``"queue"`` or ``"global"``.
+      largest: The largest argument paths with their encoded sizes in bytes.
+    """
+
+    title = "the message is too large"
+
+    def __init__(
+        self,
+        actor_name: str,
+        size: int,
+        limit: int,
+        limit_source: str,
+        largest: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        self.size = size
+        self.limit = limit
+        self.limit_source = limit_source
+        self.largest = tuple(largest)
+        problem = f"the encoded message is {size:,} bytes, over the {limit:,}-byte {limit_source} limit"
+        hint = "an id or a path (a database key, an object-store URL), not the object or the file body"
+        path = largest[0][0] if largest else "$"
+        super().__init__(actor_name, [Violation(path, problem, hint)])
+
+    def __str__(self) -> str:
+        violation = self.violations[0]
+        lines = [f"actor {self.actor_name!r}: {self.title}: {violation.problem}"]
+        if self.largest:
+            sizes = ", ".join(f"{path} ({size:,} B)" for path, size in self.largest)
+            lines.append(f"  largest: {sizes}")
+        lines.append(f"  send instead: {violation.hint}")
+        return "\n".join(lines)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.actor_name, self.size, self.limit, self.limit_source, self.largest))

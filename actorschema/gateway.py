@@ -1,0 +1,360 @@
+"""``PayloadGateway``: the Dramatiq middleware that checks every message before it is enqueued.
+
+Where it hooks in, and why there:
+
+* ``after_declare_actor`` builds the actor's :class:`~actorschema.contract.ActorContract`
+  once, and wraps ``actor.message_with_options`` so a message is checked when
+  it is *built*: ``group([...]).run()`` enqueues its children one by one, so
+  only a check at build time keeps a group with one bad child from being half
+  enqueued. ``send()`` skips that build check; its enqueue check follows at once.
+* ``before_enqueue`` sees every message on its way to any broker (sends,
+  ``broker.enqueue``, delays, pipelines, groups, retries). It binds and
+  validates the arguments, rewrites them in canonical form (by name), checks
+  that the final message is strict JSON, encodes it once and checks its exact
+  size. A rejection raises :class:`~actorschema.errors.PayloadRejected`, a
+  ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue.
+* Re-enqueues the worker makes itself (retries, delay-queue moves, pipeline
+  continuations, group and success/failure callbacks) are never rejected:
+  Dramatiq acks the original message first, so raising would lose it. On
+  those paths the gateway trims the traceback Dramatiq writes into
+  ``options["traceback"]`` when it alone pushes a message over its limit, and
+  only logs what it would have rejected.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from dramatiq import Message
+from dramatiq.broker import Broker, MessageProxy
+from dramatiq.middleware import Middleware
+
+from .contract import ActorContract
+from .encoder import GatewayEncoder, PreparedMessage, encode_json, install_encoder
+from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
+from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
+from .strict_json import find_violations, is_strict_json
+
+__all__ = ["PayloadGateway"]
+
+logger = logging.getLogger("actorschema")
+
+Mode = Literal["enforce", "warn"]
+
+#: How much of a traceback is kept when it alone pushes a retried message over its limit.
+_TRACEBACK_MARK = "[actorschema: traceback trimmed to fit the message size limit]\n...\n"
+
+
+class _ThreadState(threading.local):
+    """Per-thread facts the hooks cannot get from their arguments."""
+
+    #: This thread is one of a Dramatiq worker's consumer or worker threads.
+    in_worker = False
+    #: How many actor calls are running on this thread (user code, not the worker).
+    actor_depth = 0
+    #: The next built message comes from ``send()``: its enqueue check follows at once.
+    skip_build_check = False
+
+
+_state = _ThreadState()
+
+
+class PayloadGateway(Middleware):
+    """Reject messages that are not strict JSON, do not fit their actor, or are too large.
+
+    Add it to the broker before declaring actors that use its option, and
+    after other middleware that change messages (it checks the message they
+    leave)::
+
+        broker.add_middleware(PayloadGateway(max_message_bytes=64 * 1024))
+
+        @dramatiq.actor(max_message_bytes=4096)
+        def notify(user_id: int, text: str) -> None: ...
+
+    Parameters:
+      max_message_bytes: The global limit on the encoded message, in bytes;
+        None for no limit. Defaults to 256 KiB, the smallest limit among
+        common brokers (Azure Service Bus Standard; SQS Extended Client
+        offloads above it), so messages stay portable.
+      queue_limits: Per-queue limits by queue name; they override the global
+        limit and are overridden by an actor's ``max_message_bytes`` option.
+      mode: ``"enforce"`` raises on a bad message and enqueues nothing;
+        ``"warn"`` logs one structured warning per bad message and enqueues
+        it unchanged, for rolling the gateway out on a live system.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_message_bytes: int | None = DEFAULT_MAX_MESSAGE_BYTES,
+        queue_limits: Mapping[str, int | None] | None = None,
+        mode: Mode = "enforce",
+    ) -> None:
+        if mode not in ("enforce", "warn"):
+            raise ValueError(f"mode must be 'enforce' or 'warn', not {mode!r}")
+        for where, value in [("max_message_bytes", max_message_bytes), *(queue_limits or {}).items()]:
+            if value is not None and (type(value) is not int or value <= 0):
+                raise ValueError(f"size limit for {where!r} must be a positive int or None, not {value!r}")
+        self.max_message_bytes = max_message_bytes
+        self.queue_limits: dict[str, int | None] = dict(queue_limits or {})
+        self.mode: Mode = mode
+        self.contracts: dict[str, ActorContract] = {}
+        self._contract_errors: dict[str, str] = {}
+        self.encoder: GatewayEncoder = install_encoder()
+
+    @property
+    def actor_options(self) -> set[str]:
+        return {ACTOR_OPTION}
+
+    # -- declare time ------------------------------------------------------
+
+    def after_declare_actor(self, broker: Broker, actor: Any) -> None:
+        try:
+            limit = actor.options.get(ACTOR_OPTION)
+            if limit is not None and (type(limit) is not int or limit <= 0):
+                raise TypeError(f"actor {actor.actor_name!r}: max_message_bytes must be a positive int or None")
+            self.contracts[actor.actor_name] = ActorContract.from_actor(actor)
+            self._contract_errors.pop(actor.actor_name, None)
+        except TypeError as error:
+            # Dramatiq swallows errors raised here; every send will carry it instead.
+            self._contract_errors[actor.actor_name] = str(error)
+            logger.error("%s", error)
+        if actor.__dict__.get("_actorschema_gateway") is not self:
+            self._wrap(actor)
+
+    def _wrap(self, actor: Any) -> None:
+        actor._actorschema_gateway = self
+        build = actor.message_with_options
+        send = actor.send_with_options
+        fn = actor.fn
+
+        @functools.wraps(build)
+        def message_with_options(**kwargs: Any) -> Message[Any]:
+            message = build(**kwargs)
+            if _state.skip_build_check:
+                _state.skip_build_check = False
+            elif not _on_worker_path():
+                self._check_built(actor, message)
+            return message
+
+        @functools.wraps(send)
+        def send_with_options(**kwargs: Any) -> Message[Any]:
+            _state.skip_build_check = True
+            try:
+                return send(**kwargs)  # type: ignore[no-any-return]
+            finally:
+                _state.skip_build_check = False
+
+        def call_actor(*args: Any, **kwargs: Any) -> Any:
+            _state.actor_depth += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _state.actor_depth -= 1
+
+        call_actor.__actorschema_wrapped__ = fn  # type: ignore[attr-defined]
+        actor.message_with_options = message_with_options
+        actor.send_with_options = send_with_options
+        actor.fn = call_actor
+
+    # -- worker threads ----------------------------------------------------
+
+    def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
+        _state.in_worker = True
+
+    def after_consumer_thread_boot(self, broker: Broker, thread: Any) -> None:
+        _state.in_worker = True
+
+    # -- enqueue -------------------------------------------------------------
+
+    def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
+        target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        worker_path = _on_worker_path()
+        try:
+            args, kwargs, body = self._check(broker, target, worker_path=worker_path)
+        except PayloadRejected as rejection:
+            if worker_path:
+                self._log(rejection, target, "not rejected: the worker is re-enqueueing an accepted message")
+                return
+            if self.mode == "warn":
+                self._log(rejection, target, "enqueued unchanged (mode='warn')")
+                return
+            raise
+        object.__setattr__(target, "args", args)
+        object.__setattr__(target, "kwargs", kwargs)
+        data = target.asdict()
+        self.encoder.prepare(
+            PreparedMessage(data, dict(target.options), body, functools.partial(self._recheck, broker, worker_path))
+        )
+
+    def _check(
+        self, broker: Broker, message: Message[Any], *, worker_path: bool
+    ) -> tuple[tuple[Any, ...], dict[str, Any], bytes]:
+        """Check ``message`` as it will be stored; return its canonical args, kwargs and bytes."""
+        contract = self._contract(broker, message.actor_name)
+        args, kwargs = contract.canonical(message.args, message.kwargs)
+        options = message.options
+        self._check_nested(broker, message.actor_name, options)
+        self._check_strict(message.actor_name, args, kwargs, options)
+        data = {**message.asdict(), "args": args, "kwargs": kwargs}
+        body = self._encode(data)
+        limit = self._limit(broker, message)
+        if limit.limit is not None and len(body) > limit.limit:
+            if worker_path and _trim_traceback(options, len(body) - limit.limit):
+                body = self._encode({**data, "options": options})
+            if len(body) > limit.limit:
+                raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
+        return args, kwargs, body
+
+    def _recheck(self, broker: Broker, worker_path: bool, data: dict[str, Any]) -> bytes:
+        """Check again a message that changed after ``before_enqueue``; called by the encoder."""
+        message = Message(**data)
+        try:
+            args, kwargs, body = self._check(broker, message, worker_path=worker_path)
+        except PayloadRejected as rejection:
+            if not worker_path and self.mode == "enforce":
+                raise
+            self._log(rejection, message, "enqueued unchanged")
+            return self.encoder.fallback.encode(data)
+        if args != tuple(data["args"]) or kwargs != data["kwargs"]:
+            # Changed into a form the broker's copy no longer matches: store it as it is.
+            return self.encoder.fallback.encode(data)
+        return body
+
+    def _check_built(self, actor: Any, message: Message[Any]) -> None:
+        """The build-time check: arguments, strict JSON, and size as built (a lower bound)."""
+        try:
+            contract = self._contract(actor.broker, message.actor_name)
+            args, kwargs = contract.canonical(message.args, message.kwargs, open_slots=1)
+            self._check_nested(actor.broker, message.actor_name, message.options)
+            self._check_strict(message.actor_name, args, kwargs, message.options)
+            body = self._encode({**message.asdict(), "args": args, "kwargs": kwargs})
+            limit = self._limit(actor.broker, message)
+            if limit.limit is not None and len(body) > limit.limit:
+                raise self._too_large(message.actor_name, args, kwargs, message.options, len(body), limit)
+        except PayloadRejected as rejection:
+            if self.mode == "warn":
+                self._log(rejection, message, "built unchanged (mode='warn')")
+                return
+            raise
+
+    def _check_nested(self, broker: Broker, actor_name: str, options: dict[str, Any]) -> None:
+        """Check the messages Dramatiq nests in options: pipeline steps and group callbacks."""
+        step = options.get("pipe_target")
+        prefix = "options.pipe_target"
+        while isinstance(step, dict) and "actor_name" in step:
+            step_options = step.get("options") or {}
+            actor = broker.actors.get(step["actor_name"])
+            ignores = step_options.get("pipe_ignore") or (actor is not None and actor.options.get("pipe_ignore"))
+            # The previous step's result is appended to args at run time.
+            self._check_nested_message(broker, actor_name, step, prefix, open_slots=0 if ignores else 1)
+            step, prefix = step_options.get("pipe_target"), f"{prefix}.options.pipe_target"
+        for index, callback in enumerate(options.get("group_completion_callbacks") or ()):
+            if isinstance(callback, dict):
+                where = f"options.group_completion_callbacks[{index}]"
+                self._check_nested_message(broker, actor_name, callback, where, open_slots=0)
+
+    def _check_nested_message(
+        self, broker: Broker, actor_name: str, data: dict[str, Any], prefix: str, *, open_slots: int
+    ) -> None:
+        try:
+            contract = self._contract(broker, str(data.get("actor_name")))
+            contract.canonical(tuple(data.get("args") or ()), data.get("kwargs") or {}, open_slots=open_slots)
+        except PayloadRejected as rejection:
+            nested = [
+                Violation(f"{prefix}.{v.path}", f"(actor {rejection.actor_name!r}) {v.problem}", v.hint)
+                for v in rejection.violations
+            ]
+            raise PayloadInvalid(actor_name, nested) from None
+
+    def _check_strict(
+        self, actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> None:
+        if is_strict_json([list(args), kwargs, options]):
+            return
+        violations = [
+            *find_violations(list(args), ("args",)),
+            *find_violations(kwargs, ("kwargs",)),
+            *find_violations(options, ("options",)),
+        ]
+        if violations:
+            raise NonJSONPayload(actor_name, violations)
+
+    def _encode(self, data: dict[str, Any]) -> bytes:
+        if self.encoder.measures_own_bytes:
+            return encode_json(data)
+        return self.encoder.fallback.encode(data)
+
+    def _contract(self, broker: Broker, actor_name: str) -> ActorContract:
+        contract = self.contracts.get(actor_name)
+        if contract is not None:
+            return contract
+        error = self._contract_errors.get(actor_name)
+        if error is None:
+            actor = broker.actors.get(actor_name)
+            if actor is None:
+                problem = "names no actor declared on this broker"
+                raise PayloadInvalid(actor_name, [Violation("actor_name", problem, "a declared actor's name")])
+            self.after_declare_actor(broker, actor)
+            return self._contract(broker, actor_name)
+        raise PayloadInvalid(actor_name, [Violation("$", f"has no usable contract: {error}", "fix the type hints")])
+
+    def _limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
+        actor = broker.actors.get(message.actor_name)
+        actor_options = actor.options if actor is not None else {}
+        return resolve_limit(actor_options, message.queue_name, self.queue_limits, self.max_message_bytes)
+
+    def _too_large(
+        self,
+        actor_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: dict[str, Any],
+        size: int,
+        limit: SizeLimit,
+    ) -> PayloadTooLarge:
+        assert limit.limit is not None
+        pieces = {"args": list(args), "kwargs": kwargs, "options": options}
+        largest = largest_paths(pieces, lambda value: len(encode_json(value)))
+        return PayloadTooLarge(actor_name, size, limit.limit, limit.source, largest)
+
+    def _log(self, rejection: PayloadRejected, message: Any, outcome: str) -> None:
+        extra: dict[str, Any] = {
+            "actor": rejection.actor_name,
+            "message_id": message.message_id,
+            "queue": message.queue_name,
+            "reason": rejection.title,
+            "paths": list(rejection.paths),
+            "outcome": outcome,
+        }
+        if isinstance(rejection, PayloadTooLarge):
+            extra.update(size=rejection.size, limit=rejection.limit, limit_source=rejection.limit_source)
+        logger.warning("%s\n  %s", rejection, outcome, extra={"actorschema": extra})
+
+
+def _on_worker_path() -> bool:
+    """True on a worker's own thread outside any actor call: a re-enqueue by Dramatiq itself."""
+    return _state.in_worker and _state.actor_depth == 0
+
+
+def _trim_traceback(options: dict[str, Any], excess: int) -> bool:
+    """Shorten ``options["traceback"]`` by at least ``excess`` encoded bytes, keeping its end."""
+    text = options.get("traceback")
+    if not isinstance(text, str):
+        return False
+    budget = len(encode_json(text)) - excess
+    keep = len(text)
+    while keep > 0:
+        candidate = _TRACEBACK_MARK + text[-keep:]
+        over = len(encode_json(candidate)) - budget
+        if over <= 0:
+            options["traceback"] = candidate
+            return True
+        # Every character encodes to at least one byte: cutting ``over`` of them is enough or close.
+        keep -= over
+    options["traceback"] = _TRACEBACK_MARK.rstrip()
+    return True

@@ -1,0 +1,97 @@
+"""Size limits: which one applies to a message, and what made it large.
+
+Three levels, most specific first: the actor's ``max_message_bytes`` option,
+the queue's entry in ``queue_limits``, the gateway's global limit. ``None``
+at a level that is set means "no limit".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dramatiq.common import q_name
+
+from .paths import Path, render_path
+
+__all__ = ["ACTOR_OPTION", "DEFAULT_MAX_MESSAGE_BYTES", "SizeLimit", "largest_paths", "resolve_limit"]
+
+#: The actor option users set: ``@dramatiq.actor(max_message_bytes=4096)``.
+ACTOR_OPTION = "max_message_bytes"
+
+#: 256 KiB: the smallest limit among common brokers and transports (Azure
+#: Service Bus Standard; the SQS Extended Client offloads anything larger to
+#: S3), so a message under it can move to any of them unchanged.
+DEFAULT_MAX_MESSAGE_BYTES = 262_144
+
+
+@dataclass(frozen=True)
+class SizeLimit:
+    """The limit that applies to one message.
+
+    Parameters:
+      limit: The limit in bytes, or None for no limit.
+      source: Where it came from: ``"actor"``, ``"queue"`` or ``"global"``.
+    """
+
+    limit: int | None
+    source: str
+
+
+def resolve_limit(
+    actor_options: Mapping[str, Any],
+    queue_name: str,
+    queue_limits: Mapping[str, int | None],
+    global_limit: int | None,
+) -> SizeLimit:
+    """Return the limit for a message: actor, then queue, then global."""
+    if ACTOR_OPTION in actor_options:
+        return SizeLimit(actor_options[ACTOR_OPTION], "actor")
+    queue = q_name(queue_name)
+    if queue in queue_limits:
+        return SizeLimit(queue_limits[queue], "queue")
+    return SizeLimit(global_limit, "global")
+
+
+def largest_paths(
+    pieces: Mapping[str, Any], measure: Callable[[Any], int], *, top: int = 3
+) -> list[tuple[str, int]]:
+    """Name the values that make a message large, with their encoded sizes.
+
+    Lists the ``top`` largest top-level values of ``pieces`` (``args``,
+    ``kwargs`` entries, options), then drills into the largest one while a
+    single child holds most of it, so a 5 MB blob deep in a model is named
+    by its own path.
+
+    Parameters:
+      pieces: ``{"args": [...], "kwargs": {...}, "options": {...}}``.
+      measure: Returns the encoded size of a value in bytes.
+      top: How many top-level values to list.
+    """
+    sized: list[tuple[int, Path, Any]] = []
+    for root, value in pieces.items():
+        for key, child in _children(value):
+            sized.append((measure(child), (root, key), child))
+    sized.sort(key=lambda item: item[0], reverse=True)
+    result = [(render_path(path), size) for size, path, _ in sized[:top]]
+    if sized:
+        size, path, value = sized[0]
+        while True:
+            children = [(measure(child), (*path, key), child) for key, child in _children(value)]
+            if not children:
+                break
+            biggest = max(children, key=lambda item: item[0])
+            if biggest[0] * 2 < size:
+                break
+            size, path, value = biggest
+            result.append((render_path(path), size))
+    return result
+
+
+def _children(value: Any) -> list[tuple[str | int, Any]]:
+    if isinstance(value, dict):
+        return [(str(k), v) for k, v in value.items()]
+    if isinstance(value, list | tuple):
+        return list(enumerate(value))
+    return []

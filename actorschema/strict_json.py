@@ -1,0 +1,276 @@
+"""The strict JSON check: is a value exactly plain JSON, and if not, where not.
+
+"Strict JSON" is what survives ``json.loads(json.dumps(value)) == value`` with
+its types intact and what every other language's parser reads: ``dict`` with
+``str`` keys, ``list``, ``str`` (valid Unicode), ``int``, finite ``float``,
+``bool`` and ``None``, each of its exact type. Anything else is either not
+JSON (``datetime``, ``set``, ``bytes``...) or would arrive silently changed
+(a tuple as a list, ``{1: "a"}`` as ``{"1": "a"}``, a ``str``-Enum as a plain
+string, ``NaN`` as a token other parsers reject).
+
+Two functions share that definition: :func:`find_violations` walks the value
+and names every offending path; :func:`is_strict_json` answers yes/no at C
+speed, level by level, and is allowed to answer "no" when unsure (it then
+hands over to :func:`find_violations`, which decides). The property tests
+check that they agree.
+
+One exception is structural: Dramatiq nests whole messages inside options
+(``pipe_target``, ``group_completion_callbacks``) and callback arguments
+(``message.asdict()``), and their ``args`` is a tuple. Inside a dict that has
+exactly the fields of a Dramatiq message, a tuple under ``args`` travels as
+an array and is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import math
+import uuid
+from collections.abc import Iterator
+from itertools import chain, compress, repeat
+from operator import is_
+from typing import Any
+
+from .errors import Violation
+from .paths import Path, render_path
+
+__all__ = ["MAX_DEPTH", "MESSAGE_FIELDS", "find_violations", "is_strict_json"]
+
+#: How deeply containers may nest inside one value. Deeper values are
+#: rejected rather than risking a ``RecursionError`` in an encoder or in a
+#: consumer written in another language. Dramatiq messages nested in options
+#: (pipelines) start a new count, so long pipelines are not limited by it.
+MAX_DEPTH = 128
+
+#: The fields of a Dramatiq message, as ``Message.asdict()`` returns them.
+MESSAGE_FIELDS = frozenset(
+    ("queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp")
+)
+
+#: At most this many violations are reported for one message.
+MAX_VIOLATIONS = 20
+
+_NoneType = type(None)
+_SCALARS = frozenset((str, int, float, bool, _NoneType))
+_ALLOWED = _SCALARS | {dict, list}
+
+
+def is_strict_json(value: Any) -> bool:
+    """Return True if ``value`` is certainly strict JSON.
+
+    False means "not certain": call :func:`find_violations` for the verdict
+    and the paths. The walk goes one nesting level at a time, doing the type
+    checks of a whole level with C iterators, so a 10,000-item list costs a
+    handful of Python steps rather than 10,000.
+    """
+    dicts: list[dict[Any, Any]] = []
+    lists: list[list[Any]] = []
+    kind = type(value)
+    if kind is dict:
+        dicts.append(value)
+    elif kind is list:
+        lists.append(value)
+    else:
+        return _scalar_ok(value, kind)
+    depth = 0
+    while dicts or lists:
+        depth += 1
+        if depth > MAX_DEPTH:
+            return False
+        if dicts:
+            key_types = set(map(type, chain.from_iterable(dicts)))
+            if key_types and key_types != {str}:
+                return False
+            if not all(map(str.isascii, chain.from_iterable(dicts))) and not _utf8_ok(
+                chain.from_iterable(dicts)
+            ):
+                return False
+        values = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)))
+        value_types = set(map(type, values))
+        if not value_types <= _ALLOWED:
+            return False
+        if float in value_types and not all(map(math.isfinite, _only(values, float))):
+            return False
+        if str in value_types:
+            strings = list(_only(values, str))
+            if not all(map(str.isascii, strings)) and not _utf8_ok(strings):
+                return False
+        dicts = list(_only(values, dict)) if dict in value_types else []
+        lists = list(_only(values, list)) if list in value_types else []
+    return True
+
+
+def _only(values: list[Any], kind: type) -> Iterator[Any]:
+    return compress(values, map(is_, map(type, values), repeat(kind)))
+
+
+def _utf8_ok(strings: Any) -> bool:
+    try:
+        "".join(strings).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _scalar_ok(value: Any, kind: type) -> bool:
+    if kind is float:
+        return math.isfinite(value)
+    if kind is str:
+        return value.isascii() or _utf8_ok((value,))
+    return kind in _SCALARS
+
+
+def find_violations(value: Any, path: Path = ()) -> list[Violation]:
+    """Walk ``value`` and return one :class:`Violation` per offending node.
+
+    Parameters:
+      value: The value to check.
+      path: Where ``value`` sits in the message; prefixed to every path.
+
+    Returns:
+      The violations in depth-first order, at most ``MAX_VIOLATIONS``; an
+      empty list when ``value`` is strict JSON.
+    """
+    found: list[Violation] = []
+    # An explicit stack: a recursive walk would itself hit the recursion
+    # limit on the deep or circular values it exists to report. Each entry
+    # carries whether a tuple is structural there (``args`` of a nested
+    # Dramatiq message).
+    stack: list[tuple[Any, Path, int, frozenset[int], bool]] = [(value, path, 0, frozenset(), False)]
+    while stack and len(found) < MAX_VIOLATIONS:
+        node, where, depth, ancestors, tuple_ok = stack.pop()
+        kind = type(node)
+        if kind is dict or kind is list or (kind is tuple and tuple_ok):
+            if id(node) in ancestors:
+                found.append(Violation(render_path(where), "is a circular reference", _HINT_CYCLE))
+                continue
+            if depth >= MAX_DEPTH:
+                problem = f"nests deeper than {MAX_DEPTH} levels"
+                found.append(Violation(render_path(where), problem, "a flatter structure"))
+                continue
+            inner = ancestors | {id(node)}
+            children: list[tuple[Any, Path, int, frozenset[int], bool]]
+            if kind is dict:
+                found.extend(_key_violations(node, where))
+                if node.keys() == MESSAGE_FIELDS:
+                    children = [(v, (*where, k), 0, inner, k == "args") for k, v in node.items()]
+                else:
+                    children = [(v, (*where, k), depth + 1, inner, False) for k, v in node.items()]
+            else:
+                children = [(v, (*where, i), depth + 1, inner, False) for i, v in enumerate(node)]
+            stack.extend(reversed(children))
+            continue
+        problem_hint = _describe(node, kind)
+        if problem_hint is not None:
+            found.append(Violation(render_path(where), *problem_hint))
+    return found[:MAX_VIOLATIONS]
+
+
+def _key_violations(node: dict[Any, Any], where: Path) -> list[Violation]:
+    found: list[Violation] = []
+    seen: dict[str, Any] = {}
+    for key in node:
+        if type(key) is str:
+            if not (key.isascii() or _utf8_ok((key,))):
+                found.append(Violation(render_path((*where, key)), "has a key with a lone surrogate", _HINT_TEXT))
+            continue
+        text = _json_key_text(key)
+        if text is None:
+            problem = f"has a key {key!r} of type {_type_name(key)}; JSON object keys must be strings"
+        else:
+            problem = f"has a key {key!r} ({_type_name(key)}) that JSON turns into the string {text!r}"
+        found.append(Violation(render_path(where), problem, "str keys: {str(k): v for k, v in value.items()}"))
+        if text is not None:
+            seen.setdefault(text, key)
+    for text, key in seen.items():
+        if text in node:
+            problem = f"has keys {key!r} and {text!r}, which collide as {text!r}; one would be lost"
+            found.append(Violation(render_path(where), problem, "distinct str keys"))
+    return found
+
+
+def _json_key_text(key: Any) -> str | None:
+    if key is None:
+        return "null"
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if isinstance(key, int | float):
+        try:
+            return str(int(key)) if isinstance(key, int) else repr(float(key))
+        except (OverflowError, ValueError):
+            return None
+    return None
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+_HINT_CYCLE = "a tree: JSON has no references, so pass ids instead of back-links"
+_HINT_TEXT = "valid Unicode text (lone surrogates such as '\\ud800' cannot be encoded as UTF-8)"
+_HINT_BINARY = "a path or an object-store key; for a few bytes, base64 text (or declare the parameter as bytes)"
+
+
+def _describe(value: Any, kind: type) -> tuple[str, str] | None:
+    """Return (problem, hint) for a leaf that is not strict JSON, else None."""
+    if kind is str:
+        return None if value.isascii() or _utf8_ok((value,)) else ("contains a lone surrogate", _HINT_TEXT)
+    if kind is float:
+        if math.isfinite(value):
+            return None
+        return (
+            f"is {value!r}, which JSON cannot represent (most parsers reject NaN and Infinity)",
+            "null, or a finite number, or a string such as 'NaN' declared as such",
+        )
+    if kind in _SCALARS:
+        return None
+    name = _type_name(value)
+    if isinstance(value, enum.Enum):
+        return (
+            f"is the enum member {value!r}, which arrives as its bare value {value.value!r}",
+            "value.value, or declare the parameter with the Enum type so it is converted back",
+        )
+    if isinstance(value, bool | int | float | str | list | dict):
+        base = next(b for b in (bool, int, float, str, list, dict) if isinstance(value, b)).__name__
+        return (
+            f"is a {name} (a {base} subclass), which arrives as a plain {base}",
+            f"{base}(value), or declare the parameter's type so it is converted back",
+        )
+    if isinstance(value, tuple):
+        if hasattr(value, "_fields"):
+            return (f"is a namedtuple {name}, which arrives as a list", "value._asdict(), or a list")
+        return ("is a tuple, which arrives as a list", "a list, or declare the parameter as tuple[...]")
+    return _describe_object(value, name)
+
+
+def _describe_object(value: Any, name: str) -> tuple[str, str]:
+    not_json = f"is a {name}, which is not JSON"
+    if isinstance(value, datetime.datetime):
+        return (not_json, "value.isoformat() with a UTC offset, or declare the parameter as datetime")
+    if isinstance(value, datetime.date):
+        return (not_json, "value.isoformat(), or declare the parameter as date")
+    if isinstance(value, datetime.time):
+        return (not_json, "value.isoformat() with a UTC offset, or declare the parameter as time")
+    if isinstance(value, datetime.timedelta):
+        return (not_json, "value.total_seconds(), or declare the parameter as timedelta")
+    if isinstance(value, uuid.UUID):
+        return (not_json, "str(value), or declare the parameter as UUID")
+    if isinstance(value, decimal.Decimal):
+        return (not_json, "str(value) to keep every digit, or declare the parameter as Decimal")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return (not_json, _HINT_BINARY)
+    if isinstance(value, set | frozenset):
+        return (not_json, "a list, e.g. sorted(value), or declare the parameter as set[...]")
+    if isinstance(value, complex):
+        return (not_json, "a [real, imag] pair")
+    if hasattr(value, "model_dump"):
+        return (not_json, "declare the parameter with the model type, or value.model_dump(mode='json')")
+    if dataclasses.is_dataclass(value):
+        return (not_json, "dataclasses.asdict(value), or declare a pydantic model for the parameter")
+    return (not_json, "its id, or a dict of plain values")
