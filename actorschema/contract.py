@@ -30,6 +30,7 @@ from typing import Any
 
 import pydantic
 from pydantic import ConfigDict, TypeAdapter
+from pydantic_core import PydanticSerializationError
 
 from .errors import PayloadInvalid, Violation
 from .paths import Path, render_path
@@ -111,7 +112,7 @@ class Parameter:
                 return value
         try:
             return self.adapter.dump_python(validated, mode="json")
-        except (pydantic.PydanticSerializationError, ValueError, TypeError) as error:
+        except (PydanticSerializationError, ValueError, TypeError) as error:
             violations.append(Violation(render_path(path), f"cannot be serialised: {error}", _a(hint)))
             return value
 
@@ -139,7 +140,9 @@ class ActorContract:
         self.description = description
         self.by_name = {p.name: p for p in parameters}
         kinds = inspect.Parameter
-        self.positional = [p for p in parameters if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
+        self.positional = [
+            p for p in parameters if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+        ]
         self.positional_only = frozenset(p.name for p in parameters if p.kind is kinds.POSITIONAL_ONLY)
         self.keyword_names = frozenset(
             p.name for p in parameters if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)
@@ -155,7 +158,9 @@ class ActorContract:
         return cls.from_function(fn, actor.actor_name, actor.queue_name)
 
     @classmethod
-    def from_function(cls, fn: Callable[..., Any], actor_name: str, queue_name: str = "default") -> ActorContract:
+    def from_function(
+        cls, fn: Callable[..., Any], actor_name: str, queue_name: str = "default"
+    ) -> ActorContract:
         """Build a contract from a plain function's signature and type hints.
 
         Raises:
@@ -167,7 +172,9 @@ class ActorContract:
             hints = typing.get_type_hints(fn, include_extras=True)
         except Exception as error:
             raise TypeError(f"actor {actor_name!r}: cannot resolve its type hints: {error}") from error
-        parameters = [_parameter(actor_name, p, hints.get(p.name, _EMPTY)) for p in signature.parameters.values()]
+        parameters = [
+            _parameter(actor_name, p, hints.get(p.name, _EMPTY)) for p in signature.parameters.values()
+        ]
         return cls(actor_name, queue_name, parameters, inspect.getdoc(fn))
 
     def canonical(
@@ -209,7 +216,8 @@ class ActorContract:
         if extra_values and self.var_positional is not None:
             start = len(positional)
             extras = [
-                self.var_positional.to_json(v, ("args", start + i), violations) for i, v in enumerate(extra_values)
+                self.var_positional.to_json(v, ("args", start + i), violations)
+                for i, v in enumerate(extra_values)
             ]
         extra_kwargs: dict[str, Any] = {}
         for key, value in kwargs.items():
@@ -223,7 +231,9 @@ class ActorContract:
         missing = [name for name in self.required if name not in named]
         if len(missing) > open_slots:
             for name in missing[open_slots:]:
-                violations.append(Violation(f"kwargs.{name}", "is required but missing", _a(self.by_name[name].hint)))
+                violations.append(
+                    Violation(f"kwargs.{name}", "is required but missing", _a(self.by_name[name].hint))
+                )
         if violations:
             raise PayloadInvalid(self.actor_name, violations)
         if extras:
@@ -237,7 +247,9 @@ class ActorContract:
 
     def _unknown_keyword(self, key: Any) -> Violation:
         if key in self.positional_only:
-            return Violation(f"kwargs.{key}", "is positional-only and cannot be passed by keyword", "it positionally")
+            return Violation(
+                f"kwargs.{key}", "is positional-only and cannot be passed by keyword", "it positionally"
+            )
         known = ", ".join(sorted(self.keyword_names)) or "none"
         return Violation(
             render_path(("kwargs", key if isinstance(key, str) else repr(key))),

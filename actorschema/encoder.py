@@ -87,7 +87,11 @@ class GatewayEncoder(Encoder):
 
     def encode(self, data: MessageData) -> bytes:
         prepared: PreparedMessage | None = getattr(self._local, "prepared", None)
-        if prepared is not None and type(data) is dict and data.get("message_id") == prepared.data["message_id"]:
+        if (
+            prepared is not None
+            and type(data) is dict
+            and data.get("message_id") == prepared.data["message_id"]
+        ):
             self._local.prepared = None
             if prepared.matches(data):
                 return prepared.body

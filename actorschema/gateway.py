@@ -26,9 +26,10 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
+import dramatiq
 from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
@@ -116,7 +117,9 @@ class PayloadGateway(Middleware):
         try:
             limit = actor.options.get(ACTOR_OPTION)
             if limit is not None and (type(limit) is not int or limit <= 0):
-                raise TypeError(f"actor {actor.actor_name!r}: max_message_bytes must be a positive int or None")
+                raise TypeError(
+                    f"actor {actor.actor_name!r}: max_message_bytes must be a positive int or None"
+                )
             self.contracts[actor.actor_name] = ActorContract.from_actor(actor)
             self._contract_errors.pop(actor.actor_name, None)
         except TypeError as error:
@@ -134,7 +137,7 @@ class PayloadGateway(Middleware):
 
         @functools.wraps(build)
         def message_with_options(**kwargs: Any) -> Message[Any]:
-            message = build(**kwargs)
+            message: Message[Any] = build(**kwargs)
             if _state.skip_build_check:
                 _state.skip_build_check = False
             elif not _on_worker_path():
@@ -172,6 +175,10 @@ class PayloadGateway(Middleware):
     # -- enqueue -------------------------------------------------------------
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
+        if dramatiq.get_encoder() is not self.encoder:
+            # Someone called dramatiq.set_encoder() since: wrap the new one, or the
+            # bytes measured here would not be the bytes stored.
+            self.encoder = install_encoder()
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
         worker_path = _on_worker_path()
         try:
@@ -188,7 +195,9 @@ class PayloadGateway(Middleware):
         object.__setattr__(target, "kwargs", kwargs)
         data = target.asdict()
         self.encoder.prepare(
-            PreparedMessage(data, dict(target.options), body, functools.partial(self._recheck, broker, worker_path))
+            PreparedMessage(
+                data, dict(target.options), body, functools.partial(self._recheck, broker, worker_path)
+            )
         )
 
     def _check(
@@ -212,7 +221,7 @@ class PayloadGateway(Middleware):
 
     def _recheck(self, broker: Broker, worker_path: bool, data: dict[str, Any]) -> bytes:
         """Check again a message that changed after ``before_enqueue``; called by the encoder."""
-        message = Message(**data)
+        message: Message[Any] = Message(**data)
         try:
             args, kwargs, body = self._check(broker, message, worker_path=worker_path)
         except PayloadRejected as rejection:
@@ -249,7 +258,9 @@ class PayloadGateway(Middleware):
         while isinstance(step, dict) and "actor_name" in step:
             step_options = step.get("options") or {}
             actor = broker.actors.get(step["actor_name"])
-            ignores = step_options.get("pipe_ignore") or (actor is not None and actor.options.get("pipe_ignore"))
+            ignores = step_options.get("pipe_ignore") or (
+                actor is not None and actor.options.get("pipe_ignore")
+            )
             # The previous step's result is appended to args at run time.
             self._check_nested_message(broker, actor_name, step, prefix, open_slots=0 if ignores else 1)
             step, prefix = step_options.get("pipe_target"), f"{prefix}.options.pipe_target"
@@ -298,10 +309,14 @@ class PayloadGateway(Middleware):
             actor = broker.actors.get(actor_name)
             if actor is None:
                 problem = "names no actor declared on this broker"
-                raise PayloadInvalid(actor_name, [Violation("actor_name", problem, "a declared actor's name")])
+                raise PayloadInvalid(
+                    actor_name, [Violation("actor_name", problem, "a declared actor's name")]
+                )
             self.after_declare_actor(broker, actor)
             return self._contract(broker, actor_name)
-        raise PayloadInvalid(actor_name, [Violation("$", f"has no usable contract: {error}", "fix the type hints")])
+        raise PayloadInvalid(
+            actor_name, [Violation("$", f"has no usable contract: {error}", "fix the type hints")]
+        )
 
     def _limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
         actor = broker.actors.get(message.actor_name)

@@ -175,14 +175,18 @@ def _key_violations(node: dict[Any, Any], where: Path) -> list[Violation]:
     for key in node:
         if type(key) is str:
             if not (key.isascii() or _utf8_ok((key,))):
-                found.append(Violation(render_path((*where, key)), "has a key with a lone surrogate", _HINT_TEXT))
+                found.append(
+                    Violation(render_path((*where, key)), "has a key with a lone surrogate", _HINT_TEXT)
+                )
             continue
         text = _json_key_text(key)
         if text is None:
             problem = f"has a key {key!r} of type {_type_name(key)}; JSON object keys must be strings"
         else:
             problem = f"has a key {key!r} ({_type_name(key)}) that JSON turns into the string {text!r}"
-        found.append(Violation(render_path(where), problem, "str keys: {str(k): v for k, v in value.items()}"))
+        found.append(
+            Violation(render_path(where), problem, "str keys: {str(k): v for k, v in value.items()}")
+        )
         if text is not None:
             seen.setdefault(text, key)
     for text, key in seen.items():
@@ -214,7 +218,9 @@ def _type_name(value: Any) -> str:
 
 _HINT_CYCLE = "a tree: JSON has no references, so pass ids instead of back-links"
 _HINT_TEXT = "valid Unicode text (lone surrogates such as '\\ud800' cannot be encoded as UTF-8)"
-_HINT_BINARY = "a path or an object-store key; for a few bytes, base64 text (or declare the parameter as bytes)"
+_HINT_BINARY = (
+    "a path or an object-store key; for a few bytes, base64 text (or declare the parameter as bytes)"
+)
 
 
 def _describe(value: Any, kind: type) -> tuple[str, str] | None:

@@ -1,0 +1,150 @@
+"""Shared fixtures: a fresh StubBroker with the gateway, a worker, and a real redis-server.
+
+Servers are started here, on free loopback ports, and stopped afterwards. A test
+that needs a server skips when the server binary is missing, except with
+``CI=true``, where it fails: CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import pytest
+from dramatiq import Worker
+from dramatiq.brokers.stub import StubBroker
+
+from actorschema import PayloadGateway
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(binary: str) -> str:
+    """Return the path of ``binary``; skip the test without it, or fail in CI."""
+    path = shutil.which(binary)
+    if path is None:
+        message = f"{binary} is not installed (the README's test command installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def gateway() -> PayloadGateway:
+    return PayloadGateway()
+
+
+@pytest.fixture
+def stub_broker(gateway: PayloadGateway) -> Iterator[StubBroker]:
+    """A StubBroker with the default gateway, installed as Dramatiq's global broker."""
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    broker.add_middleware(gateway)
+    dramatiq.set_broker(broker)
+    yield broker
+    broker.flush_all()
+    broker.close()
+
+
+@pytest.fixture
+def stub_worker(stub_broker: StubBroker) -> Iterator[Worker]:
+    worker = Worker(stub_broker, worker_timeout=50, worker_threads=2)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port."""
+
+    def __init__(self, binary: str) -> None:
+        self.dir = tempfile.mkdtemp(prefix="actorschema-redis-")
+        self.log = open(os.path.join(self.dir, "redis.log"), "wb")  # noqa: SIM115
+        for _attempt in range(5):
+            self.port = free_port()
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self.dir,
+                ],
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            if self._wait_ready():
+                return
+            self.process.kill()
+            self.process.wait()
+        raise RuntimeError(f"redis-server did not start; see {self.log.name}")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _wait_ready(self) -> bool:
+        import redis
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False  # e.g. the port was taken meanwhile
+            try:
+                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
+                    return True
+            except redis.RedisError:
+                time.sleep(0.02)
+        return False
+
+    def client(self, **kwargs: Any) -> Any:
+        import redis
+
+        return redis.Redis(port=self.port, **kwargs)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session; tests flush it with ``redis_client.flushall()``."""
+    server = RedisServer(need("redis-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[Any]:
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
