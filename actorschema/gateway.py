@@ -205,7 +205,10 @@ class PayloadGateway(Middleware):
     ) -> tuple[tuple[Any, ...], dict[str, Any], bytes]:
         """Check ``message`` as it will be stored; return its canonical args, kwargs and bytes."""
         contract = self._contract(broker, message.actor_name)
-        args, kwargs = contract.canonical(message.args, message.kwargs)
+        if contract is None:
+            args, kwargs = tuple(message.args), message.kwargs
+        else:
+            args, kwargs = contract.canonical(message.args, message.kwargs)
         options = message.options
         self._check_nested(broker, message.actor_name, options)
         self._check_strict(message.actor_name, args, kwargs, options)
@@ -238,6 +241,7 @@ class PayloadGateway(Middleware):
         """The build-time check: arguments, strict JSON, and size as built (a lower bound)."""
         try:
             contract = self._contract(actor.broker, message.actor_name)
+            assert contract is not None  # built for this very actor at declare time
             args, kwargs = contract.canonical(message.args, message.kwargs, open_slots=1)
             self._check_nested(actor.broker, message.actor_name, message.options)
             self._check_strict(message.actor_name, args, kwargs, message.options)
@@ -274,6 +278,8 @@ class PayloadGateway(Middleware):
     ) -> None:
         try:
             contract = self._contract(broker, str(data.get("actor_name")))
+            if contract is None:
+                return
             contract.canonical(tuple(data.get("args") or ()), data.get("kwargs") or {}, open_slots=open_slots)
         except PayloadRejected as rejection:
             nested = [
@@ -300,23 +306,24 @@ class PayloadGateway(Middleware):
             return encode_json(data)
         return self.encoder.fallback.encode(data)
 
-    def _contract(self, broker: Broker, actor_name: str) -> ActorContract:
+    def _contract(self, broker: Broker, actor_name: str) -> ActorContract | None:
+        """The actor's contract; None for an actor this process does not declare.
+
+        Producers may enqueue for actors declared only in the worker's process:
+        their arguments cannot be bound here, but strict JSON and size still apply.
+        """
         contract = self.contracts.get(actor_name)
         if contract is not None:
             return contract
         error = self._contract_errors.get(actor_name)
-        if error is None:
-            actor = broker.actors.get(actor_name)
-            if actor is None:
-                problem = "names no actor declared on this broker"
-                raise PayloadInvalid(
-                    actor_name, [Violation("actor_name", problem, "a declared actor's name")]
-                )
-            self.after_declare_actor(broker, actor)
-            return self._contract(broker, actor_name)
-        raise PayloadInvalid(
-            actor_name, [Violation("$", f"has no usable contract: {error}", "fix the type hints")]
-        )
+        if error is not None:
+            problem = f"has no usable contract: {error}"
+            raise PayloadInvalid(actor_name, [Violation("$", problem, "fix the actor's type hints")])
+        actor = broker.actors.get(actor_name)
+        if actor is None:
+            return None
+        self.after_declare_actor(broker, actor)
+        return self._contract(broker, actor_name)
 
     def _limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
         actor = broker.actors.get(message.actor_name)

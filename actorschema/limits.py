@@ -60,7 +60,7 @@ def largest_paths(
     """Name the values that make a message large, with their encoded sizes.
 
     Lists the ``top`` largest top-level values of ``pieces`` (``args``,
-    ``kwargs`` entries, options), then drills into the largest one while a
+    ``kwargs`` entries, options) that are over a tenth of the largest, then drills into the largest one while a
     single child holds most of it, so a 5 MB blob deep in a model is named
     by its own path.
 
@@ -74,7 +74,11 @@ def largest_paths(
         for key, child in _children(value):
             sized.append((measure(child), (root, key), child))
     sized.sort(key=lambda item: item[0], reverse=True)
-    result = [(render_path(path), size) for size, path, _ in sized[:top]]
+    # Values a tenth the size of the largest or less explain nothing.
+    floor = sized[0][0] / 10 if sized else 0
+    result = [
+        (render_path(path), size) for size, path, _ in sized[:top] if size > floor or path == sized[0][1]
+    ]
     if sized:
         size, path, value = sized[0]
         while True:

@@ -551,11 +551,23 @@ def test_deep_and_circular_values_are_rejected_not_crashing(stub_broker: StubBro
     assert total_stored(stub_broker) == 0
 
 
-def test_unknown_actor_and_broken_hints_are_reported(stub_broker: StubBroker) -> None:
-    stub_broker.declare_queue("default")
-    with pytest.raises(PayloadInvalid, match="no actor"):
-        stub_broker.enqueue(Message("default", "ghost", (), {}, {}))
+def test_messages_for_actors_declared_elsewhere_get_strict_json_and_size_checks(
+    stub_broker: StubBroker, gateway: PayloadGateway
+) -> None:
+    stub_broker.declare_queue("remote")
+    gateway.queue_limits["remote"] = 500
+    stub_broker.enqueue(Message("remote", "declared_in_the_worker", (1,), {"k": "v"}, {}))
+    [body] = stored(stub_broker, "remote")
+    assert (body["args"], body["kwargs"]) == ([1], {"k": "v"})  # cannot be bound here: left as sent
+    with pytest.raises(NonJSONPayload) as caught:
+        stub_broker.enqueue(Message("remote", "declared_in_the_worker", ((1, 2),), {}, {}))
+    assert caught.value.paths == ("args[0]",)
+    with pytest.raises(PayloadTooLarge):
+        stub_broker.enqueue(Message("remote", "declared_in_the_worker", ("x" * 600,), {}, {}))
+    assert len(stored(stub_broker, "remote")) == 1
 
+
+def test_actors_with_unusable_hints_reject_every_send(stub_broker: StubBroker) -> None:
     @dramatiq.actor
     def broken(x: Undefined) -> None:  # type: ignore[name-defined]  # noqa: F821
         pass
