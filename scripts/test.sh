@@ -11,7 +11,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
     apt-get install -y -qq redis-server >/dev/null
 fi
 
-python3 -m pip install -q -e ".[test]"
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".[test]"
 
 python3 -m ruff check actorschema tests benchmarks examples
 python3 -m ruff format --check actorschema tests benchmarks examples

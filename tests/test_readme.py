@@ -1,0 +1,120 @@
+"""The README cannot rot: every code block and command in it is run here.
+
+* ``python`` blocks run as scripts; a ``text`` block right after one must match
+  lines that block printed.
+* ``console`` blocks: each ``$ command`` is looked up in ``COMMANDS``, which says
+  how it is exercised; a command the table does not know fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import actorschema
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
+
+
+def blocks(language: str) -> list[str]:
+    return [match.group(2) for match in BLOCK.finditer(README) if match.group(1) == language]
+
+
+def shown_output(index: int) -> str | None:
+    """The ``text`` block that directly follows python block ``index``, if any."""
+    matches = list(BLOCK.finditer(README))
+    pythons = [i for i, match in enumerate(matches) if match.group(1) == "python"]
+    following = pythons[index] + 1
+    if following < len(matches) and matches[following].group(1) == "text":
+        return matches[following].group(2)
+    return None
+
+
+def run(command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_readme_has_the_blocks_this_file_checks() -> None:
+    assert len(blocks("python")) >= 1
+    assert len(blocks("console")) >= 3
+    assert set(lang for lang, _ in BLOCK.findall(README)) <= {"python", "console", "text"}
+
+
+@pytest.mark.parametrize("index", range(len(blocks("python"))))
+def test_python_block_runs_and_prints_what_the_readme_shows(index: int, tmp_path: Path) -> None:
+    source = blocks("python")[index]
+    script = tmp_path / f"readme_block_{index}.py"
+    script.write_text(source)
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    shown = shown_output(index)
+    if shown is not None:
+        printed = result.stdout.splitlines()
+        for line in shown.splitlines():
+            assert line in printed, f"README shows {line!r}; the block printed:\n{result.stdout}"
+
+
+def check_main_job(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 0, result.stderr
+    assert "rejected: NonJSONPayload" in result.stdout
+    assert "rejected: PayloadTooLarge" in result.stdout
+    assert "worker: resizing s3://photos/cat.png" in result.stdout
+    assert result.stdout.rstrip().endswith("done")
+
+
+def check_test_command(command: str) -> None:
+    # Running the whole suite from inside itself would recurse: check CI runs exactly this.
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f"exec {command}" in ci.splitlines()
+    assert (ROOT / "scripts" / "test.sh").stat().st_mode & 0o111
+
+
+def check_partial_test_command(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:]
+
+
+def check_version(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"actorschema {actorschema.__version__}"
+
+
+COMMANDS: dict[str, Callable[[str], None]] = {
+    "python3 -m pip install -q -e . && python3 examples/quickstart.py": check_main_job,
+    "./scripts/test.sh": check_test_command,
+    "./scripts/test.sh tests/test_gateway.py": check_partial_test_command,
+    "actorschema --version": check_version,
+}
+
+
+def readme_commands() -> list[str]:
+    return [
+        line.removeprefix("$ ").strip()
+        for block in blocks("console")
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    ]
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_readme_command_works(command: str) -> None:
+    assert command in COMMANDS, f"README command {command!r} is not exercised by any test"
+    COMMANDS[command](command)
+
+
+def test_every_exercised_command_is_still_in_the_readme() -> None:
+    assert set(COMMANDS) == set(readme_commands())
