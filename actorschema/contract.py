@@ -78,6 +78,12 @@ class Parameter:
     default: Any
     adapter: TypeAdapter[Any] | None = dataclasses.field(default=None, compare=False, repr=False)
     checks_awareness: bool = False
+    #: ``hint`` when values of exactly that type are already their own JSON form.
+    exact: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.adapter is not None and _is_exact_scalar(self.hint):
+            object.__setattr__(self, "exact", self.hint)
 
     @property
     def required(self) -> bool:
@@ -93,12 +99,12 @@ class Parameter:
 
     def to_json(self, value: Any, path: Path, violations: list[Violation]) -> Any:
         """Validate ``value`` and return its JSON form; append violations on failure."""
+        if type(value) is self.exact:
+            return value
         hint = self.hint
         if self.adapter is None:
-            if hint in (dict, list) and not isinstance(value, hint):
+            if (hint is dict or hint is list) and not isinstance(value, hint):
                 violations.append(Violation(render_path(path), f"is a {_type_name(value)}", _a(hint)))
-            return value
-        if type(value) is hint and hint in _EXACT_SCALARS:
             return value
         try:
             validated = self.adapter.validate_python(value)
@@ -150,6 +156,10 @@ class ActorContract:
         self.var_positional = next((p for p in parameters if p.kind is kinds.VAR_POSITIONAL), None)
         self.var_keyword = next((p for p in parameters if p.kind is kinds.VAR_KEYWORD), None)
         self.required = [p.name for p in parameters if p.required]
+        self.required_names = frozenset(self.required)
+        self.names = [p.name for p in parameters]
+        # No positional-only parameters, no *args or **kwargs: the fast path applies.
+        self._plain = not (self.positional_only or self.var_positional or self.var_keyword)
 
     @classmethod
     def from_actor(cls, actor: Any) -> ActorContract:
@@ -199,6 +209,45 @@ class ActorContract:
         Raises:
           PayloadInvalid: With one violation per problem and its path.
         """
+        if self._plain and len(args) <= len(self.positional):
+            named = self._bind_plain(args, kwargs)
+            if named is not None:
+                return (), named
+        return self._canonical_full(args, kwargs, open_slots)
+
+    def _bind_plain(
+        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The fast path for valid arguments to a plain signature; None sends the call down the full path.
+
+        Anything unusual (a duplicate, an unknown or missing argument, a value that
+        does not fit) returns None: the full path then reports every problem.
+        """
+        named: dict[str, Any] = {}
+        violations: list[Violation] = []
+        for index, (parameter, value) in enumerate(zip(self.positional, args, strict=False)):
+            if type(value) is parameter.exact:
+                named[parameter.name] = value
+            else:
+                named[parameter.name] = parameter.to_json(value, ("args", index), violations)
+        if kwargs:
+            by_name = self.by_name
+            for key, value in kwargs.items():
+                keyword = by_name.get(key) if type(key) is str else None
+                if keyword is None or key in named:
+                    return None
+                if type(value) is keyword.exact:
+                    named[key] = value
+                else:
+                    named[key] = keyword.to_json(value, ("kwargs", key), violations)
+            named = {name: named[name] for name in self.names if name in named}
+        if violations or not self.required_names <= named.keys():
+            return None
+        return named
+
+    def _canonical_full(
+        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any], open_slots: int
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         violations: list[Violation] = []
         positional = self.positional
         count = len(args)
@@ -274,6 +323,13 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
             f"({hint!r}): {error}"
         ) from error
     return Parameter(parameter.name, kind, hint, parameter.default, adapter, _mentions_times(adapter))
+
+
+def _is_exact_scalar(hint: Any) -> bool:
+    try:
+        return hint in _EXACT_SCALARS
+    except TypeError:
+        return False
 
 
 def _is_raw(hint: Any) -> bool:

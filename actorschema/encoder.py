@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
@@ -35,21 +34,23 @@ __all__ = ["GatewayEncoder", "PreparedMessage", "encode_json", "install_encoder"
 encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True)
 class PreparedMessage:
     """A message the gateway checked and encoded, waiting for the broker's ``encode()``.
 
     Parameters:
       data: The message fields as checked (the objects, not copies).
-      options_snapshot: A shallow copy of ``options`` to notice later changes.
       body: The encoded bytes.
       recheck: Checks and encodes the message again if it changed since.
     """
 
-    data: dict[str, Any]
-    options_snapshot: dict[str, Any]
-    body: bytes
-    recheck: Callable[[MessageData], bytes]
+    __slots__ = ("body", "data", "options_snapshot", "recheck")
+
+    def __init__(self, data: dict[str, Any], body: bytes, recheck: Callable[[MessageData], bytes]) -> None:
+        self.data = data
+        # A shallow copy notices options another middleware sets after the gateway's hook.
+        self.options_snapshot = dict(data["options"])
+        self.body = body
+        self.recheck = recheck
 
     def matches(self, data: MessageData) -> bool:
         mine = self.data
@@ -74,12 +75,10 @@ class GatewayEncoder(Encoder):
 
     def __init__(self, fallback: Encoder | None = None) -> None:
         self.fallback = fallback or JSONEncoder()
+        #: True when the wire format is Dramatiq's JSON, so msgspec's bytes can be stored as they
+        #: are; otherwise the gateway measures (once) what ``fallback`` writes.
+        self.measures_own_bytes = type(self.fallback) is JSONEncoder
         self._local = threading.local()
-
-    @property
-    def measures_own_bytes(self) -> bool:
-        """True when the wire format is JSON, so msgspec's bytes can be stored as they are."""
-        return type(self.fallback) is JSONEncoder
 
     def prepare(self, prepared: PreparedMessage) -> None:
         """Leave ``prepared`` for this thread's next ``encode()`` of the same message."""

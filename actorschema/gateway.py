@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from types import MappingProxyType
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -100,8 +101,9 @@ class PayloadGateway(Middleware):
         for where, value in [("max_message_bytes", max_message_bytes), *(queue_limits or {}).items()]:
             if value is not None and (type(value) is not int or value <= 0):
                 raise ValueError(f"size limit for {where!r} must be a positive int or None, not {value!r}")
-        self.max_message_bytes = max_message_bytes
-        self.queue_limits: dict[str, int | None] = dict(queue_limits or {})
+        self._max_message_bytes = max_message_bytes
+        self._queue_limits: dict[str, int | None] = dict(queue_limits or {})
+        self._limits: dict[tuple[str, str], SizeLimit] = {}
         self.mode: Mode = mode
         self.contracts: dict[str, ActorContract] = {}
         self._contract_errors: dict[str, str] = {}
@@ -110,6 +112,26 @@ class PayloadGateway(Middleware):
     @property
     def actor_options(self) -> set[str]:
         return {ACTOR_OPTION}
+
+    @property
+    def max_message_bytes(self) -> int | None:
+        """The global limit in bytes; None for no limit."""
+        return self._max_message_bytes
+
+    @max_message_bytes.setter
+    def max_message_bytes(self, value: int | None) -> None:
+        self._max_message_bytes = value
+        self._limits.clear()
+
+    @property
+    def queue_limits(self) -> Mapping[str, int | None]:
+        """Per-queue limits in bytes (read-only: assign a new mapping to change them)."""
+        return MappingProxyType(self._queue_limits)
+
+    @queue_limits.setter
+    def queue_limits(self, value: Mapping[str, int | None]) -> None:
+        self._queue_limits = dict(value)
+        self._limits.clear()
 
     # -- declare time ------------------------------------------------------
 
@@ -122,6 +144,7 @@ class PayloadGateway(Middleware):
                 )
             self.contracts[actor.actor_name] = ActorContract.from_actor(actor)
             self._contract_errors.pop(actor.actor_name, None)
+            self._limits.clear()  # a redeclared actor may bring another limit
         except TypeError as error:
             # Dramatiq swallows errors raised here; every send will carry it instead.
             self._contract_errors[actor.actor_name] = str(error)
@@ -182,7 +205,7 @@ class PayloadGateway(Middleware):
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
         worker_path = _on_worker_path()
         try:
-            args, kwargs, body = self._check(broker, target, worker_path=worker_path)
+            data, body = self._check(broker, target, worker_path=worker_path)
         except PayloadRejected as rejection:
             if worker_path:
                 self._log(rejection, target, "not rejected: the worker is re-enqueueing an accepted message")
@@ -191,48 +214,46 @@ class PayloadGateway(Middleware):
                 self._log(rejection, target, "enqueued unchanged (mode='warn')")
                 return
             raise
-        object.__setattr__(target, "args", args)
-        object.__setattr__(target, "kwargs", kwargs)
-        data = target.asdict()
+        object.__setattr__(target, "args", data["args"])
+        object.__setattr__(target, "kwargs", data["kwargs"])
         self.encoder.prepare(
-            PreparedMessage(
-                data, dict(target.options), body, functools.partial(self._recheck, broker, worker_path)
-            )
+            PreparedMessage(data, body, functools.partial(self._recheck, broker, worker_path))
         )
 
     def _check(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
-    ) -> tuple[tuple[Any, ...], dict[str, Any], bytes]:
-        """Check ``message`` as it will be stored; return its canonical args, kwargs and bytes."""
+    ) -> tuple[dict[str, Any], bytes]:
+        """Check ``message`` as it will be stored; return its canonical fields and their bytes."""
         contract = self._contract(broker, message.actor_name)
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
         else:
             args, kwargs = contract.canonical(message.args, message.kwargs)
         options = message.options
-        self._check_nested(broker, message.actor_name, options)
+        if "pipe_target" in options or "group_completion_callbacks" in options:
+            self._check_nested(broker, message.actor_name, options)
         self._check_strict(message.actor_name, args, kwargs, options)
-        data = {**message.asdict(), "args": args, "kwargs": kwargs}
+        data = _fields(message, args, kwargs)
         body = self._encode(data)
         limit = self._limit(broker, message)
         if limit.limit is not None and len(body) > limit.limit:
             if worker_path and _trim_traceback(options, len(body) - limit.limit):
-                body = self._encode({**data, "options": options})
+                body = self._encode(data)
             if len(body) > limit.limit:
                 raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
-        return args, kwargs, body
+        return data, body
 
     def _recheck(self, broker: Broker, worker_path: bool, data: dict[str, Any]) -> bytes:
         """Check again a message that changed after ``before_enqueue``; called by the encoder."""
         message: Message[Any] = Message(**data)
         try:
-            args, kwargs, body = self._check(broker, message, worker_path=worker_path)
+            checked, body = self._check(broker, message, worker_path=worker_path)
         except PayloadRejected as rejection:
             if not worker_path and self.mode == "enforce":
                 raise
             self._log(rejection, message, "enqueued unchanged")
             return self.encoder.fallback.encode(data)
-        if args != tuple(data["args"]) or kwargs != data["kwargs"]:
+        if checked["args"] != tuple(data["args"]) or checked["kwargs"] != data["kwargs"]:
             # Changed into a form the broker's copy no longer matches: store it as it is.
             return self.encoder.fallback.encode(data)
         return body
@@ -245,7 +266,7 @@ class PayloadGateway(Middleware):
             args, kwargs = contract.canonical(message.args, message.kwargs, open_slots=1)
             self._check_nested(actor.broker, message.actor_name, message.options)
             self._check_strict(message.actor_name, args, kwargs, message.options)
-            body = self._encode({**message.asdict(), "args": args, "kwargs": kwargs})
+            body = self._encode(_fields(message, args, kwargs))
             limit = self._limit(actor.broker, message)
             if limit.limit is not None and len(body) > limit.limit:
                 raise self._too_large(message.actor_name, args, kwargs, message.options, len(body), limit)
@@ -291,7 +312,7 @@ class PayloadGateway(Middleware):
     def _check_strict(
         self, actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
     ) -> None:
-        if is_strict_json([list(args), kwargs, options]):
+        if (not args or is_strict_json(list(args))) and is_strict_json(kwargs) and is_strict_json(options):
             return
         violations = [
             *find_violations(list(args), ("args",)),
@@ -302,9 +323,8 @@ class PayloadGateway(Middleware):
             raise NonJSONPayload(actor_name, violations)
 
     def _encode(self, data: dict[str, Any]) -> bytes:
-        if self.encoder.measures_own_bytes:
-            return encode_json(data)
-        return self.encoder.fallback.encode(data)
+        encoder = self.encoder
+        return encode_json(data) if encoder.measures_own_bytes else encoder.fallback.encode(data)
 
     def _contract(self, broker: Broker, actor_name: str) -> ActorContract | None:
         """The actor's contract; None for an actor this process does not declare.
@@ -326,9 +346,16 @@ class PayloadGateway(Middleware):
         return self._contract(broker, actor_name)
 
     def _limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
-        actor = broker.actors.get(message.actor_name)
-        actor_options = actor.options if actor is not None else {}
-        return resolve_limit(actor_options, message.queue_name, self.queue_limits, self.max_message_bytes)
+        key = (message.actor_name, message.queue_name)
+        limit = self._limits.get(key)
+        if limit is None:
+            actor = broker.actors.get(message.actor_name)
+            actor_options = actor.options if actor is not None else {}
+            limit = resolve_limit(
+                actor_options, message.queue_name, self._queue_limits, self._max_message_bytes
+            )
+            self._limits[key] = limit
+        return limit
 
     def _too_large(
         self,
@@ -356,6 +383,19 @@ class PayloadGateway(Middleware):
         if isinstance(rejection, PayloadTooLarge):
             extra.update(size=rejection.size, limit=rejection.limit, limit_source=rejection.limit_source)
         logger.warning("%s\n  %s", rejection, outcome, extra={"actorschema": extra})
+
+
+def _fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The message's fields with the given arguments, in Dramatiq's order (``asdict`` is slow)."""
+    return {
+        "queue_name": message.queue_name,
+        "actor_name": message.actor_name,
+        "args": args,
+        "kwargs": kwargs,
+        "options": message.options,
+        "message_id": message.message_id,
+        "message_timestamp": message.message_timestamp,
+    }
 
 
 def _on_worker_path() -> bool:

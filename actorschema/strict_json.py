@@ -66,6 +66,9 @@ def is_strict_json(value: Any) -> bool:
     checks of a whole level with C iterators, so a 10,000-item list costs a
     handful of Python steps rather than 10,000.
     """
+    small = _small_is_strict(value)
+    if small is not None:
+        return small
     dicts: list[dict[Any, Any]] = []
     lists: list[list[Any]] = []
     kind = type(value)
@@ -100,6 +103,47 @@ def is_strict_json(value: Any) -> bool:
                 return False
         dicts = list(_only(values, dict)) if dict in value_types else []
         lists = list(_only(values, list)) if list in value_types else []
+    return True
+
+
+#: Up to this many container items, a plain walk beats the level-by-level one.
+_SMALL = 64
+
+
+def _small_is_strict(value: Any) -> bool | None:
+    """The verdict for a small value, or None once it holds more than ``_SMALL`` items.
+
+    A cycle or a deep nest also ends here as None (every level adds items),
+    and the level-by-level walk, which counts depth, takes over.
+    """
+    stack = [value]
+    items = 0
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str:
+            if not node.isascii() and not _utf8_ok((node,)):
+                return False
+        elif kind is int or kind is bool or node is None:
+            continue
+        elif kind is float:
+            if not math.isfinite(node):
+                return False
+        elif kind is dict:
+            items += len(node)
+            if items > _SMALL:
+                return None
+            for key in node:
+                if type(key) is not str or not (key.isascii() or _utf8_ok((key,))):
+                    return False
+            stack.extend(node.values())
+        elif kind is list:
+            items += len(node)
+            if items > _SMALL:
+                return None
+            stack.extend(node)
+        else:
+            return False
     return True
 
 

@@ -555,7 +555,7 @@ def test_messages_for_actors_declared_elsewhere_get_strict_json_and_size_checks(
     stub_broker: StubBroker, gateway: PayloadGateway
 ) -> None:
     stub_broker.declare_queue("remote")
-    gateway.queue_limits["remote"] = 500
+    gateway.queue_limits = {"remote": 500}
     stub_broker.enqueue(Message("remote", "declared_in_the_worker", (1,), {"k": "v"}, {}))
     [body] = stored(stub_broker, "remote")
     assert (body["args"], body["kwargs"]) == ([1], {"k": "v"})  # cannot be bound here: left as sent
