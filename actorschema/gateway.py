@@ -26,8 +26,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from types import MappingProxyType
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import dramatiq
@@ -163,7 +163,9 @@ class PayloadGateway(Middleware):
             message: Message[Any] = build(**kwargs)
             if _state.skip_build_check:
                 _state.skip_build_check = False
-            elif not _on_worker_path():
+            elif self.mode == "enforce" and not _on_worker_path():
+                # Only enforcement needs this early check (groups enqueue child by child);
+                # in warn mode the enqueue check's one warning per message is enough.
                 self._check_built(actor, message)
             return message
 
@@ -260,21 +262,17 @@ class PayloadGateway(Middleware):
 
     def _check_built(self, actor: Any, message: Message[Any]) -> None:
         """The build-time check: arguments, strict JSON, and size as built (a lower bound)."""
-        try:
-            contract = self._contract(actor.broker, message.actor_name)
-            assert contract is not None  # built for this very actor at declare time
-            args, kwargs = contract.canonical(message.args, message.kwargs, open_slots=1)
-            self._check_nested(actor.broker, message.actor_name, message.options)
-            self._check_strict(message.actor_name, args, kwargs, message.options)
-            body = self._encode(_fields(message, args, kwargs))
-            limit = self._limit(actor.broker, message)
-            if limit.limit is not None and len(body) > limit.limit:
-                raise self._too_large(message.actor_name, args, kwargs, message.options, len(body), limit)
-        except PayloadRejected as rejection:
-            if self.mode == "warn":
-                self._log(rejection, message, "built unchanged (mode='warn')")
-                return
-            raise
+        contract = self._contract(actor.broker, message.actor_name)
+        assert contract is not None  # built for this very actor at declare time
+        args, kwargs = contract.canonical(message.args, message.kwargs, open_slots=1)
+        options = message.options
+        if "pipe_target" in options or "group_completion_callbacks" in options:
+            self._check_nested(actor.broker, message.actor_name, options)
+        self._check_strict(message.actor_name, args, kwargs, options)
+        body = self._encode(_fields(message, args, kwargs))
+        limit = self._limit(actor.broker, message)
+        if limit.limit is not None and len(body) > limit.limit:
+            raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
 
     def _check_nested(self, broker: Broker, actor_name: str, options: dict[str, Any]) -> None:
         """Check the messages Dramatiq nests in options: pipeline steps and group callbacks."""
