@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -158,6 +159,12 @@ class ActorContract:
         self.required = [p.name for p in parameters if p.required]
         self.required_names = frozenset(self.required)
         self.names = [p.name for p in parameters]
+        self._typed_names = frozenset(
+            p.name
+            for p in parameters
+            if not p.is_raw_json and p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)
+        )
+        self._extra_kwargs_typed = self.var_keyword is not None and not self.var_keyword.is_raw_json
         # No positional-only parameters, no *args or **kwargs: the fast path applies.
         self._plain = not (self.positional_only or self.var_positional or self.var_keyword)
 
@@ -294,6 +301,13 @@ class ActorContract:
         out_kwargs.update(extra_kwargs)
         return out_args, out_kwargs
 
+    def untyped(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The canonical ``kwargs`` entries that no type hint converted: they went through as sent."""
+        typed = self._typed_names
+        if self._extra_kwargs_typed:
+            return {k: v for k, v in kwargs.items() if k not in typed and k in self.by_name}
+        return {k: v for k, v in kwargs.items() if k not in typed}
+
     def _unknown_keyword(self, key: Any) -> Violation:
         if key in self.positional_only:
             return Violation(
@@ -322,7 +336,7 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
             f"actor {actor_name!r}: parameter {parameter.name!r} has a type hint pydantic cannot validate "
             f"({hint!r}): {error}"
         ) from error
-    return Parameter(parameter.name, kind, hint, parameter.default, adapter, _mentions_times(adapter))
+    return Parameter(parameter.name, kind, hint, parameter.default, adapter, _may_hold_time(hint))
 
 
 def _is_exact_scalar(hint: Any) -> bool:
@@ -339,13 +353,32 @@ def _is_raw(hint: Any) -> bool:
         return False
 
 
-def _mentions_times(adapter: TypeAdapter[Any]) -> bool:
-    try:
-        schema = adapter.json_schema()
-    except Exception:
-        return True  # cannot tell cheaply: walk values instead
-    text = repr(schema)
-    return "'date-time'" in text or "'time'" in text
+def _may_hold_time(hint: Any, seen: frozenset[type] = frozenset()) -> bool:
+    """Can a value of type ``hint`` contain a ``datetime`` or ``time``? Unknown types say yes."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return False
+    if origin is not None:
+        return any(_may_hold_time(arg, seen) for arg in typing.get_args(hint) if arg is not Ellipsis)
+    if not isinstance(hint, type):
+        return hint is not None  # Any, TypeVars, forward references: cannot tell
+    if issubclass(hint, datetime.datetime | datetime.time):
+        return True
+    if issubclass(hint, pydantic.BaseModel):
+        return hint not in seen and any(
+            _may_hold_time(f.annotation, seen | {hint}) for f in hint.model_fields.values()
+        )
+    # Untyped contents, or fields this does not inspect: cannot tell.
+    return hint in (dict, list, tuple, set, frozenset, object) or dataclasses.is_dataclass(hint)
+
+
+@functools.cache
+def _time_fields(model: type[pydantic.BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` that may hold a ``datetime``/``time``, worked out once per model."""
+    return tuple(name for name, field in model.model_fields.items() if _may_hold_time(field.annotation))
+
+
+_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _naive_times(value: Any, path: Path) -> list[Violation]:
@@ -364,13 +397,13 @@ def _naive_times(value: Any, path: Path) -> list[Violation]:
             continue
         if isinstance(node, pydantic.BaseModel):
             seen.add(id(node))
-            stack.extend((getattr(node, name), (*where, name)) for name in type(node).model_fields)
+            stack.extend((getattr(node, name), (*where, name)) for name in _time_fields(type(node)))
         elif isinstance(node, dict):
             seen.add(id(node))
-            stack.extend((v, (*where, str(k))) for k, v in node.items())
+            stack.extend((v, (*where, str(k))) for k, v in node.items() if type(v) not in _PLAIN_SCALARS)
         elif isinstance(node, list | tuple | set | frozenset):
             seen.add(id(node))
-            stack.extend((v, (*where, i)) for i, v in enumerate(node))
+            stack.extend((v, (*where, i)) for i, v in enumerate(node) if type(v) not in _PLAIN_SCALARS)
         elif dataclasses.is_dataclass(node) and not isinstance(node, type):
             seen.add(id(node))
             stack.extend((getattr(node, f.name), (*where, f.name)) for f in dataclasses.fields(node))

@@ -28,10 +28,37 @@ import dramatiq
 import msgspec
 from dramatiq.encoder import Encoder, JSONEncoder, MessageData
 
-__all__ = ["GatewayEncoder", "PreparedMessage", "encode_json", "install_encoder"]
+from .strict_json import has_json_shape, has_non_finite_float
+
+__all__ = ["GatewayEncoder", "PreparedMessage", "encode_json", "encode_strict", "install_encoder"]
 
 #: Encodes strict JSON values; tuples (Dramatiq's own ``args``) become arrays.
 encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
+
+_ENCODE_ERRORS = (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError)
+
+
+def encode_strict(data: MessageData, unshaped: tuple[Any, ...], values: tuple[Any, ...]) -> bytes | None:
+    """Encode ``data`` if ``values`` (the parts of it users sent) are certainly strict JSON.
+
+    Returns None when not certain: the caller then asks
+    :func:`~actorschema.strict_json.find_violations` for the verdict. The
+    shape walk proves exact types, ``str`` keys and depth for ``unshaped``
+    (the values not already known to be of JSON shape); the encoding itself,
+    needed anyway, proves the rest: msgspec raises on a lone surrogate or a
+    type it does not know, and writes ``NaN`` and infinities as ``null``, so a
+    body without ``null`` holds none (with one, the floats of ``values`` are
+    checked).
+    """
+    if not all(map(has_json_shape, unshaped)):
+        return None
+    try:
+        body = encode_json(data)
+    except _ENCODE_ERRORS:
+        return None
+    if b"null" in body and any(map(has_non_finite_float, values)):
+        return None
+    return body
 
 
 class PreparedMessage:

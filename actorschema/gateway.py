@@ -36,7 +36,7 @@ from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
 from .contract import ActorContract
-from .encoder import GatewayEncoder, PreparedMessage, encode_json, install_encoder
+from .encoder import GatewayEncoder, PreparedMessage, encode_json, encode_strict, install_encoder
 from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
 from .strict_json import find_violations, is_strict_json
@@ -234,9 +234,8 @@ class PayloadGateway(Middleware):
         options = message.options
         if "pipe_target" in options or "group_completion_callbacks" in options:
             self._check_nested(broker, message.actor_name, options)
-        self._check_strict(message.actor_name, args, kwargs, options)
         data = _fields(message, args, kwargs)
-        body = self._encode(data)
+        body = self._encode_strict(message.actor_name, data, contract)
         limit = self._limit(broker, message)
         if limit.limit is not None and len(body) > limit.limit:
             if worker_path and _trim_traceback(options, len(body) - limit.limit):
@@ -268,8 +267,7 @@ class PayloadGateway(Middleware):
         options = message.options
         if "pipe_target" in options or "group_completion_callbacks" in options:
             self._check_nested(actor.broker, message.actor_name, options)
-        self._check_strict(message.actor_name, args, kwargs, options)
-        body = self._encode(_fields(message, args, kwargs))
+        body = self._encode_strict(message.actor_name, _fields(message, args, kwargs), contract)
         limit = self._limit(actor.broker, message)
         if limit.limit is not None and len(body) > limit.limit:
             raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
@@ -307,11 +305,21 @@ class PayloadGateway(Middleware):
             ]
             raise PayloadInvalid(actor_name, nested) from None
 
-    def _check_strict(
-        self, actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
-    ) -> None:
-        if (not args or is_strict_json(list(args))) and is_strict_json(kwargs) and is_strict_json(options):
-            return
+    def _encode_strict(self, actor_name: str, data: dict[str, Any], contract: ActorContract | None) -> bytes:
+        """Encode the message once, if what users sent in it is strict JSON; else raise NonJSONPayload."""
+        args, kwargs, options = data["args"], data["kwargs"], data["options"]
+        values = (list(args), kwargs, options) if args else (kwargs, options)
+        encoder = self.encoder
+        if encoder.measures_own_bytes:
+            # Typed values are pydantic's JSON output, of JSON shape by construction:
+            # only what passed through untouched needs the shape walk.
+            untyped = kwargs if contract is None else contract.untyped(kwargs)
+            shaped = (list(args), untyped, options) if args else (untyped, options)
+            body = encode_strict(data, shaped, values)
+            if body is not None:
+                return body
+        elif all(map(is_strict_json, values)):
+            return encoder.fallback.encode(data)
         violations = [
             *find_violations(list(args), ("args",)),
             *find_violations(kwargs, ("kwargs",)),
@@ -319,6 +327,8 @@ class PayloadGateway(Middleware):
         ]
         if violations:
             raise NonJSONPayload(actor_name, violations)
+        # Unsure only because of Dramatiq's own structures (a pipeline's nested args tuples).
+        return self._encode(data)
 
     def _encode(self, data: dict[str, Any]) -> bytes:
         encoder = self.encoder

@@ -29,7 +29,7 @@ import decimal
 import enum
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain, compress, repeat
 from operator import is_
 from typing import Any
@@ -37,7 +37,14 @@ from typing import Any
 from .errors import Violation
 from .paths import Path, render_path
 
-__all__ = ["MAX_DEPTH", "MESSAGE_FIELDS", "find_violations", "is_strict_json"]
+__all__ = [
+    "MAX_DEPTH",
+    "MESSAGE_FIELDS",
+    "find_violations",
+    "has_json_shape",
+    "has_non_finite_float",
+    "is_strict_json",
+]
 
 #: How deeply containers may nest inside one value. Deeper values are
 #: rejected rather than risking a ``RecursionError`` in an encoder or in a
@@ -56,99 +63,161 @@ MAX_VIOLATIONS = 20
 _NoneType = type(None)
 _SCALARS = frozenset((str, int, float, bool, _NoneType))
 _ALLOWED = _SCALARS | {dict, list}
+_STR_ONLY = frozenset((str,))
+_DICT_ONLY = {dict}
+_LIST_ONLY = {list}
 
 
 def is_strict_json(value: Any) -> bool:
     """Return True if ``value`` is certainly strict JSON.
 
     False means "not certain": call :func:`find_violations` for the verdict
-    and the paths. The walk goes one nesting level at a time, doing the type
-    checks of a whole level with C iterators, so a 10,000-item list costs a
-    handful of Python steps rather than 10,000.
+    and the paths.
     """
     small = _small_is_strict(value)
     if small is not None:
         return small
-    dicts: list[dict[Any, Any]] = []
-    lists: list[list[Any]] = []
+    return has_json_shape(value) and not has_non_finite_float(value) and _all_text_encodable(value)
+
+
+def has_json_shape(value: Any) -> bool:
+    """True if ``value`` holds only exact JSON types, with ``str`` keys, nested at most ``MAX_DEPTH`` deep.
+
+    It does not look inside floats (``NaN``) or strings (lone surrogates): the
+    gateway's single msgspec encoding catches both for free (see
+    :func:`actorschema.encoder.encode_strict`). The walk goes one nesting
+    level at a time and does each level's type checks with C iterators, so a
+    10,000-item list costs a handful of Python steps rather than 10,000.
+    """
     kind = type(value)
-    if kind is dict:
-        dicts.append(value)
-    elif kind is list:
-        lists.append(value)
-    else:
-        return _scalar_ok(value, kind)
-    depth = 0
+    if kind is not dict and kind is not list:
+        return kind in _SCALARS
+    plain = _plain_walk(value, _PLAIN_BUDGET, shape=True, floats=False, text=False)
+    if plain is not None:
+        return plain
+    dicts: list[dict[Any, Any]] = [value] if kind is dict else []
+    lists: list[list[Any]] = [value] if kind is list else []
+    for _depth in range(MAX_DEPTH):
+        if dicts and not set(map(type, chain.from_iterable(dicts))) <= _STR_ONLY:
+            return False
+        level = _level_values(dicts, lists)
+        types = set(map(type, level()))
+        if not types <= _ALLOWED:
+            return False
+        if dict not in types and list not in types:
+            return True
+        # A level of only dicts (or only lists) is the next level as it is.
+        if types == _DICT_ONLY:
+            dicts, lists = list(level()), []
+        elif types == _LIST_ONLY:
+            dicts, lists = [], list(level())
+        else:
+            dicts = list(_only(level, dict)) if dict in types else []
+            lists = list(_only(level, list)) if list in types else []
+    return False
+
+
+def has_non_finite_float(value: Any) -> bool:
+    """True if a ``NaN`` or infinite float sits anywhere in a value of JSON shape."""
+    dicts, lists = _containers(value)
+    if not dicts and not lists:
+        return type(value) is float and not math.isfinite(value)
+    plain = _plain_walk(value, _PLAIN_BUDGET, shape=False, floats=True, text=False)
+    if plain is not None:
+        return not plain
     while dicts or lists:
-        depth += 1
-        if depth > MAX_DEPTH:
+        level = _level_values(dicts, lists)
+        if not all(map(math.isfinite, _only(level, float))):
+            return True
+        dicts, lists = list(_only(level, dict)), list(_only(level, list))
+    return False
+
+
+def _all_text_encodable(value: Any) -> bool:
+    """True if every string (keys included) in a value of JSON shape is valid UTF-8 text."""
+    dicts, lists = _containers(value)
+    if not dicts and not lists:
+        return type(value) is not str or _utf8_ok((value,))
+    while dicts or lists:
+        level = _level_values(dicts, lists)
+        if not _utf8_ok(chain(chain.from_iterable(dicts), _only(level, str))):
             return False
-        if dicts:
-            key_types = set(map(type, chain.from_iterable(dicts)))
-            if key_types and key_types != {str}:
-                return False
-            if not all(map(str.isascii, chain.from_iterable(dicts))) and not _utf8_ok(
-                chain.from_iterable(dicts)
-            ):
-                return False
-        values = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)))
-        value_types = set(map(type, values))
-        if not value_types <= _ALLOWED:
-            return False
-        if float in value_types and not all(map(math.isfinite, _only(values, float))):
-            return False
-        if str in value_types:
-            strings = list(_only(values, str))
-            if not all(map(str.isascii, strings)) and not _utf8_ok(strings):
-                return False
-        dicts = list(_only(values, dict)) if dict in value_types else []
-        lists = list(_only(values, list)) if list in value_types else []
+        dicts, lists = list(_only(level, dict)), list(_only(level, list))
     return True
 
 
-#: Up to this many container items, a plain walk beats the level-by-level one.
+def _containers(value: Any) -> tuple[list[dict[Any, Any]], list[list[Any]]]:
+    kind = type(value)
+    return ([value] if kind is dict else []), ([value] if kind is list else [])
+
+
+def _level_values(dicts: list[dict[Any, Any]], lists: list[list[Any]]) -> Callable[[], Iterator[Any]]:
+    """A fresh iterator over one level's values each call: re-walking beats materialising."""
+
+    def level() -> Iterator[Any]:
+        return chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists))
+
+    return level
+
+
+#: Up to this many container items, a plain walk beats the level-by-level one
+#: (whose fixed cost per level dominates on small and mid-sized values).
+_PLAIN_BUDGET = 2048
 _SMALL = 64
 
 
 def _small_is_strict(value: Any) -> bool | None:
-    """The verdict for a small value, or None once it holds more than ``_SMALL`` items.
+    """The full verdict for a small value, or None once it holds more than ``_SMALL`` items."""
+    return _plain_walk(value, _SMALL, shape=True, floats=True, text=True)
 
-    A cycle or a deep nest also ends here as None (every level adds items),
-    and the level-by-level walk, which counts depth, takes over.
+
+def _plain_walk(value: Any, budget: int, *, shape: bool, floats: bool, text: bool) -> bool | None:
+    """Walk ``value`` depth-first, checking what the caller asks for, within a budget of items.
+
+    Returns True when every requested check passed, False when one failed,
+    and None when the value holds more than ``budget`` items or nests deeper
+    than ``MAX_DEPTH`` (a cycle does both): the level-by-level walk decides.
+
+    Parameters:
+      shape: Check exact JSON types and ``str`` keys.
+      floats: Check that floats are finite.
+      text: Check that strings and keys are valid UTF-8 text.
     """
-    stack = [value]
+    stack: list[tuple[Any, int]] = [([value], 0)]
     items = 0
     while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is str:
-            if not node.isascii() and not _utf8_ok((node,)):
-                return False
-        elif kind is int or kind is bool or node is None:
-            continue
-        elif kind is float:
-            if not math.isfinite(node):
-                return False
-        elif kind is dict:
-            items += len(node)
-            if items > _SMALL:
-                return None
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return None
+        items += len(node)
+        if items > budget:
+            return None
+        if type(node) is dict:
             for key in node:
-                if type(key) is not str or not (key.isascii() or _utf8_ok((key,))):
+                if shape and type(key) is not str:
                     return False
-            stack.extend(node.values())
-        elif kind is list:
-            items += len(node)
-            if items > _SMALL:
-                return None
-            stack.extend(node)
-        else:
-            return False
+                if text and not (key.isascii() or _utf8_ok((key,))):
+                    return False
+            node = node.values()
+        for child in node:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is float:
+                if floats and not math.isfinite(child):
+                    return False
+            elif kind is str:
+                if text and not child.isascii() and not _utf8_ok((child,)):
+                    return False
+            elif shape and kind is not int and kind is not bool and child is not None:
+                return False
     return True
 
 
-def _only(values: list[Any], kind: type) -> Iterator[Any]:
-    return compress(values, map(is_, map(type, values), repeat(kind)))
+def _only(values: Callable[[], Iterator[Any]] | list[Any], kind: type) -> Iterator[Any]:
+    """The items of exactly type ``kind``; ``values`` is a list or a fresh-iterator factory."""
+    items, types = (values(), map(type, values())) if callable(values) else (values, map(type, values))
+    return compress(items, map(is_, types, repeat(kind)))
 
 
 def _utf8_ok(strings: Any) -> bool:
