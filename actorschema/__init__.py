@@ -6,7 +6,6 @@ against strict JSON, its encoded size against the limit that applies.
 """
 
 from .contract import ActorContract
-from .encoder import GatewayEncoder
 from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
 from .gateway import PayloadGateway
 from .limits import DEFAULT_MAX_MESSAGE_BYTES
@@ -16,7 +15,6 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "ActorContract",
-    "GatewayEncoder",
     "NonJSONPayload",
     "PayloadGateway",
     "PayloadInvalid",

@@ -165,6 +165,10 @@ class ActorContract:
             if not p.is_raw_json and p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)
         )
         self._extra_kwargs_typed = self.var_keyword is not None and not self.var_keyword.is_raw_json
+        #: Every keyword argument this actor can receive passes through a type hint.
+        self.fully_typed = all(
+            not p.is_raw_json for p in parameters if p.kind is not kinds.VAR_POSITIONAL
+        ) and (self.var_keyword is None or self._extra_kwargs_typed)
         # No positional-only parameters, no *args or **kwargs: the fast path applies.
         self._plain = not (self.positional_only or self.var_positional or self.var_keyword)
 
@@ -303,6 +307,8 @@ class ActorContract:
 
     def untyped(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The canonical ``kwargs`` entries that no type hint converted: they went through as sent."""
+        if self.fully_typed:
+            return _NOTHING
         typed = self._typed_names
         if self._extra_kwargs_typed:
             return {k: v for k, v in kwargs.items() if k not in typed and k in self.by_name}
@@ -379,6 +385,7 @@ def _time_fields(model: type[pydantic.BaseModel]) -> tuple[str, ...]:
 
 
 _PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
+_NOTHING: dict[str, Any] = {}
 
 
 def _naive_times(value: Any, path: Path) -> list[Violation]:

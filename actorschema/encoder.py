@@ -1,18 +1,18 @@
-"""The message encoder: one msgspec encoding per send, measured and then stored.
+"""Encoding a checked message once, and handing exactly those bytes to the broker.
 
-Dramatiq encodes a message after every ``before_enqueue`` hook has run, with
-one process-global encoder. The gateway encodes the checked message itself,
-measures those bytes, and leaves them here; when the broker then calls
-``message.encode()``, :class:`GatewayEncoder` hands back exactly those bytes,
-so the size that was checked is the size that is stored and nothing is
-encoded twice.
+Dramatiq encodes a message after every ``before_enqueue`` hook has run, by
+calling ``message.encode()``, which asks the process-global encoder. The
+gateway encodes the checked message itself (msgspec, when the global encoder
+is Dramatiq's ``JSONEncoder``; the global encoder itself otherwise), measures
+those bytes, and attaches a one-shot :class:`PreparedEncoding` to that very
+message instance, shadowing its ``encode`` method. The broker's call then
+returns the measured bytes without encoding again, and the attachment removes
+itself. Nothing global changes: other brokers, result backends and later
+encodes of the message use Dramatiq's encoder as before.
 
-If anything changed the message after the gateway's hook (another
-middleware mutating options, say), the prepared bytes are stale: the encoder
-asks the gateway to check the message again as it now stands and encodes
-that. Data the gateway never prepared (messages of brokers without the
-gateway, result backends) goes to the encoder that was installed before,
-Dramatiq's ``JSONEncoder`` by default, so nothing else changes behaviour.
+If anything changed the message after the gateway's hook (another middleware
+mutating options, say), the bytes are stale: the attachment asks the gateway
+to check the message again as it now stands.
 
 msgspec writes plain JSON (UTF-8, no ``NaN``): ``json.loads`` and any other
 language's parser read it.
@@ -20,17 +20,17 @@ language's parser read it.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dramatiq
 import msgspec
-from dramatiq.encoder import Encoder, JSONEncoder, MessageData
+from dramatiq import Message
+from dramatiq.encoder import JSONEncoder, MessageData
 
 from .strict_json import has_json_shape, has_non_finite_float
 
-__all__ = ["GatewayEncoder", "PreparedMessage", "encode_json", "encode_strict", "install_encoder"]
+__all__ = ["PreparedEncoding", "encode_json", "encode_message", "encode_strict"]
 
 #: Encodes strict JSON values; tuples (Dramatiq's own ``args``) become arrays.
 encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
@@ -38,8 +38,18 @@ encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
 _ENCODE_ERRORS = (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError)
 
 
-def encode_strict(data: MessageData, unshaped: tuple[Any, ...], values: tuple[Any, ...]) -> bytes | None:
-    """Encode ``data`` if ``values`` (the parts of it users sent) are certainly strict JSON.
+def writes_json() -> bool:
+    """True when Dramatiq's global encoder is its JSON one, so msgspec's bytes can be stored as they are."""
+    return type(dramatiq.get_encoder()) is JSONEncoder
+
+
+def encode_message(data: MessageData) -> bytes:
+    """The bytes the broker will store for ``data``: msgspec JSON, or the custom global encoder's."""
+    return encode_json(data) if writes_json() else dramatiq.get_encoder().encode(data)
+
+
+def encode_strict(data: MessageData, unshaped: Sequence[Any], values: Sequence[Any]) -> bytes | None:
+    """Encode ``data`` with msgspec if ``values`` (the parts of it users sent) are certainly strict JSON.
 
     Returns None when not certain: the caller then asks
     :func:`~actorschema.strict_json.find_violations` for the verdict. The
@@ -61,78 +71,39 @@ def encode_strict(data: MessageData, unshaped: tuple[Any, ...], values: tuple[An
     return body
 
 
-class PreparedMessage:
-    """A message the gateway checked and encoded, waiting for the broker's ``encode()``.
+class PreparedEncoding:
+    """Stands in for one message's ``encode()`` until the broker calls it, once.
 
     Parameters:
-      data: The message fields as checked (the objects, not copies).
-      body: The encoded bytes.
-      recheck: Checks and encodes the message again if it changed since.
+      message: The checked message; this object is attached to it as ``encode``.
+      body: The bytes that were measured.
+      recheck: Checks and encodes ``message`` again if it changed since.
     """
 
-    __slots__ = ("body", "data", "options_snapshot", "recheck")
+    __slots__ = ("args", "body", "kwargs", "message", "options_snapshot", "queue_name", "recheck")
 
-    def __init__(self, data: dict[str, Any], body: bytes, recheck: Callable[[MessageData], bytes]) -> None:
-        self.data = data
+    def __init__(self, message: Message[Any], body: bytes, recheck: Callable[[Message[Any]], bytes]) -> None:
+        self.message = message
+        self.args = message.args
+        self.kwargs = message.kwargs
+        self.queue_name = message.queue_name
         # A shallow copy notices options another middleware sets after the gateway's hook.
-        self.options_snapshot = dict(data["options"])
+        self.options_snapshot = dict(message.options)
         self.body = body
         self.recheck = recheck
 
-    def matches(self, data: MessageData) -> bool:
-        mine = self.data
-        return (
-            data["args"] is mine["args"]
-            and data["kwargs"] is mine["kwargs"]
-            and data["options"] is mine["options"]
-            and data["queue_name"] == mine["queue_name"]
-            and data["actor_name"] == mine["actor_name"]
-            and data["message_timestamp"] == mine["message_timestamp"]
-            and data["options"] == self.options_snapshot
-        )
+    def attach(self) -> None:
+        """Shadow ``message.encode`` (an instance attribute beats the class's method)."""
+        vars(self.message)["encode"] = self
 
-
-class GatewayEncoder(Encoder):
-    """Dramatiq encoder that stores the bytes the gateway measured.
-
-    Parameters:
-      fallback: The encoder for everything the gateway did not prepare, and
-        for decoding. Defaults to Dramatiq's ``JSONEncoder``.
-    """
-
-    def __init__(self, fallback: Encoder | None = None) -> None:
-        self.fallback = fallback or JSONEncoder()
-        #: True when the wire format is Dramatiq's JSON, so msgspec's bytes can be stored as they
-        #: are; otherwise the gateway measures (once) what ``fallback`` writes.
-        self.measures_own_bytes = type(self.fallback) is JSONEncoder
-        self._local = threading.local()
-
-    def prepare(self, prepared: PreparedMessage) -> None:
-        """Leave ``prepared`` for this thread's next ``encode()`` of the same message."""
-        self._local.prepared = prepared
-
-    def encode(self, data: MessageData) -> bytes:
-        prepared: PreparedMessage | None = getattr(self._local, "prepared", None)
+    def __call__(self) -> bytes:
+        message = self.message
+        vars(message).pop("encode", None)  # one use: later encodes are Dramatiq's own again
         if (
-            prepared is not None
-            and type(data) is dict
-            and data.get("message_id") == prepared.data["message_id"]
+            message.args is self.args
+            and message.kwargs is self.kwargs
+            and message.queue_name == self.queue_name
+            and message.options == self.options_snapshot
         ):
-            self._local.prepared = None
-            if prepared.matches(data):
-                return prepared.body
-            return prepared.recheck(data)
-        return self.fallback.encode(data)
-
-    def decode(self, data: bytes) -> MessageData:
-        return self.fallback.decode(data)
-
-
-def install_encoder() -> GatewayEncoder:
-    """Make a :class:`GatewayEncoder` Dramatiq's global encoder, wrapping the current one."""
-    current = dramatiq.get_encoder()
-    if isinstance(current, GatewayEncoder):
-        return current
-    encoder = GatewayEncoder(current)
-    dramatiq.set_encoder(encoder)
-    return encoder
+            return self.body
+        return self.recheck(message)

@@ -30,13 +30,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-import dramatiq
 from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
 from .contract import ActorContract
-from .encoder import GatewayEncoder, PreparedMessage, encode_json, encode_strict, install_encoder
+from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, writes_json
 from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
 from .strict_json import find_violations, is_strict_json
@@ -107,7 +106,6 @@ class PayloadGateway(Middleware):
         self.mode: Mode = mode
         self.contracts: dict[str, ActorContract] = {}
         self._contract_errors: dict[str, str] = {}
-        self.encoder: GatewayEncoder = install_encoder()
 
     @property
     def actor_options(self) -> set[str]:
@@ -200,12 +198,9 @@ class PayloadGateway(Middleware):
     # -- enqueue -------------------------------------------------------------
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
-        if dramatiq.get_encoder() is not self.encoder:
-            # Someone called dramatiq.set_encoder() since: wrap the new one, or the
-            # bytes measured here would not be the bytes stored.
-            self.encoder = install_encoder()
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
-        worker_path = _on_worker_path()
+        state = _state
+        worker_path = state.in_worker and not state.actor_depth
         try:
             data, body = self._check(broker, target, worker_path=worker_path)
         except PayloadRejected as rejection:
@@ -218,9 +213,7 @@ class PayloadGateway(Middleware):
             raise
         object.__setattr__(target, "args", data["args"])
         object.__setattr__(target, "kwargs", data["kwargs"])
-        self.encoder.prepare(
-            PreparedMessage(data, body, functools.partial(self._recheck, broker, worker_path))
-        )
+        PreparedEncoding(target, body, functools.partial(self._recheck, broker, worker_path)).attach()
 
     def _check(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
@@ -239,24 +232,22 @@ class PayloadGateway(Middleware):
         limit = self._limit(broker, message)
         if limit.limit is not None and len(body) > limit.limit:
             if worker_path and _trim_traceback(options, len(body) - limit.limit):
-                body = self._encode(data)
+                body = encode_message(data)
             if len(body) > limit.limit:
                 raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
         return data, body
 
-    def _recheck(self, broker: Broker, worker_path: bool, data: dict[str, Any]) -> bytes:
-        """Check again a message that changed after ``before_enqueue``; called by the encoder."""
-        message: Message[Any] = Message(**data)
+    def _recheck(self, broker: Broker, worker_path: bool, message: Message[Any]) -> bytes:
+        """Check again a message that changed after ``before_enqueue``, when the broker encodes it."""
         try:
-            checked, body = self._check(broker, message, worker_path=worker_path)
+            data, body = self._check(broker, message, worker_path=worker_path)
         except PayloadRejected as rejection:
             if not worker_path and self.mode == "enforce":
                 raise
             self._log(rejection, message, "enqueued unchanged")
-            return self.encoder.fallback.encode(data)
-        if checked["args"] != tuple(data["args"]) or checked["kwargs"] != data["kwargs"]:
-            # Changed into a form the broker's copy no longer matches: store it as it is.
-            return self.encoder.fallback.encode(data)
+            return message.encode()
+        object.__setattr__(message, "args", data["args"])
+        object.__setattr__(message, "kwargs", data["kwargs"])
         return body
 
     def _check_built(self, actor: Any, message: Message[Any]) -> None:
@@ -309,17 +300,20 @@ class PayloadGateway(Middleware):
         """Encode the message once, if what users sent in it is strict JSON; else raise NonJSONPayload."""
         args, kwargs, options = data["args"], data["kwargs"], data["options"]
         values = (list(args), kwargs, options) if args else (kwargs, options)
-        encoder = self.encoder
-        if encoder.measures_own_bytes:
+        if writes_json():
             # Typed values are pydantic's JSON output, of JSON shape by construction:
             # only what passed through untouched needs the shape walk.
             untyped = kwargs if contract is None else contract.untyped(kwargs)
-            shaped = (list(args), untyped, options) if args else (untyped, options)
+            shaped = [options]
+            if untyped:
+                shaped.append(untyped)
+            if args:
+                shaped.append(list(args))
             body = encode_strict(data, shaped, values)
             if body is not None:
                 return body
         elif all(map(is_strict_json, values)):
-            return encoder.fallback.encode(data)
+            return encode_message(data)
         violations = [
             *find_violations(list(args), ("args",)),
             *find_violations(kwargs, ("kwargs",)),
@@ -328,11 +322,7 @@ class PayloadGateway(Middleware):
         if violations:
             raise NonJSONPayload(actor_name, violations)
         # Unsure only because of Dramatiq's own structures (a pipeline's nested args tuples).
-        return self._encode(data)
-
-    def _encode(self, data: dict[str, Any]) -> bytes:
-        encoder = self.encoder
-        return encode_json(data) if encoder.measures_own_bytes else encoder.fallback.encode(data)
+        return encode_message(data)
 
     def _contract(self, broker: Broker, actor_name: str) -> ActorContract | None:
         """The actor's contract; None for an actor this process does not declare.

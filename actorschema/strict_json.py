@@ -90,7 +90,16 @@ def has_json_shape(value: Any) -> bool:
     10,000-item list costs a handful of Python steps rather than 10,000.
     """
     kind = type(value)
-    if kind is not dict and kind is not list:
+    if kind is dict:
+        # The common cases, an empty dict or a flat one of scalars, in at most two C passes.
+        if not value:
+            return True
+        if set(map(type, value.values())) <= _SCALARS:
+            return set(map(type, value)) <= _STR_ONLY
+    elif kind is list:
+        if not value or set(map(type, value)) <= _SCALARS:
+            return True
+    else:
         return kind in _SCALARS
     plain = _plain_walk(value, _PLAIN_BUDGET, shape=True, floats=False, text=False)
     if plain is not None:

@@ -17,7 +17,6 @@ from dramatiq.results import Results
 from dramatiq.results.backends import StubBackend
 
 from actorschema import (
-    GatewayEncoder,
     NonJSONPayload,
     PayloadGateway,
     PayloadInvalid,
@@ -442,17 +441,20 @@ def test_bytes_measured_are_bytes_stored(stub_broker: StubBroker) -> None:
     def sink(text: str, n: float) -> None:
         pass
 
-    sink.send("héllo ✓", 1.5)
+    message = sink.send("héllo ✓", 1.5)
     [body] = list(stub_broker.queues["default"].queue)
     assert "héllo ✓".encode() in body  # UTF-8, unescaped: what msgspec wrote
-    assert isinstance(dramatiq.get_encoder(), GatewayEncoder)
-    assert dramatiq.get_encoder().decode(body)["kwargs"] == {"text": "héllo ✓", "n": 1.5}
+    assert json.loads(body)["kwargs"] == {"text": "héllo ✓", "n": 1.5}
+    # The one-shot hand-over is gone: later encodes are Dramatiq's own again.
+    assert "encode" not in vars(message)
+    assert json.loads(message.encode()) == json.loads(body)
 
 
-def test_result_backends_and_other_data_use_the_previous_encoder() -> None:
+def test_the_global_encoder_is_left_alone() -> None:
+    before = dramatiq.get_encoder()
     PayloadGateway()
-    encoder = dramatiq.get_encoder()
-    assert encoder.encode({"result": (1, 2)}) == b'{"result":[1,2]}'  # Dramatiq's JSON, unchanged
+    assert dramatiq.get_encoder() is before
+    assert before.encode({"result": (1, 2)}) == b'{"result":[1,2]}'  # results keep Dramatiq's JSON
 
 
 # -- never lose an accepted message ------------------------------------------------------
@@ -579,8 +581,8 @@ def test_actors_with_unusable_hints_reject_every_send(stub_broker: StubBroker) -
     assert total_stored(stub_broker) == 0
 
 
-def test_an_encoder_set_after_the_gateway_is_wrapped_so_sizes_stay_exact(stub_broker: StubBroker) -> None:
-    from dramatiq.encoder import PickleEncoder
+def test_a_custom_global_encoder_is_what_is_measured_and_stored(stub_broker: StubBroker) -> None:
+    from dramatiq.encoder import JSONEncoder, PickleEncoder
 
     @dramatiq.actor(max_message_bytes=400)
     def sink(text: str) -> None:
@@ -596,4 +598,4 @@ def test_an_encoder_set_after_the_gateway_is_wrapped_so_sizes_stay_exact(stub_br
             sink.send("x" * 400)
         assert caught.value.size > 400
     finally:
-        dramatiq.set_encoder(dramatiq.encoder.JSONEncoder())
+        dramatiq.set_encoder(JSONEncoder())
