@@ -22,9 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import decimal
+import enum
 import functools
 import inspect
+import pathlib
+import types
 import typing
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +40,7 @@ from pydantic_core import PydanticSerializationError
 
 from .errors import PayloadInvalid, Violation
 from .paths import Path, render_path
+from .strict_json import find_violations
 
 __all__ = ["ActorContract", "Parameter", "actor_function"]
 
@@ -71,6 +77,13 @@ class Parameter:
       kind: Its ``inspect.Parameter`` kind.
       hint: The resolved type hint, or ``inspect.Parameter.empty``.
       default: Its default, or ``inspect.Parameter.empty``.
+      adapter: pydantic's validator for ``hint``; None for raw JSON parameters.
+      keeps_value: The hint is made of JSON types only (``dict | None``,
+        ``list[dict[str, Any]]``...): the validated value is its own JSON form
+        (a top-level tuple or set of them becomes a list), and the strict JSON
+        check applies to it as to an unhinted value.
+      walks: Validated values must be walked for what pydantic's JSON form would
+        hide: naive or second-offset times, and non-JSON values in ``Any`` fields.
     """
 
     name: str
@@ -78,13 +91,20 @@ class Parameter:
     hint: Any
     default: Any
     adapter: TypeAdapter[Any] | None = dataclasses.field(default=None, compare=False, repr=False)
-    checks_awareness: bool = False
+    keeps_value: bool = False
+    walks: bool = False
     #: ``hint`` when values of exactly that type are already their own JSON form.
     exact: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+    #: ``dict`` or ``list`` for raw hints that still name their container.
+    container: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.adapter is not None and _is_exact_scalar(self.hint):
             object.__setattr__(self, "exact", self.hint)
+        if self.adapter is None:
+            origin = typing.get_origin(self.hint) or self.hint
+            if origin in (dict, list):
+                object.__setattr__(self, "container", origin)
 
     @property
     def required(self) -> bool:
@@ -95,32 +115,40 @@ class Parameter:
 
     @property
     def is_raw_json(self) -> bool:
-        """True when the parameter accepts any strict JSON value."""
+        """True when the parameter accepts any strict JSON value, unvalidated."""
         return self.adapter is None
+
+    @property
+    def passes_values_through(self) -> bool:
+        """True when values travel as sent (or as validated), so the strict JSON check applies to them."""
+        return self.adapter is None or self.keeps_value
 
     def to_json(self, value: Any, path: Path, violations: list[Violation]) -> Any:
         """Validate ``value`` and return its JSON form; append violations on failure."""
         if type(value) is self.exact:
             return value
-        hint = self.hint
         if self.adapter is None:
-            if (hint is dict or hint is list) and not isinstance(value, hint):
-                violations.append(Violation(render_path(path), f"is a {_type_name(value)}", _a(hint)))
+            container = self.container
+            if container is not None and type(value) is not container:
+                problem = f"is a {_type_name(value)}, not a {container.__name__}"
+                violations.append(Violation(render_path(path), problem, _a(self.hint)))
             return value
         try:
             validated = self.adapter.validate_python(value)
         except pydantic.ValidationError as error:
-            violations.extend(_pydantic_violations(error, path, hint))
+            violations.extend(_pydantic_violations(error, path, self.hint, value))
             return value
-        if self.checks_awareness:
-            naive = _naive_times(validated, path)
-            if naive:
-                violations.extend(naive)
+        if self.keeps_value:
+            return list(validated) if isinstance(validated, tuple | set | frozenset) else validated
+        if self.walks:
+            hidden = _hidden_by_json_form(validated, path)
+            if hidden:
+                violations.extend(hidden)
                 return value
         try:
             return self.adapter.dump_python(validated, mode="json")
         except (PydanticSerializationError, ValueError, TypeError) as error:
-            violations.append(Violation(render_path(path), f"cannot be serialised: {error}", _a(hint)))
+            violations.append(Violation(render_path(path), f"cannot be serialised: {error}", _a(self.hint)))
             return value
 
 
@@ -203,16 +231,16 @@ class ActorContract:
         args: tuple[Any, ...] | list[Any],
         kwargs: Mapping[str, Any],
         *,
-        open_slots: int = 0,
+        awaiting_result: bool = False,
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Bind ``args``/``kwargs`` to the signature and return their canonical JSON form.
 
         Parameters:
           args: Positional arguments as sent.
           kwargs: Keyword arguments as sent.
-          open_slots: How many trailing positional arguments are still to
-            come (a pipeline appends the previous step's result): that many
-            missing required parameters are tolerated.
+          awaiting_result: The message is a pipeline step: Dramatiq will append
+            the previous step's result to ``args``, so the parameter at that
+            position may be missing (and must have room and no keyword value).
 
         Returns:
           ``(args, kwargs)``: ``args`` holds only what cannot be named.
@@ -220,11 +248,11 @@ class ActorContract:
         Raises:
           PayloadInvalid: With one violation per problem and its path.
         """
-        if self._plain and len(args) <= len(self.positional):
+        if self._plain and not awaiting_result and len(args) <= len(self.positional):
             named = self._bind_plain(args, kwargs)
             if named is not None:
                 return (), named
-        return self._canonical_full(args, kwargs, open_slots)
+        return self._canonical_full(args, kwargs, awaiting_result)
 
     def _bind_plain(
         self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]
@@ -257,7 +285,7 @@ class ActorContract:
         return named
 
     def _canonical_full(
-        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any], open_slots: int
+        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any], awaiting_result: bool
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         violations: list[Violation] = []
         positional = self.positional
@@ -289,11 +317,12 @@ class ActorContract:
             else:
                 violations.append(self._unknown_keyword(key))
         missing = [name for name in self.required if name not in named]
-        if len(missing) > open_slots:
-            for name in missing[open_slots:]:
-                violations.append(
-                    Violation(f"kwargs.{name}", "is required but missing", _a(self.by_name[name].hint))
-                )
+        if awaiting_result:
+            violations.extend(self._pipeline_slot(count, kwargs, missing))
+        for name in missing:
+            violations.append(
+                Violation(f"kwargs.{name}", "is required but missing", _a(self.by_name[name].hint))
+            )
         if violations:
             raise PayloadInvalid(self.actor_name, violations)
         if extras:
@@ -304,6 +333,21 @@ class ActorContract:
         out_kwargs = {p.name: named[p.name] for p in self.parameters if p.name in named}
         out_kwargs.update(extra_kwargs)
         return out_args, out_kwargs
+
+    def _pipeline_slot(self, count: int, kwargs: Mapping[str, Any], missing: list[str]) -> list[Violation]:
+        """Check room for the result a pipeline appends at ``args[count]``; it may fill one missing parameter."""
+        if count < len(self.positional):
+            slot = self.positional[count]
+            if slot.name in kwargs:
+                problem = f"is also where a pipeline puts the previous step's result (args[{count}])"
+                return [Violation(f"kwargs.{slot.name}", problem, "it positionally, or pipe_ignore=True")]
+            if slot.name in missing:
+                missing.remove(slot.name)
+            return []
+        if self.var_positional is None:
+            problem = f"has no room for the previous step's result: it takes {len(self.positional)} positional argument(s)"
+            return [Violation(f"args[{count}]", problem, "one argument fewer, or pipe_ignore=True")]
+        return []
 
     def untyped(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The canonical ``kwargs`` entries that no type hint converted: they went through as sent."""
@@ -342,7 +386,10 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
             f"actor {actor_name!r}: parameter {parameter.name!r} has a type hint pydantic cannot validate "
             f"({hint!r}): {error}"
         ) from error
-    return Parameter(parameter.name, kind, hint, parameter.default, adapter, _may_hold_time(hint))
+    native = _is_json_native(hint) or _is_json_native_sequence(hint)
+    return Parameter(
+        parameter.name, kind, hint, parameter.default, adapter, native, not native and _needs_walk(hint)
+    )
 
 
 def _is_exact_scalar(hint: Any) -> bool:
@@ -359,55 +406,128 @@ def _is_raw(hint: Any) -> bool:
         return False
 
 
-def _may_hold_time(hint: Any, seen: frozenset[type] = frozenset()) -> bool:
-    """Can a value of type ``hint`` contain a ``datetime`` or ``time``? Unknown types say yes."""
+def _is_json_native(hint: Any) -> bool:
+    """Is ``hint`` made of JSON types only, so a validated value is its own JSON form?"""
+    if hint in _NATIVE_LEAVES:
+        return True
     origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Annotated:
+        return _is_json_native(args[0])
+    if origin is typing.Literal:
+        return all(type(arg) in (str, int, bool, type(None)) for arg in args)
+    if origin in (typing.Union, types.UnionType):
+        return all(map(_is_json_native, args))
+    if origin is list:
+        return not args or _is_json_native(args[0])
+    if origin is dict:
+        return not args or (args[0] is str and _is_json_native(args[1]))
+    return False
+
+
+def _is_json_native_sequence(hint: Any) -> bool:
+    """A tuple or set (bare, or of JSON types): travels as a list of its validated items."""
+    if hint in (tuple, set, frozenset):
+        return True
+    if typing.get_origin(hint) not in (tuple, set, frozenset):
+        return False
+    return all(_is_json_native(arg) for arg in typing.get_args(hint) if arg is not Ellipsis)
+
+
+def _is_raw_json_native(hint: Any) -> bool:
+    """A JSON-native hint with an unconstrained position (``Any``, a bare ``dict``...) inside."""
+    if not _is_json_native(hint):
+        return False
+    origin = typing.get_origin(hint)
+    if origin is None:
+        return hint in (Any, object, dict, list)
+    if origin is typing.Literal:
+        return False
+    args = typing.get_args(hint)[:1] if origin is typing.Annotated else typing.get_args(hint)
+    return not args or any(map(_is_raw_json_native, args))
+
+
+def _needs_walk(hint: Any, seen: frozenset[Any] = frozenset()) -> bool:
+    """Can a value of type ``hint`` hold a ``datetime``/``time`` or an ``Any`` position? Unknown says yes."""
+    if hint is Any or hint is object or hint is _EMPTY:
+        return True
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return _needs_walk(typing.get_args(hint)[0], seen)
     if origin is typing.Literal:
         return False
     if origin is not None:
-        return any(_may_hold_time(arg, seen) for arg in typing.get_args(hint) if arg is not Ellipsis)
+        return any(_needs_walk(arg, seen) for arg in typing.get_args(hint) if arg is not Ellipsis)
+    if hint is None or hint is type(None):
+        return False
     if not isinstance(hint, type):
-        return hint is not None  # Any, TypeVars, forward references: cannot tell
+        supertype = getattr(hint, "__supertype__", None)  # typing.NewType
+        return supertype is None or _needs_walk(supertype, seen)
     if issubclass(hint, datetime.datetime | datetime.time):
         return True
-    if issubclass(hint, pydantic.BaseModel):
-        return hint not in seen and any(
-            _may_hold_time(f.annotation, seen | {hint}) for f in hint.model_fields.values()
-        )
-    # Untyped contents, or fields this does not inspect: cannot tell.
-    return hint in (dict, list, tuple, set, frozenset, object) or dataclasses.is_dataclass(hint)
+    if issubclass(hint, _TIME_FREE) or hint in seen:
+        return False
+    fields = _field_hints(hint)
+    if fields is None:
+        return True  # bare containers (untyped contents) and classes this cannot see into
+    return any(_needs_walk(field, seen | {hint}) for field in fields.values())
+
+
+def _field_hints(cls: type) -> dict[str, Any] | None:
+    """The field types of a model, TypedDict, NamedTuple or dataclass; None for anything else."""
+    if issubclass(cls, pydantic.BaseModel):
+        return {name: field.annotation for name, field in cls.model_fields.items()}
+    if (
+        typing.is_typeddict(cls)
+        or (issubclass(cls, tuple) and hasattr(cls, "_fields"))
+        or dataclasses.is_dataclass(cls)
+    ):
+        try:
+            return typing.get_type_hints(cls)
+        except Exception:
+            return {name: Any for name in getattr(cls, "_fields", ())} or None
+    return None
 
 
 @functools.cache
-def _time_fields(model: type[pydantic.BaseModel]) -> tuple[str, ...]:
-    """The fields of ``model`` that may hold a ``datetime``/``time``, worked out once per model."""
-    return tuple(name for name, field in model.model_fields.items() if _may_hold_time(field.annotation))
+def _walk_plan(model: type[pydantic.BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """For one model class, worked out once: (fields holding raw JSON, fields to walk into)."""
+    raw, deep = [], []
+    for name, field in model.model_fields.items():
+        if _is_raw_json_native(field.annotation):
+            raw.append(name)
+        elif _needs_walk(field.annotation):
+            deep.append(name)
+    return tuple(raw), tuple(deep)
 
 
-_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
-_NOTHING: dict[str, Any] = {}
+def _hidden_by_json_form(value: Any, path: Path) -> list[Violation]:
+    """What pydantic's JSON form would hide in a validated value.
 
-
-def _naive_times(value: Any, path: Path) -> list[Violation]:
-    """Find naive ``datetime``/``time`` values (RFC 3339 requires an offset)."""
+    Naive ``datetime``/``time`` values (RFC 3339 requires an offset), offsets
+    with seconds (RFC 3339 has minutes only: the text would name another
+    instant), and values in a model's ``Any``-like fields that are not strict
+    JSON (pydantic would turn ``NaN`` into ``null``, a set into a list...).
+    """
     found: list[Violation] = []
     stack: list[tuple[Any, Path]] = [(value, path)]
     seen: set[int] = set()
     while stack:
         node, where = stack.pop()
         if isinstance(node, datetime.datetime | datetime.time):
-            if node.tzinfo is None or node.utcoffset() is None:
-                kind = "datetime" if isinstance(node, datetime.datetime) else "time"
-                found.append(Violation(render_path(where), f"is a naive {kind} (no UTC offset)", _AWARE_HINT))
+            found.extend(_time_violations(node, where))
             continue
         if id(node) in seen:
             continue
         if isinstance(node, pydantic.BaseModel):
             seen.add(id(node))
-            stack.extend((getattr(node, name), (*where, name)) for name in _time_fields(type(node)))
+            raw, deep = _walk_plan(type(node))
+            for name in raw:
+                found.extend(find_violations(getattr(node, name), (*where, name)))
+            stack.extend((getattr(node, name), (*where, name)) for name in deep)
         elif isinstance(node, dict):
             seen.add(id(node))
-            stack.extend((v, (*where, str(k))) for k, v in node.items() if type(v) not in _PLAIN_SCALARS)
+            stack.extend((v, (*where, k)) for k, v in node.items() if type(v) not in _PLAIN_SCALARS)
         elif isinstance(node, list | tuple | set | frozenset):
             seen.add(id(node))
             stack.extend((v, (*where, i)) for i, v in enumerate(node) if type(v) not in _PLAIN_SCALARS)
@@ -417,13 +537,94 @@ def _naive_times(value: Any, path: Path) -> list[Violation]:
     return found
 
 
-def _pydantic_violations(error: pydantic.ValidationError, path: Path, hint: Any) -> list[Violation]:
+def _time_violations(node: datetime.datetime | datetime.time, where: Path) -> list[Violation]:
+    kind = "datetime" if isinstance(node, datetime.datetime) else "time"
+    offset = node.utcoffset()
+    if offset is None:
+        return [Violation(render_path(where), f"is a naive {kind} (no UTC offset)", _AWARE_HINT)]
+    if offset % datetime.timedelta(minutes=1):
+        problem = f"has the UTC offset {offset}, with seconds: RFC 3339 offsets are whole minutes"
+        return [
+            Violation(render_path(where), problem, "the same instant in UTC: value.astimezone(datetime.UTC)")
+        ]
+    return []
+
+
+_TIME_FREE = (
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    complex,
+    decimal.Decimal,
+    uuid.UUID,
+    datetime.date,
+    datetime.timedelta,
+    enum.Enum,
+    pathlib.PurePath,
+)
+_NATIVE_LEAVES: frozenset[Any] = frozenset((Any, object, type(None), None, bool, int, float, str, dict, list))
+_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
+_NOTHING: dict[str, Any] = {}
+
+
+def _pydantic_violations(
+    error: pydantic.ValidationError, path: Path, hint: Any, value: Any
+) -> list[Violation]:
     found = []
     for detail in error.errors(include_url=False):
-        where = (*path, *(segment for segment in detail["loc"] if isinstance(segment, str | int)))
-        given = _type_name(detail.get("input"))
-        found.append(Violation(render_path(where), f"{detail['msg']} (got {given})", _a(hint)))
+        where, bad_key = _locate(value, detail["loc"])
+        problem = f"{detail['msg']} (got {_type_name(detail.get('input'))})"
+        if bad_key is not _MISSING:
+            problem = f"has a key {bad_key!r}: {problem}"
+        found.append(Violation(render_path((*path, *where)), problem, _a(hint)))
     return found
+
+
+_MISSING = object()
+
+
+def _locate(value: Any, loc: tuple[int | str, ...]) -> tuple[Path, Any]:
+    """Turn pydantic's error location into a path in ``value``; also return a bad key, if that is the error.
+
+    pydantic's locations name union members (``int``, ``Cat``, a discriminator
+    tag) and mark key errors with ``[key]``: those are not places in the value,
+    so the path keeps only the steps that exist in it, plus a final missing
+    field name (for "Field required").
+    """
+    where: list[int | str] = []
+    node = value
+    for index, segment in enumerate(loc):
+        last = index == len(loc) - 1
+        if not last and loc[index + 1] == "[key]":
+            return tuple(where), segment
+        if segment == "[key]":
+            continue
+        child = _child(node, segment)
+        if child is not _MISSING:
+            where.append(segment)
+            node = child
+        elif last and _could_hold(node, segment):
+            where.append(segment)  # a required field or item that is absent
+    return tuple(where), _MISSING
+
+
+def _child(node: Any, segment: int | str) -> Any:
+    if isinstance(node, Mapping):
+        return node.get(segment, _MISSING)
+    if isinstance(node, list | tuple | set | frozenset) and isinstance(segment, int):
+        items = node if isinstance(node, list | tuple) else list(node)  # pydantic counts set items in order
+        return items[segment] if -len(items) <= segment < len(items) else _MISSING
+    if isinstance(segment, str) and (isinstance(node, pydantic.BaseModel) or dataclasses.is_dataclass(node)):
+        return getattr(node, segment, _MISSING)
+    return _MISSING
+
+
+def _could_hold(node: Any, segment: int | str) -> bool:
+    if isinstance(segment, int):
+        return isinstance(node, list | tuple)
+    return isinstance(node, Mapping | pydantic.BaseModel) or dataclasses.is_dataclass(node)
 
 
 def _a(hint: Any) -> str:

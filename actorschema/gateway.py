@@ -254,7 +254,14 @@ class PayloadGateway(Middleware):
         """The build-time check: arguments, strict JSON, and size as built (a lower bound)."""
         contract = self._contract(actor.broker, message.actor_name)
         assert contract is not None  # built for this very actor at declare time
-        args, kwargs = contract.canonical(message.args, message.kwargs, open_slots=1)
+        try:
+            args, kwargs = contract.canonical(message.args, message.kwargs)
+        except PayloadInvalid as incomplete:
+            # It may be a pipeline step, still to receive the previous step's result.
+            try:
+                args, kwargs = contract.canonical(message.args, message.kwargs, awaiting_result=True)
+            except PayloadInvalid:
+                raise incomplete from None
         options = message.options
         if "pipe_target" in options or "group_completion_callbacks" in options:
             self._check_nested(actor.broker, message.actor_name, options)
@@ -274,21 +281,22 @@ class PayloadGateway(Middleware):
                 actor is not None and actor.options.get("pipe_ignore")
             )
             # The previous step's result is appended to args at run time.
-            self._check_nested_message(broker, actor_name, step, prefix, open_slots=0 if ignores else 1)
+            self._check_nested_message(broker, actor_name, step, prefix, awaiting_result=not ignores)
             step, prefix = step_options.get("pipe_target"), f"{prefix}.options.pipe_target"
         for index, callback in enumerate(options.get("group_completion_callbacks") or ()):
             if isinstance(callback, dict):
                 where = f"options.group_completion_callbacks[{index}]"
-                self._check_nested_message(broker, actor_name, callback, where, open_slots=0)
+                self._check_nested_message(broker, actor_name, callback, where, awaiting_result=False)
 
     def _check_nested_message(
-        self, broker: Broker, actor_name: str, data: dict[str, Any], prefix: str, *, open_slots: int
+        self, broker: Broker, actor_name: str, data: dict[str, Any], prefix: str, *, awaiting_result: bool
     ) -> None:
         try:
             contract = self._contract(broker, str(data.get("actor_name")))
             if contract is None:
                 return
-            contract.canonical(tuple(data.get("args") or ()), data.get("kwargs") or {}, open_slots=open_slots)
+            args, kwargs = tuple(data.get("args") or ()), data.get("kwargs") or {}
+            contract.canonical(args, kwargs, awaiting_result=awaiting_result)
         except PayloadRejected as rejection:
             nested = [
                 Violation(f"{prefix}.{v.path}", f"(actor {rejection.actor_name!r}) {v.problem}", v.hint)

@@ -60,6 +60,11 @@ MESSAGE_FIELDS = frozenset(
 #: At most this many violations are reported for one message.
 MAX_VIOLATIONS = 20
 
+#: At most this many values are looked at in one value. Only a structure that
+#: shares its containers can hold more than memory allows (``a = [a, a]``
+#: doubles at every level); past this it is rejected, never walked for ever.
+MAX_NODES = 10_000_000
+
 _NoneType = type(None)
 _SCALARS = frozenset((str, int, float, bool, _NoneType))
 _ALLOWED = _SCALARS | {dict, list}
@@ -77,7 +82,7 @@ def is_strict_json(value: Any) -> bool:
     small = _small_is_strict(value)
     if small is not None:
         return small
-    return has_json_shape(value) and not has_non_finite_float(value) and _all_text_encodable(value)
+    return has_json_shape(value) and not has_non_finite_float(value) and _all_writable(value)
 
 
 def has_json_shape(value: Any) -> bool:
@@ -106,7 +111,17 @@ def has_json_shape(value: Any) -> bool:
         return plain
     dicts: list[dict[Any, Any]] = [value] if kind is dict else []
     lists: list[list[Any]] = [value] if kind is list else []
+    seen = 0
     for _depth in range(MAX_DEPTH):
+        level_size = len(dicts) + len(lists)
+        # Levels this wide are rare, and a cycle that branches (a = [a, a]) gets here fast:
+        # one identity check then tells a shared container from a genuinely wide level.
+        crossing = seen <= _SHARING_CHECK < seen + level_size
+        if crossing and len(set(map(id, chain(dicts, lists)))) < level_size:
+            return False  # not a tree: find_violations names the cycle
+        seen += level_size
+        if seen > MAX_NODES:
+            return False
         if dicts and not set(map(type, chain.from_iterable(dicts))) <= _STR_ONLY:
             return False
         level = _level_values(dicts, lists)
@@ -134,7 +149,10 @@ def has_non_finite_float(value: Any) -> bool:
     plain = _plain_walk(value, _PLAIN_BUDGET, shape=False, floats=True, text=False)
     if plain is not None:
         return not plain
-    while dicts or lists:
+    # Callers check the shape first (depth included); the bound only guards misuse.
+    for _depth in range(MAX_DEPTH + 1):
+        if not dicts and not lists:
+            break
         level = _level_values(dicts, lists)
         if not all(map(math.isfinite, _only(level, float))):
             return True
@@ -142,14 +160,19 @@ def has_non_finite_float(value: Any) -> bool:
     return False
 
 
-def _all_text_encodable(value: Any) -> bool:
-    """True if every string (keys included) in a value of JSON shape is valid UTF-8 text."""
+def _all_writable(value: Any) -> bool:
+    """True if every string (keys included) in a value of JSON shape is valid UTF-8 text
+    and every int is short enough for Python to write as text."""
     dicts, lists = _containers(value)
     if not dicts and not lists:
-        return type(value) is not str or _utf8_ok((value,))
-    while dicts or lists:
+        return _describe(value, type(value)) is None
+    for _depth in range(MAX_DEPTH + 1):
+        if not dicts and not lists:
+            break
         level = _level_values(dicts, lists)
         if not _utf8_ok(chain(chain.from_iterable(dicts), _only(level, str))):
+            return False
+        if max(map(int.bit_length, _only(level, int)), default=0) > _INT_TEXT_BITS:
             return False
         dicts, lists = list(_only(level, dict)), list(_only(level, list))
     return True
@@ -172,6 +195,8 @@ def _level_values(dicts: list[dict[Any, Any]], lists: list[list[Any]]) -> Callab
 #: Up to this many container items, a plain walk beats the level-by-level one
 #: (whose fixed cost per level dominates on small and mid-sized values).
 _PLAIN_BUDGET = 2048
+#: After this many containers, the level-by-level walk checks once for shared ones.
+_SHARING_CHECK = 100_000
 _SMALL = 64
 
 
@@ -190,7 +215,7 @@ def _plain_walk(value: Any, budget: int, *, shape: bool, floats: bool, text: boo
     Parameters:
       shape: Check exact JSON types and ``str`` keys.
       floats: Check that floats are finite.
-      text: Check that strings and keys are valid UTF-8 text.
+      text: Check that strings and keys are valid UTF-8 text, and ints short enough to write.
     """
     stack: list[tuple[Any, int]] = [([value], 0)]
     items = 0
@@ -218,7 +243,10 @@ def _plain_walk(value: Any, budget: int, *, shape: bool, floats: bool, text: boo
             elif kind is str:
                 if text and not child.isascii() and not _utf8_ok((child,)):
                     return False
-            elif shape and kind is not int and kind is not bool and child is not None:
+            elif kind is int:
+                if text and child.bit_length() > _INT_TEXT_BITS:
+                    return False
+            elif shape and kind is not bool and child is not None:
                 return False
     return True
 
@@ -262,8 +290,14 @@ def find_violations(value: Any, path: Path = ()) -> list[Violation]:
     # carries whether a tuple is structural there (``args`` of a nested
     # Dramatiq message).
     stack: list[tuple[Any, Path, int, frozenset[int], bool]] = [(value, path, 0, frozenset(), False)]
+    visited = 0
     while stack and len(found) < MAX_VIOLATIONS:
         node, where, depth, ancestors, tuple_ok = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            problem = f"holds more than {MAX_NODES:,} values (containers shared many times over?)"
+            found.append(Violation(render_path(path), problem, "a smaller value: an id or a path"))
+            break
         kind = type(node)
         if kind is dict or kind is list or (kind is tuple and tuple_ok):
             if id(node) in ancestors:
@@ -325,11 +359,14 @@ def _json_key_text(key: Any) -> str | None:
         return "true"
     if key is False:
         return "false"
-    if isinstance(key, int | float):
+    if isinstance(key, int):
         try:
-            return str(int(key)) if isinstance(key, int) else repr(float(key))
-        except (OverflowError, ValueError):
+            return str(int(key))
+        except ValueError:  # too many digits to write
             return None
+    if isinstance(key, float):
+        # What json.dumps writes for a float key; infinities and NaN as JavaScript's names.
+        return {math.inf: "Infinity", -math.inf: "-Infinity"}.get(key, "NaN" if key != key else repr(key))
     return None
 
 
@@ -338,6 +375,8 @@ def _type_name(value: Any) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
+# Ints below this many bits have fewer than 4,300 digits, Python's default limit for int <-> text.
+_INT_TEXT_BITS = 14_000
 _HINT_CYCLE = "a tree: JSON has no references, so pass ids instead of back-links"
 _HINT_TEXT = "valid Unicode text (lone surrogates such as '\\ud800' cannot be encoded as UTF-8)"
 _HINT_BINARY = (
@@ -356,6 +395,15 @@ def _describe(value: Any, kind: type) -> tuple[str, str] | None:
             f"is {value!r}, which JSON cannot represent (most parsers reject NaN and Infinity)",
             "null, or a finite number, or a string such as 'NaN' declared as such",
         )
+    if kind is int and value.bit_length() > _INT_TEXT_BITS:
+        try:
+            str(value)
+        except ValueError:
+            return (
+                "is an integer too long to write as JSON text (Python's limit is 4,300 digits)",
+                "a string of its digits, or (better) an id",
+            )
+        return None
     if kind in _SCALARS:
         return None
     name = _type_name(value)

@@ -79,6 +79,12 @@ BY_DESIGN = {
         "order: plain Dramatiq raises the same TypeError for messages sent by keyword",
         "TypeError: '<' not supported between instances of 'dict' and 'dict'",
     ),
+    "tests/test_composition.py::test_pipeline_does_not_continue_to_next_actor_when_message_is_marked_as_failed": (
+        "pipes into should_never_run(), which takes no parameter for the result Dramatiq appends: had "
+        "the first step succeeded, the call would raise TypeError (and be retried 20 times). The gateway "
+        "refuses such a pipeline at run(), pointing to pipe_ignore=True",
+        "has no room for the previous step's result",
+    ),
 }
 
 #: 99 tests collected with Dramatiq 2.2.1, 96 run; a small margin for other versions.

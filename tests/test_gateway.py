@@ -161,7 +161,7 @@ BAD_VALUES = [
 @pytest.mark.parametrize(("bad", "path"), BAD_VALUES)
 def test_every_send_path_rejects_and_enqueues_nothing(stub_broker: StubBroker, bad: Any, path: str) -> None:
     @dramatiq.actor
-    def sink(value: Any = None) -> None:
+    def sink(value: Any = None, previous: Any = None) -> None:  # room for a pipeline's result
         pass
 
     @dramatiq.actor
