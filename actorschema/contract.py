@@ -186,6 +186,7 @@ class ActorContract:
         self.var_keyword = next((p for p in parameters if p.kind is kinds.VAR_KEYWORD), None)
         self.required = [p.name for p in parameters if p.required]
         self.required_names = frozenset(self.required)
+        self._positional_fast = [(p.name, p.exact, p) for p in self.positional]
         self.names = [p.name for p in parameters]
         self._typed_names = frozenset(
             p.name
@@ -264,11 +265,11 @@ class ActorContract:
         """
         named: dict[str, Any] = {}
         violations: list[Violation] = []
-        for index, (parameter, value) in enumerate(zip(self.positional, args, strict=False)):
-            if type(value) is parameter.exact:
-                named[parameter.name] = value
+        for (name, exact, parameter), value in zip(self._positional_fast, args, strict=False):
+            if type(value) is exact:
+                named[name] = value
             else:
-                named[parameter.name] = parameter.to_json(value, ("args", index), violations)
+                named[name] = parameter.to_json(value, ("args", len(named)), violations)
         if kwargs:
             by_name = self.by_name
             for key, value in kwargs.items():
@@ -338,7 +339,8 @@ class ActorContract:
         """Check room for the result a pipeline appends at ``args[count]``; it may fill one missing parameter."""
         if count < len(self.positional):
             slot = self.positional[count]
-            if slot.name in kwargs:
+            # A keyword named like a positional-only slot goes to **kwargs, not into the slot.
+            if slot.name in kwargs and slot.name not in self.positional_only:
                 problem = f"is also where a pipeline puts the previous step's result (args[{count}])"
                 return [Violation(f"kwargs.{slot.name}", problem, "it positionally, or pipe_ignore=True")]
             if slot.name in missing:

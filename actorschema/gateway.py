@@ -6,7 +6,8 @@ Where it hooks in, and why there:
   once, and wraps ``actor.message_with_options`` so a message is checked when
   it is *built*: ``group([...]).run()`` enqueues its children one by one, so
   only a check at build time keeps a group with one bad child from being half
-  enqueued. ``send()`` skips that build check; its enqueue check follows at once.
+  enqueued. Messages that ``send()`` builds skip it: their enqueue check follows
+  at once.
 * ``before_enqueue`` sees every message on its way to any broker (sends,
   ``broker.enqueue``, delays, pipelines, groups, retries). It binds and
   validates the arguments, rewrites them in canonical form (by name), checks
@@ -25,12 +26,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from dramatiq import Message
+from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
@@ -57,11 +59,12 @@ class _ThreadState(threading.local):
     in_worker = False
     #: How many actor calls are running on this thread (user code, not the worker).
     actor_depth = 0
-    #: The next built message comes from ``send()``: its enqueue check follows at once.
-    skip_build_check = False
 
 
 _state = _ThreadState()
+
+#: The code of Dramatiq's ``Actor.send_with_options``, to recognise messages it builds.
+_SEND_WITH_OPTIONS = Actor.send_with_options.__code__
 
 
 class PayloadGateway(Middleware):
@@ -153,27 +156,22 @@ class PayloadGateway(Middleware):
     def _wrap(self, actor: Any) -> None:
         actor._actorschema_gateway = self
         build = actor.message_with_options
-        send = actor.send_with_options
         fn = actor.fn
 
         @functools.wraps(build)
         def message_with_options(**kwargs: Any) -> Message[Any]:
             message: Message[Any] = build(**kwargs)
-            if _state.skip_build_check:
-                _state.skip_build_check = False
-            elif self.mode == "enforce" and not _on_worker_path():
-                # Only enforcement needs this early check (groups enqueue child by child);
-                # in warn mode the enqueue check's one warning per message is enough.
+            # A message built by Dramatiq's own send_with_options is enqueued (and checked)
+            # right away: checking it here too would only double the cost of every send.
+            # Only enforcement needs this early check (groups enqueue child by child); in
+            # warn mode the enqueue check's one warning per message is enough.
+            if (
+                sys._getframe(1).f_code is not _SEND_WITH_OPTIONS
+                and self.mode == "enforce"
+                and not _on_worker_path()
+            ):
                 self._check_built(actor, message)
             return message
-
-        @functools.wraps(send)
-        def send_with_options(**kwargs: Any) -> Message[Any]:
-            _state.skip_build_check = True
-            try:
-                return send(**kwargs)  # type: ignore[no-any-return]
-            finally:
-                _state.skip_build_check = False
 
         def call_actor(*args: Any, **kwargs: Any) -> Any:
             _state.actor_depth += 1
@@ -184,7 +182,6 @@ class PayloadGateway(Middleware):
 
         call_actor.__actorschema_wrapped__ = fn  # type: ignore[attr-defined]
         actor.message_with_options = message_with_options
-        actor.send_with_options = send_with_options
         actor.fn = call_actor
 
     # -- worker threads ----------------------------------------------------
@@ -312,9 +309,7 @@ class PayloadGateway(Middleware):
             # Typed values are pydantic's JSON output, of JSON shape by construction:
             # only what passed through untouched needs the shape walk.
             untyped = kwargs if contract is None else contract.untyped(kwargs)
-            shaped = [options]
-            if untyped:
-                shaped.append(untyped)
+            shaped = [piece for piece in (options, untyped) if piece]
             if args:
                 shaped.append(list(args))
             body = encode_strict(data, shaped, values)

@@ -599,3 +599,40 @@ def test_a_custom_global_encoder_is_what_is_measured_and_stored(stub_broker: Stu
         assert caught.value.size > 400
     finally:
         dramatiq.set_encoder(JSONEncoder())
+
+
+def test_a_send_is_checked_once_and_a_built_message_when_built(
+    stub_broker: StubBroker, gateway: PayloadGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @dramatiq.actor
+    def sink(n: int) -> None:
+        pass
+
+    built: list[str] = []
+    check_built = gateway._check_built
+    monkeypatch.setattr(gateway, "_check_built", lambda a, m: built.append(m.actor_name) or check_built(a, m))
+    sink.send(1)
+    sink.send_with_options(args=(2,), delay=5)
+    assert built == []  # the enqueue check follows at once: no second check
+    sink.message(3)
+    sink.message_with_options(args=(4,))
+    assert built == ["sink", "sink"]
+
+
+def test_custom_actor_classes_are_checked_too(stub_broker: StubBroker) -> None:
+    class TaggingActor(dramatiq.Actor):  # type: ignore[type-arg]
+        def send_with_options(self, **options: Any) -> Message[Any]:
+            options.setdefault("source", "tagging")
+            return super().send_with_options(**options)
+
+    @dramatiq.actor(actor_class=TaggingActor)
+    def tagged(n: int) -> None:
+        pass
+
+    tagged.send(1)
+    with pytest.raises(PayloadInvalid):
+        tagged.send("one")
+    with pytest.raises(NonJSONPayload):
+        tagged.send_with_options(args=(1,), source={"a", "set"})
+    [body] = stored(stub_broker)
+    assert body["kwargs"] == {"n": 1} and body["options"] == {"source": "tagging"}
