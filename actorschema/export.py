@@ -1,0 +1,147 @@
+"""The schema files of an app: what ``actorschema generate`` writes and ``check`` compares.
+
+One ``<actor_name>.schema.json`` per actor and an ``index.json`` (actors,
+queues, size limits, schema paths relative to the index, a content hash of
+each schema). Output is deterministic (sorted keys, two-space indent, a
+trailing newline, no timestamps or absolute paths), so the same app always
+gives byte-identical files and a diff in review is a real change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dramatiq.broker import Broker
+
+from .contract import ActorContract
+from .gateway import PayloadGateway
+from .limits import DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, resolve_limit
+from .schema import message_schema
+
+__all__ = ["INDEX", "ActorEntry", "Difference", "app_actors", "compare", "render", "write"]
+
+INDEX = "index.json"
+SUFFIX = ".schema.json"
+
+
+@dataclass(frozen=True)
+class ActorEntry:
+    """One actor of an app, as the generator sees it.
+
+    Parameters:
+      contract: The contract the gateway enforces (or would, with its defaults).
+      limit: The size limit that applies to its messages.
+    """
+
+    contract: ActorContract
+    limit: SizeLimit
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one file on disk differs from what ``generate`` would write.
+
+    Parameters:
+      name: The file name, relative to the schema folder.
+      kind: ``"missing"``, ``"stale"`` or ``"extra"``.
+      diff: A unified diff (empty for extra files).
+    """
+
+    name: str
+    kind: str
+    diff: str
+
+
+def app_actors(broker: Broker) -> list[ActorEntry]:
+    """Every actor declared on ``broker``, with the contract and limit its gateway uses.
+
+    Without a gateway on the broker, the contracts and limits are those a
+    default ``PayloadGateway()`` would use.
+    """
+    gateway = next((m for m in broker.middleware if isinstance(m, PayloadGateway)), None)
+    queue_limits = gateway.queue_limits if gateway is not None else {}
+    global_limit = gateway.max_message_bytes if gateway is not None else DEFAULT_MAX_MESSAGE_BYTES
+    entries = []
+    for name in sorted(broker.actors):
+        actor = broker.actors[name]
+        contract = gateway.contracts.get(name) if gateway is not None else None
+        if contract is None:
+            contract = ActorContract.from_actor(actor)
+        limit = resolve_limit(actor.options, actor.queue_name, queue_limits, global_limit)
+        entries.append(ActorEntry(contract, limit))
+    return entries
+
+
+def render(broker: Broker) -> dict[str, str]:
+    """The files ``generate`` writes for ``broker``: name -> text."""
+    files: dict[str, str] = {}
+    index: dict[str, Any] = {}
+    for entry in app_actors(broker):
+        contract = entry.contract
+        name = contract.actor_name + SUFFIX
+        text = _dump(message_schema(contract, entry.limit))
+        files[name] = text
+        index[contract.actor_name] = {
+            "queue": contract.queue_name,
+            "schema": name,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "max_message_bytes": entry.limit.limit,
+            "limit_source": entry.limit.source,
+        }
+    files[INDEX] = _dump({"generator": "actorschema", "format": 1, "actors": index})
+    return files
+
+
+def write(out: Path, files: dict[str, str]) -> list[str]:
+    """Write ``files`` into ``out``, removing schema files of actors that are gone.
+
+    Returns:
+      The names of the files written, changed or removed.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    touched = []
+    for name, text in files.items():
+        path = out / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            touched.append(name)
+    for path in sorted(out.glob("*" + SUFFIX)):
+        if path.name not in files:
+            path.unlink()
+            touched.append(path.name)
+    return touched
+
+
+def compare(out: Path, files: dict[str, str]) -> list[Difference]:
+    """How the folder ``out`` differs from ``files``; empty when it is current."""
+    found = []
+    for name, text in files.items():
+        path = out / name
+        if not path.exists():
+            found.append(Difference(name, "missing", _diff("", text, name)))
+        elif (current := path.read_text()) != text:
+            found.append(Difference(name, "stale", _diff(current, text, name)))
+    if out.is_dir():
+        for path in sorted(out.glob("*" + SUFFIX)):
+            if path.name not in files:
+                found.append(Difference(path.name, "extra", ""))
+    return found
+
+
+def _dump(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _diff(old: str, new: str, name: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        f"{name} (committed)",
+        f"{name} (generated)",
+    )
+    return "".join(lines)
