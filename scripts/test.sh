@@ -12,6 +12,11 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".[test]"
+# Node.js oracles for the schemas (ajv, json-schema-diff, the AsyncAPI specs), from the lockfile.
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+
+# The example app's committed schemas must be current.
+actorschema check examples.shop --out schemas/
 
 python3 -m ruff check actorschema tests benchmarks examples
 python3 -m ruff format --check actorschema tests benchmarks examples
