@@ -2,8 +2,8 @@
 
 ``TARGET`` is a module (``examples.shop``), ``module:attribute`` naming a
 broker, or a file path (``examples/shop.py``). The module is imported (which
-declares its actors); the broker is the named attribute, or else Dramatiq's
-global broker.
+declares its actors); the broker is the named attribute, else the module's
+one broker attribute, else Dramatiq's global broker.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ def load_broker(target: str) -> Broker:
         if not isinstance(broker, Broker):
             raise AppNotFound(f"{module_name}:{attribute} is not a Dramatiq broker ({type(broker).__name__})")
         return broker
+    found = {name: value for name, value in vars(module).items() if isinstance(value, Broker)}
+    if len(found) > 1:
+        names = ", ".join(f"{module_name}:{name}" for name in sorted(found))
+        raise AppNotFound(f"{module_name} holds several brokers; name one: {names}")
+    if found:
+        return next(iter(found.values()))
     return dramatiq.get_broker()
 
 

@@ -117,8 +117,7 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
     }
     if definitions:
         schema["$defs"] = definitions
-    tightened: dict[str, Any] = _tightened(schema)
-    return tightened
+    return schema
 
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -131,8 +130,10 @@ def _parameter_schemas(contract: ActorContract) -> tuple[dict[str, Any], dict[st
     definitions: dict[str, Any] = {}
     if typed:
         by_key, shared = TypeAdapter.json_schemas(typed, ref_template="#/$defs/{model}")  # type: ignore[arg-type]
-        schemas = {name: schema for (name, _), schema in by_key.items()}
-        definitions = shared.get("$defs", {})
+        # pydantic says "format": "binary" for bytes whatever their JSON form: base64url
+        # for the gateway's own adapters, UTF-8 text (pydantic's default) inside models.
+        schemas = {name: _tightened(schema, _BASE64URL) for (name, _), schema in by_key.items()}
+        definitions = _tightened(shared.get("$defs", {}), _TEXT)
     for parameter in contract.parameters:
         if parameter.adapter is None:
             schemas[parameter.name] = _raw_schema(parameter)
@@ -201,17 +202,25 @@ def _limit_comment(limit: SizeLimit) -> str:
     return f"actorschema: encoded messages are at most {limit.limit} bytes ({limit.source} limit)"
 
 
-def _tightened(node: Any) -> Any:
-    """Replace pydantic's loose or unknown-format keywords with what its validator really accepts."""
+_BASE64URL = {"contentEncoding": "base64url", "pattern": BASE64URL_PATTERN}
+_TEXT: dict[str, Any] = {}
+
+
+def _tightened(node: Any, bytes_form: dict[str, Any]) -> Any:
+    """Replace pydantic's loose or unknown-format keywords with what its validator really accepts.
+
+    Parameters:
+      node: A schema, or part of one.
+      bytes_form: The keywords that describe ``bytes`` values here, in place of ``format``.
+    """
     if isinstance(node, list):
-        return [_tightened(item) for item in node]
+        return [_tightened(item, bytes_form) for item in node]
     if not isinstance(node, dict):
         return node
-    node = {key: _tightened(value) for key, value in node.items()}
-    if node.get("type") == "string" and node.get("format") == "base64url":
-        node.pop("format")
-        node["contentEncoding"] = "base64url"
-        node["pattern"] = BASE64URL_PATTERN
+    node = {key: _tightened(value, bytes_form) for key, value in node.items()}
+    if node.get("type") == "string" and node.get("format") in ("binary", "base64url"):
+        del node["format"]
+        node.update(bytes_form)
     any_of = node.get("anyOf")
     if isinstance(any_of, list) and len(any_of) == 2 and {"type": "number"} in any_of:
         for branch in any_of:

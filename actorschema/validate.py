@@ -1,0 +1,309 @@
+"""Check Dramatiq messages against a schema folder, without the app: the consumer's side.
+
+``load_schemas`` reads what ``actorschema generate`` wrote (``index.json`` and
+one schema per actor) and compiles one draft 2020-12 validator per actor,
+with format assertion on (``date-time`` needs ``rfc3339-validator``, a
+dependency of this package). ``read_messages`` reads messages from a JSON file
+(one message or a list of them), a JSON Lines file, or stdin (``-``).
+``validate_message`` returns what is wrong with one message: each problem as a
+:class:`Finding` with a JSON path (``$.kwargs.order.items[0].quantity``) and
+a reason. Invalid JSON, a message that is not an object, an unknown actor and
+a message over its actor's ``max_message_bytes`` are findings too, never
+exceptions.
+
+Sizes are those of the bytes as given: a JSON Lines line without its line
+break, a one-message file without the whitespace around it. Messages read
+from inside a JSON array have no bytes of their own; they are measured as the
+gateway encodes them (compact UTF-8 JSON).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .export import INDEX
+
+__all__ = [
+    "Catalogue",
+    "CatalogueError",
+    "Finding",
+    "SchemaEntry",
+    "Unparsable",
+    "load_schemas",
+    "read_messages",
+    "validate_message",
+]
+
+
+class CatalogueError(Exception):
+    """The schema folder cannot be used: a missing or invalid index or schema file."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with one message.
+
+    Parameters:
+      path: Where, as a JSON path from the message's root (``$`` for the message itself).
+      reason: What is wrong, in one line.
+    """
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Unparsable:
+    """What :func:`read_messages` yields in place of a message that is not valid JSON.
+
+    Parameters:
+      reason: The parser's complaint, with the position.
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class SchemaEntry:
+    """One actor of a schema folder.
+
+    Parameters:
+      actor: The actor's name.
+      queue: Its queue.
+      schema: Its message schema, as read.
+      validator: The compiled validator (format assertion on).
+      max_message_bytes: Its size limit, or None for none.
+      limit_source: Where the limit comes from (``actor``, ``queue`` or ``global``).
+    """
+
+    actor: str
+    queue: str
+    schema: dict[str, Any]
+    validator: Draft202012Validator = field(repr=False)
+    max_message_bytes: int | None
+    limit_source: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A schema folder, loaded: actor name -> :class:`SchemaEntry`.
+
+    Parameters:
+      folder: Where it was read from.
+      actors: The actors, by name.
+    """
+
+    folder: Path
+    actors: dict[str, SchemaEntry]
+
+
+def load_schemas(folder: Path) -> Catalogue:
+    """Read ``folder``'s ``index.json`` and schema files and compile a validator per actor.
+
+    Raises:
+      CatalogueError: The index or a schema is missing, not JSON, not a valid
+        draft 2020-12 schema, or not the file the index hashed (edited or stale).
+    """
+    if "date-time" not in Draft202012Validator.FORMAT_CHECKER.checkers:
+        raise CatalogueError("jsonschema cannot check date-time formats: pip install rfc3339-validator")
+    folder = Path(folder)
+    index = _read_json(folder / INDEX)
+    actors_index = index.get("actors") if isinstance(index, dict) else None
+    if not isinstance(actors_index, dict):
+        raise CatalogueError(f"{folder / INDEX}: not an actorschema index (no 'actors' object)")
+    actors: dict[str, SchemaEntry] = {}
+    for name in sorted(actors_index):
+        meta = actors_index[name]
+        path = folder / str(meta["schema"])
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CatalogueError(f"{path}: cannot read the schema of actor {name!r}: {error}") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if meta.get("sha256") not in (None, digest):
+            raise CatalogueError(
+                f"{path}: its sha256 is {digest}, the index says {meta['sha256']}; "
+                "hint: regenerate the folder with actorschema generate"
+            )
+        schema = _parse_schema(path, data)
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as error:
+            raise CatalogueError(f"{path}: not a valid draft 2020-12 schema: {error}") from None
+        validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        limit = meta.get("max_message_bytes")
+        actors[name] = SchemaEntry(
+            actor=name,
+            queue=str(meta.get("queue", "")),
+            schema=schema,
+            validator=validator,
+            max_message_bytes=limit if isinstance(limit, int) else None,
+            limit_source=str(meta.get("limit_source", "")),
+        )
+    return Catalogue(folder, actors)
+
+
+def validate_message(catalogue: Catalogue, message: object, encoded_size: int | None) -> list[Finding]:
+    """Everything wrong with ``message``; an empty list when it is a valid message.
+
+    Parameters:
+      catalogue: The loaded schema folder.
+      message: The decoded message (or an :class:`Unparsable` from :func:`read_messages`).
+      encoded_size: The size of its encoded bytes; None to measure it as the gateway
+        encodes it (compact UTF-8 JSON).
+    """
+    if isinstance(message, Unparsable):
+        return [Finding("$", f"invalid JSON: {message.reason}")]
+    if not isinstance(message, dict):
+        return [Finding("$", f"a Dramatiq message is a JSON object, got {_json_type(message)}")]
+    actor = message.get("actor_name")
+    if not isinstance(actor, str):
+        reason = "missing" if "actor_name" not in message else f"must be a string, got {_json_type(actor)}"
+        return [Finding("$.actor_name", f"{reason}: cannot tell which actor's schema applies")]
+    entry = catalogue.actors.get(actor)
+    if entry is None:
+        known = ", ".join(sorted(catalogue.actors)) or "none"
+        return [Finding("$.actor_name", f"unknown actor {actor!r} (the schema folder has: {known})")]
+    findings = [
+        Finding(_json_path(error.absolute_path), _reason(error))
+        for error in entry.validator.iter_errors(message)
+    ]
+    findings.sort(key=lambda finding: (finding.path, finding.reason))
+    limit = entry.max_message_bytes
+    if limit is not None:
+        size = encoded_size if encoded_size is not None else len(msgspec.json.encode(message))
+        if size > limit:
+            findings.append(
+                Finding(
+                    "$",
+                    f"the message is {size} bytes, over the {limit}-byte limit of actor {actor!r} "
+                    f"({entry.limit_source} limit)",
+                )
+            )
+    return findings
+
+
+def read_messages(source: str | Path | IO[bytes]) -> Iterator[tuple[str, object, bytes | None]]:
+    """Yield ``(label, message, raw_bytes)`` for every message in ``source``.
+
+    ``source`` is a path, ``"-"`` for stdin, or a binary stream. Its content is
+    one JSON document (a message, or an array of messages) or JSON Lines (one
+    message per line; blank lines are skipped). ``label`` names where the
+    message came from (``orders.jsonl:3``, ``batch.json[2]``); ``raw_bytes``
+    are the message's own bytes, or None inside an array. A message that is
+    not valid JSON is yielded as an :class:`Unparsable`.
+
+    Raises:
+      OSError: The file cannot be read.
+    """
+    if isinstance(source, (str, Path)) and str(source) == "-":
+        name, data = "<stdin>", sys.stdin.buffer.read()
+    elif isinstance(source, (str, Path)):
+        name, data = str(source), Path(source).read_bytes()
+    else:
+        name, data = str(getattr(source, "name", "<stream>")), source.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    body = data.strip(_WHITESPACE)
+    if not body:
+        return
+    whole = _parse(body)
+    if not isinstance(whole, Unparsable):
+        if isinstance(whole, list):
+            for position, item in enumerate(whole):
+                yield f"{name}[{position}]", item, None
+        else:
+            yield name, whole, body
+        return
+    lines = data.splitlines()
+    first = next((line for line in lines if line.strip(_WHITESPACE)), b"")
+    if len(lines) < 2 or isinstance(_parse(first.strip(_WHITESPACE)), Unparsable):
+        yield name, whole, body  # one broken document, not JSON Lines
+        return
+    for number, line in enumerate(lines, start=1):
+        raw = line.rstrip(b"\r")
+        if not raw.strip(_WHITESPACE):
+            continue
+        yield f"{name}:{number}", _parse(raw), raw
+
+
+_WHITESPACE = b" \t\r\n"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _parse(data: bytes) -> object:
+    """Strict JSON: UTF-8, no NaN or Infinity, no duplicate keys; an :class:`Unparsable` otherwise."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Unparsable(f"not UTF-8 ({error.reason} at byte {error.start})")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        return Unparsable(f"{error.msg} at line {error.lineno} column {error.colno}")
+    except ValueError as error:
+        return Unparsable(str(error))
+
+
+def _refuse_constant(token: str) -> object:
+    raise ValueError(f"{token} is not JSON (JSON has no NaN or Infinity)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r} in an object (parsers disagree on which value wins)")
+        result[key] = value
+    return result
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _json_path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _IDENTIFIER.match(part):
+            path += f".{part}"
+        else:
+            path += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return path
+
+
+def _reason(error: ValidationError) -> str:
+    """jsonschema's message, with the closest branch's complaint for a failed anyOf/oneOf."""
+    reason = error.message
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        reasons = sorted({sub.message for sub in error.context})
+        reason += " (" + "; ".join(reasons) + ")"
+    if len(reason) > 300:
+        reason = reason[:297] + "..."
+    return reason

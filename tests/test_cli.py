@@ -1,0 +1,163 @@
+"""The command line: generate, check, inspect; exit codes 0 (ok), 1 (check failed), 2 (usage)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from actorschema.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+APP = '''
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from actorschema import PayloadGateway
+
+tasks_broker = StubBroker()
+tasks_broker.add_middleware(PayloadGateway())
+
+@dramatiq.actor(broker=tasks_broker, max_message_bytes=2048)
+def greet(name: str, times: int = 1) -> None:
+    """Say hello."""
+'''
+
+
+def write_app(folder: Path, body: str = APP, name: str = "tasks_app") -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_the_committed_example_schemas_are_current() -> None:
+    result = runner.invoke(app, ["check", "examples.shop", "--out", str(ROOT / "schemas")])
+    assert result.exit_code == 0, result.output
+
+
+def test_generate_then_check_passes_and_a_change_fails_with_a_diff(tmp_path: Path) -> None:
+    target = str(write_app(tmp_path))
+    out = tmp_path / "schemas"
+    generated = runner.invoke(app, ["generate", target, "--out", str(out)])
+    assert generated.exit_code == 0, generated.output
+    assert sorted(p.name for p in out.iterdir()) == ["greet.schema.json", "index.json"]
+    assert runner.invoke(app, ["check", target, "--out", str(out)]).exit_code == 0
+
+    schema = out / "greet.schema.json"
+    schema.write_text(schema.read_text().replace('"times"', '"count"'))
+    stale = runner.invoke(app, ["check", target, "--out", str(out)])
+    assert stale.exit_code == 1
+    assert (
+        "stale" in stale.output
+        and '-        "count"' in stale.output
+        and "actorschema generate" in stale.output
+    )
+
+    again = runner.invoke(app, ["generate", target, "--out", str(out)])
+    assert "greet.schema.json" in again.output
+    assert runner.invoke(app, ["check", target, "--out", str(out)]).exit_code == 0
+
+
+def test_check_reports_missing_and_extra_files_as_json(tmp_path: Path) -> None:
+    target = str(write_app(tmp_path))
+    out = tmp_path / "schemas"
+    out.mkdir()
+    (out / "gone.schema.json").write_text("{}\n")
+    result = runner.invoke(app, ["check", target, "--out", str(out), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    problems = {d["file"]: d["problem"] for d in report["differences"]}
+    assert problems == {"greet.schema.json": "missing", "index.json": "missing", "gone.schema.json": "extra"}
+    assert report["current"] is False
+
+
+def test_generate_removes_the_schema_of_a_removed_actor(tmp_path: Path) -> None:
+    out = tmp_path / "schemas"
+    out.mkdir()
+    (out / "old_actor.schema.json").write_text("{}\n")
+    result = runner.invoke(app, ["generate", str(write_app(tmp_path)), "--out", str(out), "--json"])
+    assert result.exit_code == 0
+    assert "old_actor.schema.json" in json.loads(result.stdout)["changed"]
+    assert not (out / "old_actor.schema.json").exists()
+
+
+@pytest.mark.parametrize("form", ["module", "module:attribute", "file"])
+def test_targets_name_the_app_like_dramatiq_does(
+    tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_app(tmp_path, name=f"app_{form.replace(':', '_')}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    target = {"module": path.stem, "module:attribute": f"{path.stem}:tasks_broker", "file": str(path)}[form]
+    result = runner.invoke(app, ["inspect", target, "--json"])
+    assert result.exit_code == 0, result.output
+    actors = json.loads(result.stdout)["actors"]
+    greet = next(a for a in actors if a["actor"] == "greet")
+    assert greet["max_message_bytes"] == 2048 and greet["limit_source"] == "actor"
+    assert [p["name"] for p in greet["parameters"]] == ["name", "times"]
+
+
+def test_inspect_prints_a_table(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["inspect", str(write_app(tmp_path))], terminal_width=120)
+    assert result.exit_code == 0
+    assert (
+        "greet" in result.output and "times: int = 1" in result.output and "2,048 B (actor)" in result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["check", "no_such_module_here"], "cannot import"),
+        (["generate", "missing/app.py"], "no such file"),
+        (["inspect", "examples.shop:not_a_broker"], "is not a Dramatiq broker"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_cause_and_a_hint(args: list[str], cause: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert cause in result.output and "hint:" in result.output
+
+
+def test_an_app_that_fails_to_import_is_a_usage_error(tmp_path: Path) -> None:
+    broken = write_app(tmp_path, "raise RuntimeError('boom')\n", name="broken_app")
+    result = runner.invoke(app, ["generate", str(broken), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "boom" in result.output
+
+
+def test_unknown_options_are_usage_errors() -> None:
+    assert runner.invoke(app, ["generate", "examples.shop", "--frobnicate"]).exit_code == 2
+
+
+def test_help_teaches_each_command() -> None:
+    top = runner.invoke(app, ["--help"])
+    assert top.exit_code == 0
+    for command in ("generate", "check", "inspect"):
+        assert command in top.output
+        text = runner.invoke(app, [command, "--help"]).output
+        assert "module:broker" in text and "file path" in text
+
+
+def test_the_console_script_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "actorschema", "check", "examples.shop", "--out", "schemas"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "current" in result.stdout
+
+
+def test_a_module_with_several_brokers_must_name_one(tmp_path: Path) -> None:
+    two = write_app(tmp_path, APP + "\nother_broker = StubBroker()\n", name="two_brokers")
+    result = runner.invoke(app, ["inspect", str(two)])
+    assert result.exit_code == 2
+    assert "two_brokers:other_broker" in result.output and "two_brokers:tasks_broker" in result.output
