@@ -46,7 +46,7 @@ Target = Annotated[str, typer.Argument(help=TARGET_HELP, show_default=False)]
 Out = Annotated[Path, typer.Option("--out", "-o", help=OUT_HELP)]
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one-line causes stay one line (and greppable)
 out = Console()
 
 

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+
+# Without types-jsonschema installed these are Any; with it, fully typed.
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 from .export import INDEX
 
@@ -245,6 +247,23 @@ _WHITESPACE = b" \t\r\n"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CatalogueError(
+            f"{path}: cannot read it: {error}; hint: actorschema generate writes it"
+        ) from None
+    return _parse_schema(path, data)
+
+
+def _parse_schema(path: Path, data: bytes) -> Any:
+    parsed = _parse(data)
+    if isinstance(parsed, Unparsable):
+        raise CatalogueError(f"{path}: invalid JSON: {parsed.reason}")
+    return parsed
+
+
 def _parse(data: bytes) -> object:
     """Strict JSON: UTF-8, no NaN or Infinity, no duplicate keys; an :class:`Unparsable` otherwise."""
     try:
@@ -300,7 +319,7 @@ def _json_path(parts: Any) -> str:
 
 def _reason(error: ValidationError) -> str:
     """jsonschema's message, with the closest branch's complaint for a failed anyOf/oneOf."""
-    reason = error.message
+    reason = str(error.message)
     if error.validator in ("anyOf", "oneOf") and error.context:
         reasons = sorted({sub.message for sub in error.context})
         reason += " (" + "; ".join(reasons) + ")"
