@@ -160,4 +160,4 @@ def test_a_module_with_several_brokers_must_name_one(tmp_path: Path) -> None:
     two = write_app(tmp_path, APP + "\nother_broker = StubBroker()\n", name="two_brokers")
     result = runner.invoke(app, ["inspect", str(two)])
     assert result.exit_code == 2
-    assert "two_brokers:other_broker" in result.output and "two_brokers:tasks_broker" in result.output
+    assert "two_brokers.py:other_broker" in result.output and "two_brokers.py:tasks_broker" in result.output
