@@ -161,3 +161,15 @@ def test_a_module_with_several_brokers_must_name_one(tmp_path: Path) -> None:
     result = runner.invoke(app, ["inspect", str(two)])
     assert result.exit_code == 2
     assert "two_brokers.py:other_broker" in result.output and "two_brokers.py:tasks_broker" in result.output
+
+
+def test_the_pre_commit_hook_runs_the_check() -> None:
+    import shlex
+
+    import yaml
+
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "actorschema-check" and hook["pass_filenames"] is False
+    command = [*shlex.split(hook["entry"]), "examples.shop", "--out", "schemas/"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
