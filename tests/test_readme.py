@@ -46,7 +46,7 @@ def run(command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 def test_readme_has_the_blocks_this_file_checks() -> None:
     assert len(blocks("python")) >= 1
     assert len(blocks("console")) >= 3
-    assert set(lang for lang, _ in BLOCK.findall(README)) <= {"python", "console", "text"}
+    assert set(lang for lang, _ in BLOCK.findall(README)) <= {"python", "console", "text", "yaml"}
 
 
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
@@ -66,6 +66,31 @@ def test_python_block_runs_and_prints_what_the_readme_shows(index: int, tmp_path
 
 
 def check_main_job(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 0, result.stderr
+    assert "4 actor schema(s) in schemas/" in result.stdout
+    # It regenerates the committed files, byte for byte.
+    assert run("git status --porcelain schemas/").stdout == ""
+
+
+def check_schema_command(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 0, result.stderr
+    assert "place_order" in result.stdout or "is current" in result.stdout
+
+
+def test_yaml_blocks_configure_hooks_this_repository_defines() -> None:
+    import yaml
+
+    defined = {hook["id"] for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    for block in blocks("yaml"):
+        [repo] = yaml.safe_load(block)
+        assert {hook["id"] for hook in repo["hooks"]} <= defined
+        for hook in repo["hooks"]:
+            assert run(f"actorschema check {' '.join(hook['args'])}").returncode == 0
+
+
+def check_quickstart(command: str) -> None:
     result = run(command)
     assert result.returncode == 0, result.stderr
     assert "rejected: NonJSONPayload" in result.stdout
@@ -94,7 +119,10 @@ def check_version(command: str) -> None:
 
 
 COMMANDS: dict[str, Callable[[str], None]] = {
-    "python3 -m pip install -q -e . && python3 examples/quickstart.py": check_main_job,
+    "python3 -m pip install -q -e . && actorschema generate examples.shop --out schemas/": check_main_job,
+    "python3 examples/quickstart.py": check_quickstart,
+    "actorschema inspect examples.shop": check_schema_command,
+    "actorschema check examples.shop --out schemas/": check_schema_command,
     "./scripts/test.sh": check_test_command,
     "./scripts/test.sh tests/test_gateway.py": check_partial_test_command,
     "actorschema --version": check_version,
