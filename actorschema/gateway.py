@@ -100,12 +100,9 @@ class PayloadGateway(Middleware):
     ) -> None:
         if mode not in ("enforce", "warn"):
             raise ValueError(f"mode must be 'enforce' or 'warn', not {mode!r}")
-        for where, value in [("max_message_bytes", max_message_bytes), *(queue_limits or {}).items()]:
-            if value is not None and (type(value) is not int or value <= 0):
-                raise ValueError(f"size limit for {where!r} must be a positive int or None, not {value!r}")
-        self._max_message_bytes = max_message_bytes
-        self._queue_limits: dict[str, int | None] = dict(queue_limits or {})
         self._limits: dict[tuple[str, str], SizeLimit] = {}
+        self.max_message_bytes = max_message_bytes
+        self.queue_limits = queue_limits or {}
         self.mode: Mode = mode
         self.contracts: dict[str, ActorContract] = {}
         self._contract_errors: dict[str, str] = {}
@@ -121,6 +118,7 @@ class PayloadGateway(Middleware):
 
     @max_message_bytes.setter
     def max_message_bytes(self, value: int | None) -> None:
+        _check_limit("max_message_bytes", value)
         self._max_message_bytes = value
         self._limits.clear()
 
@@ -131,6 +129,8 @@ class PayloadGateway(Middleware):
 
     @queue_limits.setter
     def queue_limits(self, value: Mapping[str, int | None]) -> None:
+        for queue, limit in value.items():
+            _check_limit(queue, limit)
         self._queue_limits = dict(value)
         self._limits.clear()
 
@@ -384,6 +384,11 @@ class PayloadGateway(Middleware):
         if isinstance(rejection, PayloadTooLarge):
             extra.update(size=rejection.size, limit=rejection.limit, limit_source=rejection.limit_source)
         logger.warning("%s\n  %s", rejection, outcome, extra={"actorschema": extra})
+
+
+def _check_limit(where: str, value: object) -> None:
+    if value is not None and (type(value) is not int or value <= 0):
+        raise ValueError(f"size limit for {where!r} must be a positive int or None, not {value!r}")
 
 
 def _fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

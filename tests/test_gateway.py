@@ -636,3 +636,18 @@ def test_custom_actor_classes_are_checked_too(stub_broker: StubBroker) -> None:
         tagged.send_with_options(args=(1,), source={"a", "set"})
     [body] = stored(stub_broker)
     assert body["kwargs"] == {"n": 1} and body["options"] == {"source": "tagging"}
+
+
+def test_limits_are_validated_wherever_they_are_set(stub_broker: StubBroker, gateway: PayloadGateway) -> None:
+    with pytest.raises(ValueError):
+        gateway.max_message_bytes = -5
+    with pytest.raises(ValueError):
+        gateway.queue_limits = {"q": "big"}  # type: ignore[dict-item]
+
+    @dramatiq.actor(max_message_bytes="4 KB")
+    def misconfigured(n: int) -> None:
+        pass
+
+    with pytest.raises(PayloadInvalid, match="max_message_bytes must be a positive int"):
+        misconfigured.send(1)
+    assert total_stored(stub_broker) == 0
