@@ -21,7 +21,9 @@ from rich.table import Table
 
 from . import __version__
 from .app import AppNotFound, load_broker
+from .asyncapi import asyncapi_document
 from .export import app_actors, compare, render, write
+from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
 app = typer.Typer(
     name="actorschema",
@@ -47,7 +49,7 @@ Out = Annotated[Path, typer.Option("--out", "-o", help=OUT_HELP)]
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
 err = Console(stderr=True, soft_wrap=True)  # one-line causes stay one line (and greppable)
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -78,8 +80,7 @@ def _broker(target: str) -> Any:
 def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = False) -> None:
     """Write one JSON Schema (draft 2020-12) per actor, and an index.json, into the schema folder.
 
-    Each schema describes the whole Dramatiq message the gateway emits for that actor. Files of
-    actors that no longer exist are removed. The output is byte-for-byte deterministic: commit it.
+    Each schema describes the whole Dramatiq message the gateway emits for that actor. Files of actors that no longer exist are removed. The output is byte-for-byte deterministic: commit it.
     """
     files = render(_broker(target))
     touched = write(out_dir, files)
@@ -152,6 +153,79 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
         size = "none" if limit is None else f"{limit:,} B ({row['limit_source']})"
         table.add_row(row["actor"], row["queue"], params, size)
     out.print(table)
+
+
+@app.command()
+def validate(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Message files: a JSON message, a JSON array of messages, or JSON Lines; - for stdin."
+        ),
+    ],
+    schemas: Annotated[
+        Path, typer.Option("--schemas", "-s", help="The schema folder (with its index.json).")
+    ] = Path("schemas"),
+    as_json: AsJson = False,
+) -> None:
+    """Check messages against their actor's schema and size limit: what a producer's CI runs.
+
+    Each invalid message is reported with the JSON path of every problem. Exit 1 if any message is invalid, 0 if all are valid, 2 if the schema folder or a file cannot be read.
+    """
+    try:
+        catalogue = load_schemas(schemas)
+    except CatalogueError as error:
+        err.print(f"[red]error:[/] {error}")
+        err.print(f"hint: actorschema generate YOUR_APP --out {schemas}")
+        raise typer.Exit(2) from None
+    results = []
+    for source in sources:
+        try:
+            for label, message, raw in read_messages(source):
+                findings = validate_message(catalogue, message, None if raw is None else len(raw))
+                results.append((label, findings))
+        except OSError as error:
+            err.print(f"[red]error:[/] cannot read {source}: {error.strerror or error}")
+            raise typer.Exit(2) from None
+    invalid = [(label, findings) for label, findings in results if findings]
+    if as_json:
+        report = [
+            {"message": label, "valid": not findings, "findings": [vars(f) for f in findings]}
+            for label, findings in results
+        ]
+        print(json.dumps({"messages": report, "invalid": len(invalid)}, indent=2))
+    else:
+        for label, findings in invalid:
+            out.print(f"[red]invalid[/] {label}")
+            for finding in findings:
+                out.print(f"  {finding.path}: {finding.reason}", highlight=False, markup=False)
+        out.print(f"{len(results)} message(s), {len(invalid)} invalid")
+    if invalid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def asyncapi(
+    target: Target,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the document here instead of to stdout.")
+    ] = None,
+    title: Annotated[str, typer.Option(help="info.title of the document.")] = "Dramatiq app",
+    version: Annotated[
+        str, typer.Option("--api-version", help="info.version: your app's API version.")
+    ] = "0.0.0",
+) -> None:
+    """Write an AsyncAPI 3.0 document: one channel per queue, one message per actor.
+
+    Each message's payload is the actor's message schema (JSON Schema draft 2020-12).
+    """
+    document = asyncapi_document(_broker(target), title=title, version=version)
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text)
+        out.print(f"wrote {out_file}")
 
 
 def _parameter_text(parameter: dict[str, Any]) -> str:

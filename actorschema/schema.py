@@ -52,11 +52,15 @@ DRAMATIQ_OPTIONS: dict[str, Any] = {
     "broker_priority": {"type": "integer", "minimum": 0},
 }
 
+# The patterns read the same in Python (jsonschema) and ECMA-262 (ajv): [0-9], not \d (which
+# also matches other scripts' digits in Python), and (?!\n) before $, which in Python would
+# otherwise also match before a trailing newline.
+
 #: Finite decimals as pydantic's ``Decimal`` validator reads them (and as it writes them).
-DECIMAL_PATTERN = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
 #: base64url text, as pydantic writes ``bytes`` (RFC 4648 section 5, padding optional).
-BASE64URL_PATTERN = r"^[A-Za-z0-9_-]*={0,2}$"
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+BASE64URL_PATTERN = r"^[A-Za-z0-9_-]*={0,2}(?!\n)$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?!\n)$"
 
 
 def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
@@ -113,7 +117,11 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
         },
         # A message in the delay queue says when it is due.
         "if": {"properties": {"queue_name": {"const": f"{queue}.DQ"}}, "required": ["queue_name"]},
-        "then": {"properties": {"options": {"required": ["eta"]}}},
+        "then": {
+            "properties": {
+                "options": {"type": "object", "properties": {"eta": {"type": "integer"}}, "required": ["eta"]}
+            }
+        },
     }
     if definitions:
         schema["$defs"] = definitions

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -173,3 +174,59 @@ def test_the_pre_commit_hook_runs_the_check() -> None:
     command = [*shlex.split(hook["entry"]), "examples.shop", "--out", "schemas/"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def shop_message(**changes: Any) -> bytes:
+    """A refund message exactly as the gateway stores it, with ``changes`` applied to its kwargs."""
+    import datetime
+    import uuid
+    from decimal import Decimal
+
+    import examples.shop as shop
+
+    shop.broker.flush_all()
+    shop.refund.send(
+        uuid.uuid4(), Decimal("10.50"), "damaged", datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
+    )
+    body: bytes = next(iter(shop.broker.queues["orders"].queue))
+    shop.broker.flush_all()
+    if not changes:
+        return body
+    message = json.loads(body)
+    message["kwargs"].update(changes)
+    return json.dumps(message).encode()
+
+
+def test_validate_reports_each_invalid_message_with_its_paths(tmp_path: Path) -> None:
+    lines = tmp_path / "messages.jsonl"
+    lines.write_bytes(b"\n".join([shop_message(), shop_message(amount="ten", extra=1), b'{"broken": ']))
+    result = runner.invoke(app, ["validate", "--schemas", str(ROOT / "schemas"), str(lines)])
+    assert result.exit_code == 1
+    assert f"invalid {lines}:2" in result.output and f"invalid {lines}:3" in result.output
+    assert "$.kwargs.amount:" in result.output and "'extra' was unexpected" in result.output
+    assert "3 message(s), 2 invalid" in result.output
+
+    as_json = runner.invoke(app, ["validate", "--schemas", str(ROOT / "schemas"), str(lines), "--json"])
+    report = json.loads(as_json.stdout)
+    assert [m["valid"] for m in report["messages"]] == [True, False, False]
+
+
+def test_validate_reads_stdin_and_passes_valid_messages() -> None:
+    result = runner.invoke(app, ["validate", "--schemas", str(ROOT / "schemas"), "-"], input=shop_message())
+    assert result.exit_code == 0, result.output
+    assert "1 message(s), 0 invalid" in result.output
+
+
+def test_validate_without_a_schema_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--schemas", str(tmp_path / "none"), "-"], input=b"{}")
+    assert result.exit_code == 2 and "hint:" in result.output
+
+
+def test_asyncapi_writes_a_deterministic_document(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert runner.invoke(app, ["asyncapi", "examples.shop", "--out", str(first)]).exit_code == 0
+    assert runner.invoke(app, ["asyncapi", "examples.shop", "--out", str(second)]).exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+    document = json.loads(first.read_text())
+    assert document["asyncapi"] == "3.0.0"
+    assert set(document["channels"]) == {"orders", "emails", "images"}

@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +82,28 @@ def check_schema_command(command: str) -> None:
     assert "place_order" in result.stdout or "is current" in result.stdout
 
 
+def check_validate(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 invalid" in result.stdout
+
+
+def check_asyncapi(command: str) -> None:
+    # Run where it cannot leave a file in the repository: the app is found through PYTHONPATH.
+    with tempfile.TemporaryDirectory() as folder:
+        result = subprocess.run(
+            ["bash", "-c", command],
+            cwd=folder,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        document = json.loads((Path(folder) / "asyncapi.json").read_text())
+    assert document["asyncapi"] == "3.0.0" and "place_order" in document["components"]["messages"]
+
+
 def test_yaml_blocks_configure_hooks_this_repository_defines() -> None:
     import yaml
 
@@ -123,6 +148,8 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "python3 examples/quickstart.py": check_quickstart,
     "actorschema inspect examples.shop": check_schema_command,
     "actorschema check examples.shop --out schemas/": check_schema_command,
+    "actorschema validate --schemas schemas/ examples/messages.jsonl": check_validate,
+    "actorschema asyncapi examples.shop --out asyncapi.json": check_asyncapi,
     "./scripts/test.sh": check_test_command,
     "./scripts/test.sh tests/test_gateway.py": check_partial_test_command,
     "actorschema --version": check_version,
