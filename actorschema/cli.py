@@ -46,7 +46,7 @@ JSON_HELP = "Print the result as JSON on stdout."
 
 Target = Annotated[str, typer.Argument(help=TARGET_HELP, show_default=False)]
 Out = Annotated[Path, typer.Option("--out", "-o", help=OUT_HELP)]
-AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP, metavar="")]
 
 err = Console(stderr=True, soft_wrap=True)  # one-line causes stay one line (and greppable)
 out = Console(soft_wrap=True)
@@ -61,7 +61,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar=""
+        ),
     ] = False,
 ) -> None:
     """Schemas and a size gateway for Dramatiq actors."""
