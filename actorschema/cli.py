@@ -8,6 +8,7 @@ for machines on stdout.
 
 from __future__ import annotations
 
+import enum
 import inspect as pyinspect
 import json
 import sys
@@ -22,6 +23,8 @@ from rich.table import Table
 from . import __version__
 from .app import AppNotFound, load_broker
 from .asyncapi import asyncapi_document
+from .compat import CompatError, breaking, diff_transitive, history, load_folder
+from .compat import diff as compat_diff
 from .export import app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
@@ -229,6 +232,69 @@ def asyncapi(
     else:
         out_file.write_text(text)
         out.print(f"wrote {out_file}")
+
+
+class CompatMode(enum.StrEnum):
+    backward = "backward"
+    forward = "forward"
+    full = "full"
+
+
+@app.command()
+def diff(
+    old: Annotated[
+        str, typer.Argument(help="The schemas before: a folder, or git:REF:path (git:main:schemas).")
+    ],
+    new: Annotated[str, typer.Argument(help="The schemas after: a folder, or git:REF:path.")],
+    mode: Annotated[
+        CompatMode,
+        typer.Option(
+            help="backward: new workers must accept messages already queued (and retried). "
+            "forward: old workers must accept what new producers send (rolling deploys). full: both."
+        ),
+    ] = CompatMode.backward,
+    transitive: Annotated[
+        bool,
+        typer.Option(
+            help="Check NEW against every committed version of OLD (a git:REF:path), not just the last.",
+            metavar="",
+        ),
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Classify every change between two versions of the schemas; exit 1 if one breaks the mode.
+
+    Each change is named by a rule (PARAMETER_ADDED_REQUIRED, TYPE_NARROWED, ENUM_VALUE_REMOVED, CONTENT_CLOSED, SIZE_LIMIT_LOWERED...) and says which directions it breaks, following Confluent Schema Registry's rules for JSON Schema. The default, backward, protects messages already sitting in a queue.
+    """
+    try:
+        after = load_folder(new)
+        if transitive:
+            changes = diff_transitive([load_folder(version) for version in history(old)], after)
+        else:
+            changes = compat_diff(load_folder(old), after)
+    except CompatError as error:
+        err.print(f"[red]error:[/] {error}")
+        err.print("hint: give two folders written by actorschema generate, or git:REF:path")
+        raise typer.Exit(2) from None
+    broken = breaking(changes, mode.value)
+    if as_json:
+        report = [
+            {"actor": c.actor, "rule": c.rule, "path": c.path, "detail": c.detail, "breaks": sorted(c.breaks)}
+            for c in changes
+        ]
+        print(json.dumps({"mode": mode.value, "compatible": not broken, "changes": report}, indent=2))
+    else:
+        for change in changes:
+            mark = "[red]✗ breaks[/]" if change in broken else "[green]✓ allowed[/]"
+            where = f" {change.path}" if change.path else ""
+            directions = ", ".join(sorted(change.breaks)) or "nothing"
+            out.print(f"{mark} {change.actor}{where}: [bold]{change.rule}[/] (breaks {directions})")
+            out.print(f"    {change.detail}", markup=False, highlight=False)
+    if not as_json:
+        verdict = f"{len(broken)} change(s) break {mode.value} compatibility" if broken else "compatible"
+        out.print(f"{len(changes)} change(s); {verdict}")
+    if broken:
+        raise typer.Exit(1)
 
 
 def _parameter_text(parameter: dict[str, Any]) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 
 import pydantic
 from pydantic import ConfigDict, TypeAdapter
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
 from .errors import PayloadInvalid, Violation
@@ -375,6 +376,13 @@ class ActorContract:
 
 def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Parameter:
     kind = parameter.kind
+    default = parameter.default
+    if isinstance(default, FieldInfo):
+        # ``p: Cat | Dog = Field(discriminator="kind")``, as pydantic's validate_call reads it:
+        # the Field constrains the hint, and its own default (if any) is the default.
+        hint = typing.Annotated[hint if hint is not _EMPTY else Any, default]
+        default = _EMPTY if default.is_required() else default.get_default(call_default_factory=True)
+        parameter = parameter.replace(default=default)
     if _is_raw(hint):
         return Parameter(parameter.name, kind, hint, parameter.default)
     try:

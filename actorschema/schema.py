@@ -123,6 +123,13 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
             }
         },
     }
+    pinned_required = [p.name for p in contract.positional if p.required and p.kind in _NAMED]
+    if pinned and pinned_required:
+        # Either the positionals travel by name, or *args values pinned them all into args.
+        schema["anyOf"] = [
+            {"properties": {"kwargs": {"type": "object", "required": pinned_required}}},
+            {"properties": {"args": {"type": "array", "minItems": len(contract.positional) + 1}}},
+        ]
     if definitions:
         schema["$defs"] = definitions
     return schema

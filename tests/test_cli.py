@@ -230,3 +230,67 @@ def test_asyncapi_writes_a_deterministic_document(tmp_path: Path) -> None:
     document = json.loads(first.read_text())
     assert document["asyncapi"] == "3.0.0"
     assert set(document["channels"]) == {"orders", "emails", "images"}
+
+
+OLD_APP = """
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+broker = StubBroker()
+
+@dramatiq.actor(broker=broker)
+def resize(path: str, quality: int = 80) -> None: ...
+"""
+NEW_APP = OLD_APP.replace("quality: int = 80", "quality: int = 80, *, width: int")
+
+
+def generated(folder: Path, body: str, name: str) -> Path:
+    out = folder / f"{name}_schemas"
+    result = runner.invoke(app, ["generate", str(write_app(folder, body, name=name)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_diff_names_the_rule_and_exits_1_when_the_mode_breaks(tmp_path: Path) -> None:
+    old = generated(tmp_path, OLD_APP, "old_app")
+    new = generated(tmp_path, NEW_APP, "new_app")
+    backward = runner.invoke(app, ["diff", str(old), str(new)])
+    assert backward.exit_code == 1
+    assert "resize kwargs.width: PARAMETER_ADDED_REQUIRED" in backward.output
+    assert runner.invoke(app, ["diff", str(old), str(old)]).exit_code == 0
+    # Removing the new required parameter again is backward compatible, not forward.
+    assert runner.invoke(app, ["diff", str(new), str(old), "--mode", "backward"]).exit_code == 1
+    report = json.loads(runner.invoke(app, ["diff", str(old), str(new), "--json", "--mode", "full"]).stdout)
+    assert report["compatible"] is False
+    assert [c["rule"] for c in report["changes"]] == ["PARAMETER_ADDED_REQUIRED"]
+
+
+def test_diff_transitive_checks_every_committed_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    out = tmp_path / "schemas"
+    first = OLD_APP.replace("path: str", "path: str, legacy: int = 0")
+    for version, body in enumerate([first, OLD_APP]):
+        runner.invoke(
+            app, ["generate", str(write_app(tmp_path, body, name=f"v{version}")), "--out", str(out)]
+        )
+        git("add", "-A")
+        git("commit", "-qm", f"v{version}")
+    monkeypatch.chdir(tmp_path)
+    # Against the last version only, nothing changed...
+    latest = generated(tmp_path, OLD_APP, "latest")
+    assert runner.invoke(app, ["diff", "git:HEAD:schemas", str(latest)]).exit_code == 0
+    # ...but against every version, dropping ``legacy`` breaks the messages v0 wrote.
+    transitive = runner.invoke(app, ["diff", "git:HEAD:schemas", str(latest), "--transitive"])
+    assert transitive.exit_code == 1 and "legacy" in transitive.output
+
+
+def test_diff_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["diff", str(tmp_path), str(tmp_path)]).exit_code == 2
+    assert runner.invoke(app, ["diff", "schemas", "schemas", "--transitive"]).exit_code == 2
+    assert runner.invoke(app, ["diff", "schemas", "schemas", "--mode", "sideways"]).exit_code == 2

@@ -82,6 +82,12 @@ def check_schema_command(command: str) -> None:
     assert "place_order" in result.stdout or "is current" in result.stdout
 
 
+def check_diff(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "compatible" in result.stdout
+
+
 def check_validate(command: str) -> None:
     result = run(command)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -148,6 +154,7 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "python3 examples/quickstart.py": check_quickstart,
     "actorschema inspect examples.shop": check_schema_command,
     "actorschema check examples.shop --out schemas/": check_schema_command,
+    "actorschema diff git:HEAD:schemas schemas/": check_diff,
     "actorschema validate --schemas schemas/ examples/messages.jsonl": check_validate,
     "actorschema asyncapi examples.shop --out asyncapi.json": check_asyncapi,
     "./scripts/test.sh": check_test_command,

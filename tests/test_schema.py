@@ -317,3 +317,49 @@ def test_a_contract_without_a_gateway_gets_the_default_limit() -> None:
 
     schema = message_schema(ActorContract.from_actor(plain), SizeLimit(262_144, "global"))
     assert json.loads(render(broker)["plain.schema.json"]) == schema
+
+
+def test_with_star_args_the_required_positionals_travel_by_name_or_pinned_in_args() -> None:
+    broker = StubBroker()
+    broker.add_middleware(PayloadGateway())
+
+    @dramatiq.actor(broker=broker)
+    def total(first: int, *more: int) -> None: ...
+
+    validator = jsonschema.Draft202012Validator(json.loads(render(broker)["total.schema.json"]))
+    envelope = {**canonical("total"), "actor_name": "total"}
+    assert not validator.is_valid({**envelope, "args": [], "kwargs": {}})
+    assert validator.is_valid({**envelope, "args": [], "kwargs": {"first": 1}})
+    assert validator.is_valid({**envelope, "args": [1, 2, 3], "kwargs": {}})
+    for call in [(1,), (1, 2, 3)]:
+        total.send(*call)
+        body = json.loads(next(iter(broker.queues["default"].queue)))
+        broker.flush_all()
+        assert validator.is_valid(body), body
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+
+
+def test_a_pydantic_field_as_a_default_is_read_as_validate_call_reads_it() -> None:
+    broker = StubBroker()
+    broker.add_middleware(PayloadGateway())
+
+    @dramatiq.actor(broker=broker)
+    def adopt(pet: Cat | Dog = Field(discriminator="kind"), times: int = Field(default=1, ge=1)) -> None: ...  # noqa: B008
+
+    with pytest.raises(PayloadRejected) as missing:
+        adopt.send()  # the Field has no default: the parameter is required
+    assert missing.value.paths == ("kwargs.pet",)
+    with pytest.raises(PayloadRejected):
+        adopt.send({"kind": "cat", "lives": 9}, times=0)  # the Field's constraint applies
+    assert adopt.send({"kind": "dog"}).kwargs == {"pet": {"kind": "dog"}}
+    schema = json.loads(render(broker)["adopt.schema.json"])["properties"]["kwargs"]
+    assert schema["required"] == ["pet"]
+    assert schema["properties"]["times"]["minimum"] == 1 and schema["properties"]["times"]["default"] == 1
