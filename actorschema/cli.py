@@ -220,6 +220,7 @@ def asyncapi(
     version: Annotated[
         str, typer.Option("--api-version", help="info.version: your app's API version.")
     ] = "0.0.0",
+    as_json: AsJson = False,
 ) -> None:
     """Write an AsyncAPI 3.0 document: one channel per queue, one message per actor.
 
@@ -228,10 +229,14 @@ def asyncapi(
     document = asyncapi_document(_broker(target), title=title, version=version)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if out_file is None:
-        sys.stdout.write(text)
+        sys.stdout.write(text)  # the document itself is the JSON output
+        return
+    out_file.write_text(text)
+    channels, messages = sorted(document["channels"]), sorted(document["components"]["messages"])
+    if as_json:
+        print(json.dumps({"out": str(out_file), "channels": channels, "messages": messages}, indent=2))
     else:
-        out_file.write_text(text)
-        out.print(f"wrote {out_file}")
+        out.print(f"wrote {out_file}: {len(channels)} channel(s), {len(messages)} message(s)")
 
 
 class CompatMode(enum.StrEnum):

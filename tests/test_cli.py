@@ -230,6 +230,10 @@ def test_asyncapi_writes_a_deterministic_document(tmp_path: Path) -> None:
     document = json.loads(first.read_text())
     assert document["asyncapi"] == "3.0.0"
     assert set(document["channels"]) == {"orders", "emails", "images"}
+    summary = runner.invoke(app, ["asyncapi", "examples.shop", "--out", str(first), "--json"])
+    assert json.loads(summary.stdout)["channels"] == ["emails", "images", "orders"]
+    to_stdout = runner.invoke(app, ["asyncapi", "examples.shop"])
+    assert json.loads(to_stdout.stdout) == document
 
 
 OLD_APP = """
