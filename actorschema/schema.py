@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 
 from .contract import ActorContract, Parameter
 from .limits import SizeLimit
+from .strict_json import MESSAGE_FIELD_ORDER
 
 __all__ = ["DIALECT", "message_schema"]
 
@@ -97,15 +98,7 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
         "$comment": _limit_comment(limit),
         "type": "object",
         "additionalProperties": False,
-        "required": [
-            "queue_name",
-            "actor_name",
-            "args",
-            "kwargs",
-            "options",
-            "message_id",
-            "message_timestamp",
-        ],
+        "required": list(MESSAGE_FIELD_ORDER),
         "properties": {
             "queue_name": {"enum": [queue, f"{queue}.DQ"]},
             "actor_name": {"const": contract.actor_name},

@@ -34,6 +34,8 @@ from itertools import chain, compress, repeat
 from operator import is_
 from typing import Any
 
+from dramatiq import Message
+
 from .errors import Violation
 from .paths import Path, render_path
 
@@ -52,10 +54,9 @@ __all__ = [
 #: (pipelines) start a new count, so long pipelines are not limited by it.
 MAX_DEPTH = 128
 
-#: The fields of a Dramatiq message, as ``Message.asdict()`` returns them.
-MESSAGE_FIELDS = frozenset(
-    ("queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp")
-)
+#: The fields of a Dramatiq message, as ``Message.asdict()`` returns them, in Dramatiq's order.
+MESSAGE_FIELD_ORDER: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Message))
+MESSAGE_FIELDS = frozenset(MESSAGE_FIELD_ORDER)
 
 #: At most this many violations are reported for one message.
 MAX_VIOLATIONS = 20

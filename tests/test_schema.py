@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actorschema import PayloadGateway, PayloadRejected
 from actorschema.export import render
 from actorschema.schema import DECIMAL_PATTERN, message_schema
+from actorschema.strict_json import MESSAGE_FIELDS
 
 UTC = datetime.UTC
 
@@ -123,15 +124,7 @@ def test_every_schema_is_valid_draft_2020_12() -> None:
         jsonschema.Draft202012Validator.check_schema(schema)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert schema["additionalProperties"] is False
-        assert set(schema["required"]) == {
-            "queue_name",
-            "actor_name",
-            "args",
-            "kwargs",
-            "options",
-            "message_id",
-            "message_timestamp",
-        }
+        assert set(schema["required"]) == set(schema["properties"]) == MESSAGE_FIELDS
 
 
 def test_output_is_deterministic_and_states_the_limit() -> None:
