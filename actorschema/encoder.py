@@ -77,12 +77,21 @@ class PreparedEncoding:
     Parameters:
       message: The checked message; this object is attached to it as ``encode``.
       body: The bytes that were measured.
-      recheck: Checks and encodes ``message`` again if it changed since.
+      recheck: Checks and encodes ``message`` again if it changed since; called
+        as ``recheck(message, *context)``.
+      context: What ``recheck`` needs besides the message (a tuple is cheaper
+        to build on every send than a closure).
     """
 
-    __slots__ = ("args", "body", "kwargs", "message", "options_snapshot", "queue_name", "recheck")
+    __slots__ = ("args", "body", "context", "kwargs", "message", "options_snapshot", "queue_name", "recheck")
 
-    def __init__(self, message: Message[Any], body: bytes, recheck: Callable[[Message[Any]], bytes]) -> None:
+    def __init__(
+        self,
+        message: Message[Any],
+        body: bytes,
+        recheck: Callable[..., bytes],
+        context: tuple[Any, ...] = (),
+    ) -> None:
         self.message = message
         self.args = message.args
         self.kwargs = message.kwargs
@@ -91,6 +100,7 @@ class PreparedEncoding:
         self.options_snapshot = dict(message.options)
         self.body = body
         self.recheck = recheck
+        self.context = context
 
     def attach(self) -> None:
         """Shadow ``message.encode`` (an instance attribute beats the class's method)."""
@@ -106,4 +116,4 @@ class PreparedEncoding:
             and message.options == self.options_snapshot
         ):
             return self.body
-        return self.recheck(message)
+        return self.recheck(message, *self.context)

@@ -210,13 +210,13 @@ class PayloadGateway(Middleware):
             raise
         object.__setattr__(target, "args", data["args"])
         object.__setattr__(target, "kwargs", data["kwargs"])
-        PreparedEncoding(target, body, functools.partial(self._recheck, broker, worker_path)).attach()
+        PreparedEncoding(target, body, self._recheck, (broker, worker_path)).attach()
 
     def _check(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
         """Check ``message`` as it will be stored; return its canonical fields and their bytes."""
-        contract = self._contract(broker, message.actor_name)
+        contract = self.contracts.get(message.actor_name) or self._contract(broker, message.actor_name)
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
         else:
@@ -234,7 +234,7 @@ class PayloadGateway(Middleware):
                 raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
         return data, body
 
-    def _recheck(self, broker: Broker, worker_path: bool, message: Message[Any]) -> bytes:
+    def _recheck(self, message: Message[Any], broker: Broker, worker_path: bool) -> bytes:
         """Check again a message that changed after ``before_enqueue``, when the broker encodes it."""
         try:
             data, body = self._check(broker, message, worker_path=worker_path)
