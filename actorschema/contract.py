@@ -12,10 +12,16 @@ values (and the positionals before ``*args`` values, which could not bind
 otherwise).
 
 Values of parameters without a hint (or hinted ``Any``, ``object``, bare
-``dict``/``list``) pass through untouched and must be strict JSON. Every
-other hint is validated by pydantic and travels as pydantic's JSON form:
-a model as its JSON object, a ``datetime`` as RFC 3339 text, a ``UUID`` or
-``Decimal`` as a string, a tuple or set as an array.
+``dict``/``list``) pass through untouched and must be strict JSON. So do the
+validated values of hints made of JSON types only (``dict | None``,
+``list[dict[str, Any]]``): pydantic checks their shape, and the strict JSON
+check judges their ``Any`` positions. Every other hint is validated by
+pydantic and travels as pydantic's JSON form: a model as its JSON object, a
+``datetime`` as RFC 3339 text, a ``UUID`` or ``Decimal`` as a string, a tuple
+or set as an array, ``bytes`` as base64url. What that form would hide is
+refused instead: naive times, UTC offsets with seconds, and non-JSON values in
+a model's ``Any``-like fields. A pipeline step may lack exactly the argument
+Dramatiq appends (the previous step's result), and must have room for it.
 """
 
 from __future__ import annotations
