@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need
-# (redis-server, the package with its test extra), runs the linters and the
-# type checker, then pytest. CI runs exactly this (.ci/run).
+# (redis-server and Node.js, the package with its test extra, the Node.js
+# oracles), checks the example app's schemas, runs the linters and the type
+# checker, then pytest. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null 2>&1; then
+missing=""
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs npm"
+if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq redis-server >/dev/null
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null
 fi
 
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".[test]"
