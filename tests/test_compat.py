@@ -341,12 +341,15 @@ def test_signature_change(c: Case, folders: dict[str, tuple[dict[str, Any], dict
         assert change.detail
 
 
-@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
+#: A removed actor breaks backward and an added one nothing (by decision): not mirror images.
+ASYMMETRIC = ("actor added", "actor removed")
+SYMMETRIC_CASES = [c for c in CASES if c.id not in ASYMMETRIC]
+
+
+@pytest.mark.parametrize("c", SYMMETRIC_CASES, ids=[c.id for c in SYMMETRIC_CASES])
 def test_the_reverse_change_swaps_backward_and_forward(
     c: Case, folders: dict[str, tuple[dict[str, Any], dict[str, Any]]]
 ) -> None:
-    if c.id in ("actor added", "actor removed"):
-        pytest.skip("asymmetric by decision: a removed actor breaks backward, an added one nothing")
     old, new = folders[c.id]
     reverse = diff(new, old)
     assert bool(breaking(reverse, "backward")) is c.forward
