@@ -221,6 +221,23 @@ class PayloadGateway(Middleware):
             args, kwargs = tuple(message.args), message.kwargs
         else:
             args, kwargs = contract.canonical(message.args, message.kwargs)
+        return self._encode_within_limit(broker, message, contract, args, kwargs, worker_path=worker_path)
+
+    def _encode_within_limit(
+        self,
+        broker: Broker,
+        message: Message[Any],
+        contract: ActorContract | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        worker_path: bool,
+    ) -> tuple[dict[str, Any], bytes]:
+        """Check the nested messages, encode once as strict JSON, and hold the bytes to the size limit.
+
+        On the worker's own re-enqueues (``worker_path``), the traceback Dramatiq wrote is
+        trimmed first when it alone pushes the message over its limit.
+        """
         options = message.options
         if "pipe_target" in options or "group_completion_callbacks" in options:
             self._check_nested(broker, message.actor_name, options)
@@ -259,13 +276,7 @@ class PayloadGateway(Middleware):
                 args, kwargs = contract.canonical(message.args, message.kwargs, awaiting_result=True)
             except PayloadInvalid:
                 raise incomplete from None
-        options = message.options
-        if "pipe_target" in options or "group_completion_callbacks" in options:
-            self._check_nested(actor.broker, message.actor_name, options)
-        body = self._encode_strict(message.actor_name, _fields(message, args, kwargs), contract)
-        limit = self._limit(actor.broker, message)
-        if limit.limit is not None and len(body) > limit.limit:
-            raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
+        self._encode_within_limit(actor.broker, message, contract, args, kwargs, worker_path=False)
 
     def _check_nested(self, broker: Broker, actor_name: str, options: dict[str, Any]) -> None:
         """Check the messages Dramatiq nests in options: pipeline steps and group callbacks."""
