@@ -12,7 +12,6 @@ import enum
 import inspect as pyinspect
 import json
 import sys
-import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +24,7 @@ from .app import AppNotFound, load_broker
 from .asyncapi import asyncapi_document
 from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
+from .contract import hint_text
 from .export import app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
@@ -132,7 +132,7 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
             {
                 "name": p.name,
                 "kind": p.kind.name.lower(),
-                "type": _type_text(p.hint),
+                "type": hint_text(p.hint),
                 "required": p.required,
                 "default": None if p.default is pyinspect.Parameter.empty else repr(p.default),
             }
@@ -307,18 +307,6 @@ def _parameter_text(parameter: dict[str, Any]) -> str:
     if parameter["default"] is not None:
         text += f" = {parameter['default']}"
     return text
-
-
-def _type_text(hint: Any) -> str:
-    if hint is pyinspect.Parameter.empty:
-        return "any JSON"
-    if typing.get_origin(hint) is Annotated:
-        base, *metadata = typing.get_args(hint)
-        constraints = [str(item) for meta in metadata for item in getattr(meta, "metadata", [meta])]
-        return f"{_type_text(base)} ({', '.join(constraints)})" if constraints else _type_text(base)
-    if isinstance(hint, type) and not typing.get_args(hint):
-        return hint.__qualname__
-    return repr(hint).replace("typing.", "")
 
 
 def main() -> None:

@@ -47,9 +47,9 @@ from pydantic_core import PydanticSerializationError
 
 from .errors import PayloadInvalid, Violation
 from .paths import Path, render_path
-from .strict_json import find_violations
+from .strict_json import find_violations, type_name
 
-__all__ = ["ActorContract", "Parameter", "actor_function"]
+__all__ = ["ActorContract", "Parameter", "actor_function", "hint_text"]
 
 _EMPTY = inspect.Parameter.empty
 _RAW_HINTS: frozenset[Any] = frozenset(
@@ -137,7 +137,7 @@ class Parameter:
         if self.adapter is None:
             container = self.container
             if container is not None and type(value) is not container:
-                problem = f"is a {_type_name(value)}, not a {container.__name__}"
+                problem = f"is a {type_name(value)}, not a {container.__name__}"
                 violations.append(Violation(render_path(path), problem, _a(self.hint)))
             return value
         try:
@@ -591,7 +591,7 @@ def _pydantic_violations(
     found = []
     for detail in error.errors(include_url=False):
         where, bad_key = _locate(value, detail["loc"])
-        problem = f"{detail['msg']} (got {_type_name(detail.get('input'))})"
+        problem = f"{detail['msg']} (got {type_name(detail.get('input'))})"
         if bad_key is not _MISSING:
             problem = f"has a key {bad_key!r}: {problem}"
         found.append(Violation(render_path((*path, *where)), problem, _a(hint)))
@@ -644,17 +644,17 @@ def _could_hold(node: Any, segment: int | str) -> bool:
 
 
 def _a(hint: Any) -> str:
-    return f"a value of type {_hint_name(hint)}"
+    return "any strict JSON value" if hint is _EMPTY else f"a value of type {hint_text(hint)}"
 
 
-def _hint_name(hint: Any) -> str:
+def hint_text(hint: Any) -> str:
+    """A type hint as people read it: ``int``, ``int (Gt(gt=0))``, ``list[str] | None``."""
     if hint is _EMPTY:
-        return "any strict JSON value"
+        return "any strict JSON"
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *metadata = typing.get_args(hint)
+        constraints = [str(item) for meta in metadata for item in getattr(meta, "metadata", [meta])]
+        return f"{hint_text(base)} ({', '.join(constraints)})" if constraints else hint_text(base)
     if isinstance(hint, type) and not typing.get_args(hint):
         return hint.__qualname__
     return repr(hint).replace("typing.", "")
-
-
-def _type_name(value: Any) -> str:
-    kind = type(value)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

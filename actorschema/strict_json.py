@@ -46,6 +46,7 @@ __all__ = [
     "has_json_shape",
     "has_non_finite_float",
     "is_strict_json",
+    "type_name",
 ]
 
 #: How deeply containers may nest inside one value. Deeper values are
@@ -266,14 +267,6 @@ def _utf8_ok(strings: Any) -> bool:
     return True
 
 
-def _scalar_ok(value: Any, kind: type) -> bool:
-    if kind is float:
-        return math.isfinite(value)
-    if kind is str:
-        return value.isascii() or _utf8_ok((value,))
-    return kind in _SCALARS
-
-
 def find_violations(value: Any, path: Path = ()) -> list[Violation]:
     """Walk ``value`` and return one :class:`Violation` per offending node.
 
@@ -338,9 +331,9 @@ def _key_violations(node: dict[Any, Any], where: Path) -> list[Violation]:
             continue
         text = _json_key_text(key)
         if text is None:
-            problem = f"has a key {key!r} of type {_type_name(key)}; JSON object keys must be strings"
+            problem = f"has a key {key!r} of type {type_name(key)}; JSON object keys must be strings"
         else:
-            problem = f"has a key {key!r} ({_type_name(key)}) that JSON turns into the string {text!r}"
+            problem = f"has a key {key!r} ({type_name(key)}) that JSON turns into the string {text!r}"
         found.append(
             Violation(render_path(where), problem, "str keys: {str(k): v for k, v in value.items()}")
         )
@@ -371,7 +364,8 @@ def _json_key_text(key: Any) -> str | None:
     return None
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The type of ``value`` as error messages name it: ``int``, ``datetime.datetime``."""
     kind = type(value)
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
@@ -407,7 +401,7 @@ def _describe(value: Any, kind: type) -> tuple[str, str] | None:
         return None
     if kind in _SCALARS:
         return None
-    name = _type_name(value)
+    name = type_name(value)
     if isinstance(value, enum.Enum):
         return (
             f"is the enum member {value!r}, which arrives as its bare value {value.value!r}",
