@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need
-# (redis-server and Node.js, the package with its test extra, the Node.js
-# oracles), checks the example app's schemas, runs the linters and the type
-# checker, then pytest. CI runs exactly this (.ci/run).
+# (redis-server, rabbitmq-server and Node.js, the package with its test
+# extra, the Node.js oracles), checks the example app's schemas, runs the
+# linters and the type checker, then pytest. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs npm"
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
 if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
+    own_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        # The tests start private servers: the install must not start system
+        # ones (a broker on 5672, epmd on 4369). invoke-rc.d honours exit 101.
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq $missing >/dev/null
+    if [ -n "$own_policy" ]; then
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+    fi
 fi
 
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".[test]"

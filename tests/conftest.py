@@ -20,6 +20,7 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
+from rabbitmq_server import RABBITMQ_SERVER, RabbitmqServer
 
 from actorschema import PayloadGateway
 
@@ -27,7 +28,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def need(binary: str) -> str:
-    """Return the path of ``binary``; skip the test without it, or fail in CI."""
+    """Return the path of ``binary`` (a name on PATH, or an absolute path: ``shutil.which``
+    checks that one directly); skip the test without it, or fail in CI."""
     path = shutil.which(binary)
     if path is None:
         message = f"{binary} is not installed (the README's test command installs it)"
@@ -138,6 +140,15 @@ class RedisServer:
 def redis_server() -> Iterator[RedisServer]:
     """One real redis-server for the session; tests flush it with ``redis_client.flushall()``."""
     server = RedisServer(need("redis-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server() -> Iterator[RabbitmqServer]:
+    """One real rabbitmq-server for the session (10-20 s to boot); tests use unique queue names."""
+    need(RABBITMQ_SERVER)
+    server = RabbitmqServer()
     yield server
     server.stop()
 
