@@ -15,6 +15,7 @@ once it is there.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import re
 import shutil
@@ -91,9 +92,16 @@ VALID = [
 ]
 
 
+@functools.cache
+def node_major(binary: str) -> int:
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout
+    return int(version.strip().lstrip("v").split(".")[0])
+
+
 def node() -> str:
     """The node binary, once the example's dependencies are installed (skip without; fail in CI)."""
     binary = need("node")
+    assert node_major(binary) >= 20, "the producer needs Node.js 20 or later (ioredis 6, String.isWellFormed)"
     if not (NODE_DIR / "node_modules").is_dir():
         message = (
             "examples/producers/node/node_modules is missing: run npm ci --prefix examples/producers/node"
@@ -360,7 +368,7 @@ def test_every_actor_runs_on_the_worker(harness: Harness) -> None:
         harness.declare_as_dramatiq()
         channel = harness.connection.channel()
         method, properties, body = channel.basic_get("orders", auto_ack=False)
-        assert properties.delivery_mode == 2 and json.loads(body) in sent
+        assert properties.delivery_mode == 2 and not properties.headers and json.loads(body) in sent
         channel.basic_nack(method.delivery_tag, requeue=True)
         channel.close()
 
@@ -414,7 +422,7 @@ def test_arguments_arrive_as_the_declared_python_types(harness: Harness) -> None
 
 
 def test_a_delayed_message_runs_after_its_eta(harness: Harness) -> None:
-    delay_ms = 1500
+    delay_ms = 3000
     results = produce(
         harness.target,
         [

@@ -251,7 +251,16 @@ export class RedisTransport {
   static async connect(url, { namespace } = {}) {
     const { Redis } = await import("ioredis");
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    await client.connect();
+    let lastError;
+    client.on("error", (error) => {
+      lastError = error; // ioredis reconnects by itself; a command that cannot run rejects
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      client.disconnect();
+      throw lastError ?? error;
+    }
     return new RedisTransport(client, { namespace, owned: true });
   }
 
