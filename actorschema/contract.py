@@ -292,8 +292,41 @@ class ActorContract:
             return None
         return named
 
+    def bind(
+        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Path]]:
+        """Bind JSON ``args``/``kwargs`` to the signature without converting any value.
+
+        The worker's first step: a message in the legacy positional form (older
+        producers, pipeline continuations) is put in canonical form, so it is
+        validated exactly as the schema describes canonical messages.
+
+        Returns:
+          ``(args, kwargs, origins)``: the canonical form, and for each named
+          value that arrived positionally, where it was (``("args", 0)``).
+
+        Raises:
+          PayloadInvalid: For arity errors, unknown, duplicated or missing arguments.
+        """
+        origins: dict[str, Path] = {}
+        if (
+            not args
+            and self._plain
+            and kwargs.keys() <= self.keyword_names
+            and self.required_names <= kwargs.keys()
+        ):
+            return (), dict(kwargs), origins  # already canonical: the common case
+        out_args, out_kwargs = self._canonical_full(args, kwargs, False, convert=False, origins=origins)
+        return out_args, out_kwargs, origins
+
     def _canonical_full(
-        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any], awaiting_result: bool
+        self,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: Mapping[str, Any],
+        awaiting_result: bool,
+        *,
+        convert: bool = True,
+        origins: dict[str, Path] | None = None,
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         violations: list[Violation] = []
         positional = self.positional
@@ -306,22 +339,26 @@ class ActorContract:
             if parameter.name in kwargs and parameter.name not in self.positional_only:
                 problem = f"got multiple values for {parameter.name!r} (positional and keyword)"
                 violations.append(Violation(f"kwargs.{parameter.name}", problem, "the argument once"))
-            named[parameter.name] = parameter.to_json(value, ("args", index), violations)
+            named[parameter.name] = (
+                parameter.to_json(value, ("args", index), violations) if convert else value
+            )
+            if origins is not None:
+                origins[parameter.name] = ("args", index)
         extra_values = tuple(args[len(positional) :])
         extras: list[Any] = []
         if extra_values and self.var_positional is not None:
             start = len(positional)
             extras = [
-                self.var_positional.to_json(v, ("args", start + i), violations)
+                self.var_positional.to_json(v, ("args", start + i), violations) if convert else v
                 for i, v in enumerate(extra_values)
             ]
         extra_kwargs: dict[str, Any] = {}
         for key, value in kwargs.items():
             where: Path = ("kwargs", key)
             if key in self.keyword_names:
-                named[key] = self.by_name[key].to_json(value, where, violations)
+                named[key] = self.by_name[key].to_json(value, where, violations) if convert else value
             elif self.var_keyword is not None and type(key) is str:
-                extra_kwargs[key] = self.var_keyword.to_json(value, where, violations)
+                extra_kwargs[key] = self.var_keyword.to_json(value, where, violations) if convert else value
             else:
                 violations.append(self._unknown_keyword(key))
         missing = [name for name in self.required if name not in named]

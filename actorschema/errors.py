@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dramatiq.middleware import MiddlewareError
+from dramatiq.middleware import MiddlewareError, SkipMessage
 
 __all__ = [
+    "DeadLettered",
+    "MessageMalformed",
     "NonJSONPayload",
     "PayloadInvalid",
     "PayloadRejected",
@@ -88,6 +90,15 @@ class PayloadInvalid(PayloadRejected):
     title = "the arguments do not fit the actor's signature"
 
 
+class MessageMalformed(PayloadRejected):
+    """A consumed message is not a well-formed Dramatiq message (undecodable, or a broken envelope).
+
+    ``actor_name`` is the name the message gives, or ``"?"`` when it gives none.
+    """
+
+    title = "the message is not a well-formed Dramatiq message"
+
+
 class PayloadTooLarge(PayloadRejected):
     """The encoded message is larger than the limit that applies to it.
 
@@ -129,3 +140,21 @@ class PayloadTooLarge(PayloadRejected):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.actor_name, self.size, self.limit, self.limit_source, self.largest))
+
+
+class DeadLettered(SkipMessage):
+    """Raised on the worker for a consumed message that breaks its actor's contract.
+
+    Dramatiq skips the actor, does not retry, and moves the message to the
+    dead-letter queue (the gateway has called ``message.fail()``).
+
+    Parameters:
+      rejection: Why: the same rejection a send would have raised.
+    """
+
+    def __init__(self, rejection: PayloadRejected) -> None:
+        self.rejection = rejection
+        super().__init__(str(rejection))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.rejection,))

@@ -36,13 +36,14 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
+from .consume_guard import ConsumeGuard, take_delivery
 from .contract import ActorContract
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, writes_json
 from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
 from .strict_json import find_violations, is_strict_json
 
-__all__ = ["PayloadGateway"]
+__all__ = ["PayloadGateway", "log_rejection"]
 
 logger = logging.getLogger("actorschema")
 
@@ -106,6 +107,8 @@ class PayloadGateway(Middleware):
         self.mode: Mode = mode
         self.contracts: dict[str, ActorContract] = {}
         self._contract_errors: dict[str, str] = {}
+        #: The worker side: checks consumed messages; put first in the middleware at worker boot.
+        self.consume_guard = ConsumeGuard(self)
 
     @property
     def actor_options(self) -> set[str]:
@@ -173,7 +176,15 @@ class PayloadGateway(Middleware):
                 self._check_built(actor, message)
             return message
 
+        actor_name = actor.actor_name
+
         def call_actor(*args: Any, **kwargs: Any) -> Any:
+            if not _state.actor_depth:
+                # The worker calls the actor with the message's JSON values: the consume
+                # guard has them converted to the declared types already (typed delivery).
+                delivery = take_delivery(actor_name, args, kwargs)
+                if delivery is not None:
+                    args, kwargs = delivery.args, delivery.kwargs
             _state.actor_depth += 1
             try:
                 return fn(*args, **kwargs)
@@ -185,6 +196,13 @@ class PayloadGateway(Middleware):
         actor.fn = call_actor
 
     # -- worker threads ----------------------------------------------------
+
+    def before_worker_boot(self, broker: Broker, worker: Any) -> None:
+        # The consume check must run before every other middleware's before_process_message
+        # (they compute with options and run the actor anyway when they fail): put it first.
+        # Inserting at the front while Dramatiq iterates the list only repeats this hook.
+        if self.consume_guard not in broker.middleware:
+            broker.middleware.insert(0, self.consume_guard)
 
     def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
         _state.in_worker = True
@@ -383,18 +401,32 @@ class PayloadGateway(Middleware):
         largest = largest_paths(pieces, lambda value: len(encode_json(value)))
         return PayloadTooLarge(actor_name, size, limit.limit, limit.source, largest)
 
-    def _log(self, rejection: PayloadRejected, message: Any, outcome: str) -> None:
-        extra: dict[str, Any] = {
-            "actor": rejection.actor_name,
-            "message_id": message.message_id,
-            "queue": message.queue_name,
-            "reason": rejection.title,
-            "paths": list(rejection.paths),
-            "outcome": outcome,
-        }
-        if isinstance(rejection, PayloadTooLarge):
-            extra.update(size=rejection.size, limit=rejection.limit, limit_source=rejection.limit_source)
-        logger.warning("%s\n  %s", rejection, outcome, extra={"actorschema": extra})
+    def _log(self, rejection: PayloadRejected, message: Any, outcome: str, *, error: bool = False) -> None:
+        log_rejection(rejection, message.message_id, message.queue_name, outcome, error=error)
+
+
+def log_rejection(
+    rejection: PayloadRejected, message_id: Any, queue_name: Any, outcome: str, *, error: bool = False
+) -> None:
+    """One structured record per rejected message, on the ``actorschema`` logger.
+
+    The record's ``actorschema`` attribute holds the fields: actor, message_id,
+    queue, reason, paths, violations (path, problem, hint), outcome, and for
+    a size rejection size, limit and limit_source.
+    """
+    extra: dict[str, Any] = {
+        "actor": rejection.actor_name,
+        "message_id": message_id,
+        "queue": queue_name,
+        "reason": rejection.title,
+        "paths": list(rejection.paths),
+        "violations": [{"path": v.path, "problem": v.problem, "hint": v.hint} for v in rejection.violations],
+        "outcome": outcome,
+    }
+    if isinstance(rejection, PayloadTooLarge):
+        extra.update(size=rejection.size, limit=rejection.limit, limit_source=rejection.limit_source)
+    level = logging.ERROR if error else logging.WARNING
+    logger.log(level, "%s\n  %s", rejection, outcome, extra={"actorschema": extra})
 
 
 def _check_limit(where: str, value: object) -> None:

@@ -2,19 +2,23 @@
 
 Run it with ``python examples/quickstart.py``. It shows a valid send (and the
 canonical message that is stored), a rejected non-JSON send and a rejected
-oversized send, then runs a real Dramatiq worker on what was accepted.
+oversized send, then runs a real Dramatiq worker: the accepted message arrives
+with its declared types, and a malformed message written straight into the
+queue by some other producer is dead-lettered with its reason, not run.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 
 import dramatiq
 from dramatiq import Worker
-from dramatiq.brokers.stub import StubBroker
 from pydantic import BaseModel
 
 from actorschema import NonJSONPayload, PayloadGateway, PayloadTooLarge
+from actorschema.brokers import StubBroker  # Dramatiq's, with a consumer that dead-letters malformed bodies
+from actorschema.deadletters import dead_letter_reasons
 
 broker = StubBroker()
 broker.add_middleware(PayloadGateway())  # before declaring actors that use max_message_bytes
@@ -29,7 +33,10 @@ class ResizeJob(BaseModel):
 
 @dramatiq.actor
 def resize(job: ResizeJob, quality: int = 80) -> None:
-    print(f"  worker: resizing {job['source']} to {job['width']}px at quality {quality}")
+    # Typed delivery: a ResizeJob with a datetime inside, not the dict that was stored.
+    print(
+        f"  worker: resizing {job.source} to {job.width}px at quality {quality} ({job.requested_at:%Y-%m-%d})"
+    )
 
 
 @dramatiq.actor
@@ -61,11 +68,20 @@ def main() -> None:
     except PayloadTooLarge as error:
         print(f"  rejected: {type(error).__name__}\n{error}")
 
+    print("4. another producer writes a message straight into the queue, with a width that is not an int")
+    stored = json.loads(next(iter(broker.queues["default"].queue)))
+    stored["kwargs"]["job"]["width"] = "wide"
+    broker.queues["default"].put(json.dumps(stored).encode())
+
     print(f"queued: {broker.queues['default'].qsize()} message(s); running a worker on them")
     worker = Worker(broker, worker_timeout=100)
     worker.start()
-    broker.join("default")
+    broker.join("default", fail_fast=False)
     worker.stop()
+    for reason in dead_letter_reasons(broker, "default").values():
+        print(
+            f"  dead-lettered, not run: {reason['violations'][0]['path']}: {reason['violations'][0]['problem']}"
+        )
     print("done")
 
 

@@ -33,6 +33,8 @@ fi
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".[test]"
 # Node.js oracles for the schemas (ajv, json-schema-diff, the AsyncAPI specs), from the lockfile.
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+# The Node.js producer example (issue 5), from its own lockfile.
+npm ci --prefix examples/producers/node --no-audit --no-fund --loglevel=error
 
 # The example app's committed schemas must be current.
 actorschema check examples.shop --out schemas/

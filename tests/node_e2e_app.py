@@ -6,16 +6,13 @@ re-declared under the same name, queue, priority and options, behind a gateway
 with the same limits, so this app's contract is the one ``schemas/`` publishes
 (``test_node_producer`` checks that the generated schemas are byte-identical).
 
-The worker side (issue 3) is being built: ``TYPED_DELIVERY`` says whether the
-gateway converts consumed arguments to their declared types, and
-``DEAD_LETTER_BROKERS`` whether ``actorschema.brokers`` (dead letters with their
-reasons) exists; until it does, Dramatiq's own brokers are used.
+The worker runs on ``actorschema.brokers``' RedisBroker and RabbitmqBroker, which
+dead-letter malformed bodies with their reasons.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import threading
 import time
 from collections.abc import Callable
@@ -30,9 +27,6 @@ from actorschema.contract import actor_function
 from examples import shop
 
 #: The gateway checks consumed messages and hands actors typed arguments (``actorschema.inbound``).
-TYPED_DELIVERY = importlib.util.find_spec("actorschema.inbound") is not None
-#: ``actorschema.brokers``: brokers that dead-letter what breaks the contract, with the reason.
-DEAD_LETTER_BROKERS = importlib.util.find_spec("actorschema.brokers") is not None
 
 #: The queues of the example app.
 QUEUES = sorted({actor.queue_name for actor in shop.broker.actors.values()})
@@ -44,18 +38,14 @@ def shop_gateway() -> PayloadGateway:
 
 
 def redis_broker(url: str, **options: Any) -> dramatiq.Broker:
-    if DEAD_LETTER_BROKERS:
-        from actorschema.brokers import RedisBroker
-    else:
-        from dramatiq.brokers.redis import RedisBroker
+    from actorschema.brokers import RedisBroker
+
     return RedisBroker(url=url, **options)
 
 
 def rabbitmq_broker(url: str, **options: Any) -> dramatiq.Broker:
-    if DEAD_LETTER_BROKERS:
-        from actorschema.brokers import RabbitmqBroker
-    else:
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+    from actorschema.brokers import RabbitmqBroker
+
     return RabbitmqBroker(url=url, **options)
 
 

@@ -5,11 +5,6 @@ validates it with ajv, checks the size limit from ``index.json`` and enqueues it
 Dramatiq's brokers do. Here it runs as a subprocess (one per batch) against a real
 redis-server and a real rabbitmq-server, and a real ``dramatiq.Worker`` runs the
 example app's actors (``node_e2e_app``: shop's own functions, recording their calls).
-
-Tests marked ``waits_for_typed_delivery`` or ``waits_for_dead_letter_brokers`` wait
-for the worker side (issue 3): typed arguments, and ``actorschema.brokers``'s dead
-letters with their reasons. They are xfails while it is missing and plain tests
-once it is there.
 """
 
 from __future__ import annotations
@@ -36,9 +31,7 @@ from conftest import IN_CI, need
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from node_e2e_app import (
-    DEAD_LETTER_BROKERS,
     QUEUES,
-    TYPED_DELIVERY,
     Recorder,
     build_app,
     rabbitmq_broker,
@@ -54,13 +47,6 @@ NODE_DIR = ROOT / "examples" / "producers" / "node"
 SCHEMAS = ROOT / "schemas"
 WAIT_SECONDS = 20
 
-waits_for_typed_delivery = pytest.mark.xfail(
-    not TYPED_DELIVERY, reason="waits for typed delivery on the worker (issue 3)", strict=True
-)
-# Not strict: the gateway alone already dead-letters some of these on Dramatiq's brokers.
-waits_for_dead_letter_brokers = pytest.mark.xfail(
-    not DEAD_LETTER_BROKERS, reason="waits for actorschema.brokers (issue 3)", strict=False
-)
 
 ORDER_ID = "7f1d6a3e-9c2b-4b8e-a7d5-3c1e2f4a5b6c"
 ORDER = {
@@ -381,8 +367,6 @@ def test_every_actor_runs_on_the_worker(harness: Harness) -> None:
         call = by_message[message["message_id"]]
         assert (call.actor, call.queue_name, call.args) == (message["actor_name"], message["queue_name"], ())
         assert sorted(call.kwargs) == sorted(message["kwargs"])
-        if not TYPED_DELIVERY:
-            assert call.kwargs == message["kwargs"]
     assert len(calls) == len(VALID)
 
     harness.worker.stop()  # type: ignore[union-attr]
@@ -393,7 +377,6 @@ def test_every_actor_runs_on_the_worker(harness: Harness) -> None:
         assert sorted(k.decode() for k in harness.client.keys("dramatiq:*.msgs")) == []
 
 
-@waits_for_typed_delivery
 def test_arguments_arrive_as_the_declared_python_types(harness: Harness) -> None:
     results = produce(harness.target, VALID)
     harness.start_worker()
@@ -599,7 +582,6 @@ def test_queues_with_other_arguments_are_refused_not_redeclared(rabbitmq_server:
 # --- What bypasses the producer's checks: the worker-side gateway dead-letters it ----------------
 
 
-@waits_for_dead_letter_brokers
 def test_a_raw_message_that_breaks_the_schema_is_dead_lettered_and_the_worker_goes_on(
     harness: Harness,
 ) -> None:
@@ -667,7 +649,6 @@ RAW_MISTAKES: dict[str, Callable[[str], tuple[str, dict[str, Any] | None]]] = {
 }
 
 
-@waits_for_dead_letter_brokers
 @pytest.mark.parametrize("mistake", sorted(RAW_MISTAKES))
 def test_raw_mistakes_are_dead_lettered_with_a_reason_on_redis(
     redis_harness: RedisHarness, mistake: str
@@ -862,7 +843,6 @@ def test_docs_refusal_prints_what_the_docs_show() -> None:
     assert done.stderr == doc_blocks("text")[0]
 
 
-@waits_for_dead_letter_brokers
 def test_docs_worker_block_builds_the_broker(redis_server: Any) -> None:
     """The second python block: actorschema.brokers with the gateway (the shop's limits)."""
     source = doc_blocks("python")[1]

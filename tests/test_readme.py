@@ -126,7 +126,8 @@ def check_quickstart(command: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "rejected: NonJSONPayload" in result.stdout
     assert "rejected: PayloadTooLarge" in result.stdout
-    assert "worker: resizing s3://photos/cat.png" in result.stdout
+    assert "worker: resizing s3://photos/cat.png to 640px at quality 90 (2024-05-01)" in result.stdout
+    assert "dead-lettered, not run: kwargs.job.width: 'wide' is not of type 'integer'" in result.stdout
     assert result.stdout.rstrip().endswith("done")
 
 

@@ -1,0 +1,202 @@
+"""``ConsumeGuard``: the worker side of :class:`~actorschema.gateway.PayloadGateway`.
+
+The gateway puts it **first** in the broker's middleware when a worker boots:
+Dramatiq runs ``before_process_message`` hooks in order, logs (and otherwise
+ignores) any plain exception they raise, and then still runs the actor. Only
+the first hook can keep every other one (``TimeLimit`` computing with
+``options.time_limit``, ``AgeLimit`` with the timestamp) from meeting a
+message whose envelope is broken.
+
+For each consumed message it checks, in order: the envelope (fields and
+their types, ``queue_name`` against the actor's queue, the options Dramatiq
+computes with), the size (not counting the options Dramatiq itself writes),
+then the arguments with JSON semantics (see :mod:`actorschema.inbound`). A
+message that fails is not run and not retried: the guard calls
+``message.fail()`` and raises :class:`~actorschema.errors.DeadLettered` (a
+``SkipMessage``), so Dramatiq moves it to the dead-letter queue; the reason
+goes to the log and beside the dead-letter queue (see
+:mod:`actorschema.deadletters`). With ``mode="warn"`` the message is logged
+and run as it arrived.
+
+A valid message's typed arguments are handed to the gateway's wrapper of the
+actor's function through a per-thread slot: the message itself keeps its
+JSON values, so a retry re-enqueues exactly what arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from dramatiq import Message
+from dramatiq.broker import Broker, MessageProxy
+from dramatiq.middleware import Middleware
+
+from .contract import ActorContract
+from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
+from .encoder import encode_message
+from .envelope import envelope_violations
+from .errors import DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
+from .inbound import InboundContract
+from .strict_json import find_violations
+
+if TYPE_CHECKING:
+    from .gateway import PayloadGateway
+
+__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "take_delivery"]
+
+logger = logging.getLogger("actorschema")
+
+#: Options Dramatiq writes into a message itself: they do not count toward its size on arrival.
+BOOKKEEPING_OPTIONS = frozenset(("retries", "traceback", "requeue_timestamp", "eta", "redis_message_id"))
+
+
+class _Delivery:
+    """The typed arguments for the message a worker thread is about to run."""
+
+    __slots__ = ("actor_name", "args", "kwargs", "raw_args", "raw_kwargs")
+
+    def __init__(
+        self,
+        actor_name: str,
+        raw_args: tuple[Any, ...],
+        raw_kwargs: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.actor_name = actor_name
+        self.raw_args = raw_args
+        self.raw_kwargs = raw_kwargs
+        self.args = args
+        self.kwargs = kwargs
+
+    def fits(self, actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """Is the call ``actor_name(*args, **kwargs)`` the one the message would make, value for value?"""
+        raw_args, raw_kwargs = self.raw_args, self.raw_kwargs
+        return (
+            actor_name == self.actor_name
+            and len(args) == len(raw_args)
+            and all(a is b for a, b in zip(args, raw_args, strict=True))
+            and kwargs.keys() == raw_kwargs.keys()
+            and all(kwargs[key] is raw_kwargs[key] for key in kwargs)
+        )
+
+
+class _Slot(threading.local):
+    delivery: _Delivery | None = None
+
+
+_slot = _Slot()
+
+
+def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Delivery | None:
+    """The typed arguments waiting for this call on this thread, if the call is the message's own."""
+    delivery = _slot.delivery
+    if delivery is None:
+        return None
+    _slot.delivery = None
+    return delivery if delivery.fits(actor_name, args, kwargs) else None
+
+
+class ConsumeGuard(Middleware):
+    """Check every consumed message against its actor's contract before anything runs it.
+
+    Created by :class:`~actorschema.gateway.PayloadGateway`, which owns the
+    contracts and limits; you do not add it yourself.
+
+    Parameters:
+      gateway: The gateway whose contracts, limits and mode apply.
+    """
+
+    def __init__(self, gateway: PayloadGateway) -> None:
+        self.gateway = gateway
+        self._inbound: dict[str, InboundContract] = {}
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        _slot.delivery = None
+        target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        try:
+            delivery = self.check(broker, target)
+        except PayloadRejected as rejection:
+            if self.gateway.mode == "warn":
+                self.gateway._log(rejection, target, "run as it arrived (mode='warn')")
+                return
+            self.gateway._log(rejection, target, "dead-lettered, not run, not retried", error=True)
+            setattr(message, REJECTION_ATTRIBUTE, rejection)
+            message.fail()
+            raise DeadLettered(rejection) from None
+        _slot.delivery = delivery
+
+    def after_process_message(
+        self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        _slot.delivery = None
+
+    def after_skip_message(self, broker: Broker, message: Any) -> None:
+        _slot.delivery = None
+
+    def before_nack(self, broker: Broker, message: Any) -> None:
+        rejection = getattr(message, REJECTION_ATTRIBUTE, None)
+        redis_message_id = message.options.get("redis_message_id")
+        if rejection is None or not hasattr(broker, "client") or not isinstance(redis_message_id, str):
+            return  # RabbitMQ: actorschema.brokers.RabbitmqBroker's consumer puts it in a header
+        text = reason_text(rejection, message_id=message.message_id, queue_name=message.queue_name)
+        try:
+            store_redis_reason(broker, message.queue_name, redis_message_id, text)
+        except Exception:
+            # The message still goes to the dead-letter queue; only its recorded reason is lost.
+            logger.exception("could not record why message %s was dead-lettered", message.message_id)
+
+    # -- the check ---------------------------------------------------------------
+
+    def check(self, broker: Broker, message: Message[Any]) -> _Delivery:
+        """Check a consumed message; return its typed arguments, or raise a PayloadRejected."""
+        fields = {
+            "queue_name": message.queue_name,
+            "actor_name": message.actor_name,
+            "args": message.args,
+            "kwargs": message.kwargs,
+            "options": message.options,
+            "message_id": message.message_id,
+            "message_timestamp": message.message_timestamp,
+        }
+        violations = envelope_violations(fields)
+        actor = broker.actors.get(message.actor_name) if type(message.actor_name) is str else None
+        if actor is not None and message.queue_name not in (actor.queue_name, actor.queue_name + ".DQ"):
+            problem = f"names the queue {message.queue_name!r}, but actor {actor.actor_name!r} reads {actor.queue_name!r}"
+            violations.append(Violation("queue_name", problem, repr(actor.queue_name)))
+        if violations:
+            name = message.actor_name if type(message.actor_name) is str else "?"
+            raise MessageMalformed(name, violations)
+        self._check_size(broker, message, fields)
+        contract = self.gateway._contract(broker, message.actor_name)
+        args = tuple(message.args)
+        if contract is None:
+            # No contract here (an actor of another process): strict JSON and size only.
+            violations = find_violations(list(args), ("args",)) + find_violations(message.kwargs, ("kwargs",))
+            if violations:
+                raise NonJSONPayload(message.actor_name, violations)
+            return _Delivery(message.actor_name, args, message.kwargs, args, message.kwargs)
+        py_args, py_kwargs = self._inbound_for(contract).check(args, message.kwargs)
+        return _Delivery(message.actor_name, args, message.kwargs, py_args, py_kwargs)
+
+    def _inbound_for(self, contract: ActorContract) -> InboundContract:
+        inbound = self._inbound.get(contract.actor_name)
+        if inbound is None or inbound.contract is not contract:  # built once per (re)declared actor
+            inbound = self._inbound[contract.actor_name] = InboundContract(contract)
+        return inbound
+
+    def _check_size(self, broker: Broker, message: Message[Any], fields: dict[str, Any]) -> None:
+        limit = self.gateway._limit(broker, message)
+        if limit.limit is None:
+            return
+        options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
+        try:
+            size = len(encode_message({**fields, "args": list(message.args), "options": options}))
+        except Exception:
+            return  # not encodable as it stands: the arguments check says why
+        if size > limit.limit:
+            raise self.gateway._too_large(
+                message.actor_name, tuple(message.args), message.kwargs, options, size, limit
+            )

@@ -1,0 +1,190 @@
+"""The envelope of a consumed message: decoding it, and the fields and options Dramatiq relies on.
+
+A worker meets messages from old deploys, other languages and hand-written
+scripts. Before any of Dramatiq's own code touches one, its envelope must
+hold: the seven fields of :class:`dramatiq.Message` and nothing else, each of
+the type Dramatiq uses it as, a ``queue_name`` that is the queue the message
+was consumed from, and options of the types Dramatiq's middleware computes
+with. A wrong type there does not merely fail the message: it kills a worker
+thread (``options.throws`` as text), restarts the consumer and strands the
+messages fetched with it (an undecodable body, a ``queue_name`` naming another
+queue), or silently loses a retry (``options.retries`` as text).
+
+Options are checked only where a wrong type breaks Dramatiq. The JSON Schema
+that producers follow types more of them; the worker is deliberately more
+tolerant, so that every message Dramatiq itself runs today still runs (a
+non-numeric ``eta``, for one, which Dramatiq replaces with "now" and logs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import dramatiq
+import msgspec
+from dramatiq import Message
+
+from .encoder import writes_json
+from .errors import MessageMalformed, Violation
+from .paths import render_path
+from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS, type_name
+
+__all__ = ["CONSUMED_OPTIONS", "decode_message", "envelope_violations"]
+
+#: How deep pipeline steps and group callbacks nested in options are checked.
+_MAX_NESTED = 64
+
+_decode_json: Callable[[bytes], Any] = msgspec.json.Decoder().decode
+
+
+def _is_integer(value: Any) -> bool:
+    # JSON semantics, as JSON Schema's "integer": 5 and 5.0, never true.
+    return (type(value) is int) or (type(value) is float and value.is_integer())
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], bool], str]:
+    return test, expected
+
+
+#: The options whose wrong type breaks Dramatiq, with what they must be.
+CONSUMED_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    # Retries adds to it and compares it: text loses the retry, and with it the message.
+    "retries": _rule(lambda v: _is_integer(v) and v >= 0, "an integer >= 0"),
+    "max_retries": _rule(lambda v: v is None or (_is_number(v) and v >= 0), "a number >= 0, or null"),
+    "min_backoff": _rule(lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
+    "max_backoff": _rule(lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
+    "time_limit": _rule(lambda v: v is None or (_is_number(v) and v > 0), "a number of milliseconds > 0"),
+    "max_age": _rule(lambda v: v is None or (_is_number(v) and v > 0), "a number of milliseconds > 0"),
+    # The worker tests isinstance(error, throws): anything truthy kills the worker thread.
+    "throws": _rule(lambda v: v is None or v is False, "nothing: exception classes cannot travel in JSON"),
+    "broker_priority": _rule(lambda v: v is None or (_is_integer(v) and v >= 0), "an integer >= 0"),
+    "redis_message_id": _rule(lambda v: type(v) is str and v != "", "the id the message is stored under"),
+    "on_success": _rule(lambda v: type(v) is str, "an actor name"),
+    "on_failure": _rule(lambda v: type(v) is str, "an actor name"),
+    "on_retry_exhausted": _rule(lambda v: type(v) is str, "an actor name"),
+    "group_completion_uuid": _rule(lambda v: type(v) is str, "a string"),
+}
+
+_FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
+    "actor_name": _rule(lambda v: type(v) is str and v != "", "an actor name"),
+    "args": _rule(lambda v: type(v) in (list, tuple), "an array"),
+    "kwargs": _rule(lambda v: type(v) is dict, "an object"),
+    "options": _rule(lambda v: type(v) is dict, "an object"),
+    "message_id": _rule(lambda v: type(v) is str and v != "", "a unique id, e.g. a UUID"),
+    "message_timestamp": _rule(lambda v: _is_number(v) and v >= 0, "milliseconds since the epoch"),
+}
+
+
+def envelope_violations(
+    fields: Any, *, queue_name: str | None = None, prefix: tuple[Any, ...] = (), depth: int = 0
+) -> list[Violation]:
+    """What is wrong with a message's envelope, each with its path; empty when nothing is.
+
+    Parameters:
+      fields: The decoded message (a mapping of its fields).
+      queue_name: The queue it was consumed from, which its ``queue_name`` must name.
+      prefix: Where the message sits (for messages nested in options).
+    """
+    if not isinstance(fields, Mapping):
+        where = render_path(prefix)
+        return [
+            Violation(
+                where, f"is {_a(fields)}, not a message object", "a JSON object with the message fields"
+            )
+        ]
+    found: list[Violation] = []
+    for name in MESSAGE_FIELD_ORDER:
+        if name not in fields:
+            found.append(Violation(render_path((*prefix, name)), "is missing", _FIELD_RULES[name][1]))
+    for name in fields:
+        if name not in MESSAGE_FIELDS:
+            problem = "is not a field of a Dramatiq message"
+            found.append(
+                Violation(render_path((*prefix, name)), problem, "only " + ", ".join(MESSAGE_FIELD_ORDER))
+            )
+    for name, (test, expected) in _FIELD_RULES.items():
+        if name in fields and not test(fields[name]):
+            found.append(Violation(render_path((*prefix, name)), f"is {_a(fields[name])}", expected))
+    actual = fields.get("queue_name")
+    if queue_name is not None and type(actual) is str and actual != queue_name:
+        problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
+        found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
+    options = fields.get("options")
+    if type(options) is dict:
+        found.extend(_option_violations(options, (*prefix, "options"), depth))
+    return found
+
+
+def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: int) -> list[Violation]:
+    found = []
+    for name, (test, expected) in CONSUMED_OPTIONS.items():
+        if name in options and not test(options[name]):
+            found.append(Violation(render_path((*where, name)), f"is {_a(options[name])}", expected))
+    if depth >= _MAX_NESTED:
+        return found
+    # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
+    step = options.get("pipe_target")
+    if step is not None:
+        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1)
+    callbacks = options.get("group_completion_callbacks")
+    if callbacks is not None:
+        if type(callbacks) is not list:
+            path = render_path((*where, "group_completion_callbacks"))
+            found.append(Violation(path, f"is {_a(callbacks)}", "an array of messages"))
+        else:
+            for index, callback in enumerate(callbacks):
+                nested = (*where, "group_completion_callbacks", index)
+                found += envelope_violations(callback, prefix=nested, depth=depth + 1)
+    return found
+
+
+def decode_message(body: bytes, queue_name: str) -> Message[Any]:
+    """Decode a consumed body into a Message whose envelope holds, or raise MessageMalformed.
+
+    With Dramatiq's JSON encoder the body must be strict JSON (UTF-8, no
+    ``NaN``, nothing after the object); a custom global encoder decodes it
+    its own way, and the envelope is checked all the same.
+
+    Parameters:
+      body: The bytes as the broker delivered them.
+      queue_name: The queue they were consumed from.
+    """
+    try:
+        fields = _decode_json(body) if writes_json() else dramatiq.get_encoder().decode(body)
+    except Exception as error:
+        problem = f"cannot be decoded: {error}"
+        raise MessageMalformed(
+            "?", [Violation("$", problem, "one JSON object (UTF-8) per message")]
+        ) from None
+    violations = envelope_violations(fields, queue_name=queue_name)
+    if violations:
+        actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
+        raise MessageMalformed(actor if type(actor) is str else "?", violations)
+    return Message(**fields)
+
+
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    tuple: "array",
+    dict: "object",
+}
+
+
+def _a(value: Any) -> str:
+    """``a string ('3')``: the JSON type of ``value`` and a glimpse of it."""
+    name = _JSON_TYPES.get(type(value)) or type_name(value)
+    text = repr(value)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    article = "an" if name[:1] in "aeiou" else "a"
+    return f"{article} {name} ({shown})"

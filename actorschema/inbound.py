@@ -1,0 +1,185 @@
+"""The worker's check of a consumed message's arguments, and their typed delivery.
+
+The arguments of a consumed message are judged with **JSON semantics**: the
+verdict is that of a standard JSON Schema validator (``jsonschema``, draft
+2020-12, formats asserted) on the very schema ``actorschema generate``
+publishes for the actor, which is built from the actor's
+:class:`~actorschema.contract.ActorContract`. So there is one definition of a
+valid message: the contract; the schema is how it reads in JSON, and the
+worker applies exactly that reading. For an ``int`` parameter ``5`` and
+``5.0`` are valid, ``"5"`` and ``true`` are not.
+
+The worker is stricter than the schema in two ways only, both recorded in
+the tests: values JSON cannot hold (``NaN``, lone surrogates), which a
+lenient decoder may have let through, and values pydantic cannot turn into
+the declared type although the schema's formats do not rule them out (a
+``timedelta`` in a text ``jsonschema`` has no checker for, for one).
+
+A message in the legacy positional form (older producers, pipeline
+continuations) is bound to the signature first and then judged in canonical
+form, the one documented difference between the schema and the worker.
+
+After the verdict, typed parameters are converted to their Python types,
+through pydantic's JSON mode, the inverse of how the send side wrote them:
+models, ``datetime``, ``UUID``, ``Decimal``, ``Enum``, ``tuple``, ``bytes``
+(from base64url) and containers of them. The converted values go to the
+actor only, never back into the message: a retry re-encodes the message as it
+arrived.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+# Without types-jsonschema installed these are Any; with it, fully typed.
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
+
+from .contract import ActorContract, Parameter, hint_text
+from .encoder import encode_json
+from .errors import NonJSONPayload, PayloadInvalid, Violation
+from .limits import SizeLimit
+from .paths import Path, render_path
+from .schema import message_schema
+from .strict_json import find_violations, is_strict_json
+
+__all__ = ["InboundContract"]
+
+_FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+
+
+def _arguments_part(schema: dict[str, Any]) -> dict[str, Any]:
+    """The published schema with only what it says about ``args`` and ``kwargs``.
+
+    The worker checks the envelope itself, more tolerantly (see
+    :mod:`actorschema.envelope`); judging only the arguments part also skips
+    re-checking an envelope on every message.
+    """
+    part: dict[str, Any] = {key: schema[key] for key in ("$schema", "$defs", "anyOf") if key in schema}
+    part["properties"] = {name: schema["properties"][name] for name in ("args", "kwargs")}
+    return part
+
+
+class InboundContract:
+    """The worker's side of one actor's contract: judge consumed arguments, then deliver them typed.
+
+    Parameters:
+      contract: The actor's contract, the same object the send side uses.
+    """
+
+    def __init__(self, contract: ActorContract) -> None:
+        self.contract = contract
+        # The size limit is not a JSON Schema keyword: it only changes the schema's prose.
+        self.schema = message_schema(contract, SizeLimit(None, "global"))
+        self._validator = Draft202012Validator(_arguments_part(self.schema), format_checker=_FORMAT_CHECKER)
+        kinds = inspect.Parameter
+        self._slots = [
+            p for p in contract.parameters if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+        ]
+
+    def check(
+        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Judge consumed arguments; return them converted for the call, ``fn(*args, **kwargs)``.
+
+        Raises:
+          PayloadInvalid: The arguments do not fit the signature, or the schema refuses them.
+          NonJSONPayload: A value JSON cannot hold (``NaN``, a lone surrogate).
+        """
+        contract = self.contract
+        bound_args, bound_kwargs, origins = contract.bind(args, kwargs)
+        if not (is_strict_json(list(bound_args)) and is_strict_json(bound_kwargs)):
+            violations = find_violations(list(bound_args), ("args",)) + find_violations(
+                bound_kwargs, ("kwargs",)
+            )
+            raise NonJSONPayload(contract.actor_name, [_moved(v, origins) for v in violations])
+        document = {"args": list(bound_args), "kwargs": bound_kwargs}
+        errors = list(self._validator.iter_errors(document))
+        if errors:
+            raise PayloadInvalid(contract.actor_name, [self._violation(error, origins) for error in errors])
+        return self._typed(bound_args, bound_kwargs, origins)
+
+    def _typed(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], origins: dict[str, Path]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        contract = self.contract
+        violations: list[Violation] = []
+        out_args = []
+        for index, value in enumerate(args):
+            parameter = self._slots[index] if index < len(self._slots) else contract.var_positional
+            assert parameter is not None  # bind() refused extra positionals without *args
+            out_args.append(_to_python(parameter, value, ("args", index), violations))
+        out_kwargs = {}
+        for name, value in kwargs.items():
+            parameter = contract.by_name.get(name)
+            if parameter is None or parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+                parameter = contract.var_keyword
+            assert parameter is not None  # bind() refused unknown keywords without **kwargs
+            out_kwargs[name] = _to_python(parameter, value, origins.get(name, ("kwargs", name)), violations)
+        if violations:
+            raise PayloadInvalid(contract.actor_name, violations)
+        return tuple(out_args), out_kwargs
+
+    def _violation(self, error: ValidationError, origins: dict[str, Path]) -> Violation:
+        best = best_match([error])
+        steps = tuple(best.absolute_path)
+        parameter = self._parameter_at(steps)
+        hint = f"a value of type {hint_text(parameter.hint)}" if parameter is not None else _schema_hint(best)
+        return Violation(render_path(_original_path(steps, origins)), best.message, hint)
+
+    def _parameter_at(self, steps: Path) -> Parameter | None:
+        """The parameter whose value ``steps`` leads into, if any."""
+        if len(steps) < 2:
+            return None
+        if steps[0] == "kwargs":
+            return self.contract.by_name.get(steps[1]) or self.contract.var_keyword
+        index = steps[1]
+        if steps[0] == "args" and type(index) is int:
+            return self._slots[index] if index < len(self._slots) else self.contract.var_positional
+        return None
+
+
+def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Violation]) -> Any:
+    """The Python value the actor receives for one JSON value the schema accepted."""
+    if parameter.adapter is None or type(value) is parameter.exact:
+        return value
+    try:
+        # JSON mode: the inverse of the send side's JSON form (base64url bytes, RFC 3339 times).
+        return parameter.adapter.validate_json(encode_json(value))
+    except pydantic.ValidationError as error:
+        for detail in error.errors(include_url=False):
+            where = (*path, *(step for step in detail["loc"] if isinstance(step, int | str)))
+            problem = f"{detail['msg']} (the schema allows it; the declared type does not)"
+            violations.append(
+                Violation(render_path(where), problem, f"a value of type {hint_text(parameter.hint)}")
+            )
+        return value
+
+
+def _original_path(steps: Path, origins: dict[str, Path]) -> Path:
+    """Where a value was in the message as it arrived: a positional value keeps its ``args[i]``."""
+    if len(steps) >= 2 and steps[0] == "kwargs" and steps[1] in origins:
+        return (*origins[steps[1]], *steps[2:])
+    return steps
+
+
+def _moved(violation: Violation, origins: dict[str, Path]) -> Violation:
+    for name, origin in origins.items():
+        prefix = render_path(("kwargs", name))
+        if violation.path == prefix or violation.path.startswith((prefix + ".", prefix + "[")):
+            rest = violation.path[len(prefix) :]
+            return Violation(render_path(origin) + rest, violation.problem, violation.hint)
+    return violation
+
+
+def _schema_hint(error: ValidationError) -> str:
+    schema = error.schema
+    if isinstance(schema, dict):
+        for keyword in ("enum", "const", "type", "format", "pattern"):
+            if keyword in schema:
+                return f"a value matching {keyword} {schema[keyword]!r}"
+    return "a value the actor's schema accepts"
