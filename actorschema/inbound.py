@@ -147,10 +147,18 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
     """The Python value the actor receives for one JSON value the schema accepted."""
     if parameter.adapter is None or type(value) is parameter.exact:
         return value
+    adapter = parameter.adapter
     try:
         # JSON mode: the inverse of the send side's JSON form (base64url bytes, RFC 3339 times).
-        return parameter.adapter.validate_json(encode_json(value))
+        return adapter.validate_json(encode_json(value))
     except pydantic.ValidationError as error:
+        if any(detail["type"] == "int_parsing_size" for detail in error.errors()):
+            # JSON Schema's "integer" includes 1e20; pydantic parses only floats within 64 bits
+            # as ints. The same number written as an integer is what the schema accepted.
+            try:
+                return adapter.validate_json(encode_json(_integral_floats_as_ints(value)))
+            except pydantic.ValidationError as retry_error:
+                error = retry_error
         for detail in error.errors(include_url=False):
             where = (*path, *(step for step in detail["loc"] if isinstance(step, int | str)))
             problem = f"{detail['msg']} (the schema allows it; the declared type does not)"
@@ -158,6 +166,16 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
                 Violation(render_path(where), problem, f"a value of type {hint_text(parameter.hint)}")
             )
         return value
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is list:
+        return [_integral_floats_as_ints(item) for item in value]
+    if type(value) is dict:
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    return value
 
 
 def _original_path(steps: Path, origins: dict[str, Path]) -> Path:

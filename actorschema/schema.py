@@ -59,8 +59,12 @@ DRAMATIQ_OPTIONS: dict[str, Any] = {
 
 #: Finite decimals as pydantic's ``Decimal`` validator reads them (and as it writes them).
 DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
-#: base64url text, as pydantic writes ``bytes`` (RFC 4648 section 5, padding optional).
-BASE64URL_PATTERN = r"^[A-Za-z0-9_-]*={0,2}(?!\n)$"
+#: base64url text, as pydantic writes ``bytes`` (RFC 4648 section 5, padding optional) and as
+#: its decoder reads it: the last character carries no stray bits, so ``"ab"`` is refused
+#: (``"aQ"`` is one byte).
+BASE64URL_PATTERN = (
+    r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]={0,2}|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048]=?)?(?!\n)$"
+)
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?!\n)$"
 
 
