@@ -2,11 +2,24 @@
 
 Add :class:`PayloadGateway` to a broker and every message is checked before
 it is enqueued: its arguments against the actor's type hints, its values
-against strict JSON, its encoded size against the limit that applies.
+against strict JSON, its encoded size against the limit that applies. On the
+worker, every consumed message is checked against the same contract before
+its actor runs, and delivered with its declared types; a bad one is
+dead-lettered with its reason (:func:`dead_letter_reasons`). The brokers in
+:mod:`actorschema.brokers` also keep malformed bodies from crashing consumers.
 """
 
 from .contract import ActorContract
-from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
+from .deadletters import dead_letter_reasons
+from .errors import (
+    DeadLettered,
+    MessageMalformed,
+    NonJSONPayload,
+    PayloadInvalid,
+    PayloadRejected,
+    PayloadTooLarge,
+    Violation,
+)
 from .gateway import PayloadGateway
 from .limits import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -15,6 +28,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "ActorContract",
+    "DeadLettered",
+    "MessageMalformed",
     "NonJSONPayload",
     "PayloadGateway",
     "PayloadInvalid",
@@ -22,4 +37,5 @@ __all__ = [
     "PayloadTooLarge",
     "Violation",
     "__version__",
+    "dead_letter_reasons",
 ]

@@ -127,9 +127,15 @@ class InboundContract:
     def _violation(self, error: ValidationError, origins: dict[str, Path]) -> Violation:
         best = best_match([error])
         steps = tuple(best.absolute_path)
+        problem = best.message
+        key = _offending_key(best)
+        if key is not None:
+            # Point at the missing or unexpected field itself, as the send side does.
+            steps = (*steps, key)
+            problem = "is required but missing" if best.validator == "required" else "is not allowed here"
         parameter = self._parameter_at(steps)
         hint = f"a value of type {hint_text(parameter.hint)}" if parameter is not None else _schema_hint(best)
-        return Violation(render_path(_original_path(steps, origins)), best.message, hint)
+        return Violation(render_path(_original_path(steps, origins)), problem, hint)
 
     def _parameter_at(self, steps: Path) -> Parameter | None:
         """The parameter whose value ``steps`` leads into, if any."""
@@ -166,6 +172,19 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
                 Violation(render_path(where), problem, f"a value of type {hint_text(parameter.hint)}")
             )
         return value
+
+
+def _offending_key(error: ValidationError) -> str | None:
+    """The missing field of a ``required`` error, or the first unexpected one of ``additionalProperties``."""
+    instance = error.instance
+    if not isinstance(instance, dict):
+        return None
+    if error.validator == "required":
+        return next((name for name in error.validator_value if name not in instance), None)
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        known = error.schema.get("properties", {})
+        return next((name for name in instance if name not in known), None)
+    return None
 
 
 def _integral_floats_as_ints(value: Any) -> Any:
