@@ -729,14 +729,22 @@ def test_the_package_lock_pins_what_the_package_needs() -> None:
     assert "node_modules/" in (NODE_DIR / ".gitignore").read_text().splitlines()
 
 
-# --- The README section (drafted in docs-drafts/): every block runs --------------------------------
+# --- The README section "Producing from other languages": every block runs ---------------------
 
-DOCS = ROOT / "docs-drafts" / "producing-from-other-languages.md"
+DOCS = ROOT / "README.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
 
 
+def docs_text() -> str:
+    """The README's section for producers in other languages, up to the next section."""
+    readme = DOCS.read_text()
+    start = readme.index("\n## Producing from other languages\n")
+    end = readme.index("\n## ", start + 1)
+    return readme[start:end]
+
+
 def doc_blocks(language: str) -> list[str]:
-    return [body for lang, body in BLOCK.findall(DOCS.read_text()) if lang == language]
+    return [body for lang, body in BLOCK.findall(docs_text()) if lang == language]
 
 
 def doc_commands() -> list[str]:
@@ -749,7 +757,7 @@ def doc_command(prefix: str) -> str:
 
 
 def test_docs_have_the_blocks_these_tests_run() -> None:
-    assert [lang for lang, _ in BLOCK.findall(DOCS.read_text())] == [
+    assert [lang for lang, _ in BLOCK.findall(docs_text())] == [
         "python",
         "console",
         "console",

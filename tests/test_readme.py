@@ -144,10 +144,42 @@ def check_partial_test_command(command: str) -> None:
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:]
 
 
+NODE_PRODUCER_COMMANDS = [
+    "npm ci --prefix examples/producers/node",
+    "node examples/producers/node/produce.js --redis redis://127.0.0.1:6379/0 send_email "
+    '\'{"user_id": 7, "template": "welcome"}\'',
+    "node examples/producers/node/produce.js --amqp amqp://guest:guest@127.0.0.1:5672 --delay-ms 60000 "
+    'make_thumbnail \'{"source": "s3://img/cat.png"}\'',
+    'node examples/producers/node/produce.js --dry-run place_order \'{"order": {"order_id": '
+    '"7f1d6a3e-9c2b-4b8e-a7d5-3c1e2f4a5b6c", "customer_id": 42, "placed_at": '
+    '"2024-05-01T09:30:00+02:00", "items": [{"sku": "MUG-1", "quantity": 0, '
+    '"unit_price": "9.90"}]}}\'',
+]
+
+
 def check_version(command: str) -> None:
     result = run(command)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"actorschema {actorschema.__version__}"
+
+
+def check_node_producer_command(command: str) -> None:
+    # Needs real Redis and RabbitMQ servers: tests/test_node_producer.py runs these very commands
+    # (read from this README) against the session's servers, one test each.
+    import test_node_producer
+
+    tests = {
+        "npm ci ": test_node_producer.test_docs_npm_ci_installs_the_lockfile,
+        "node examples/producers/node/produce.js --redis": test_node_producer.test_docs_redis_command_enqueues,
+        "node examples/producers/node/produce.js --amqp": (
+            test_node_producer.test_docs_amqp_command_enqueues_a_delayed_message
+        ),
+        "node examples/producers/node/produce.js --dry-run": (
+            test_node_producer.test_docs_refusal_prints_what_the_docs_show
+        ),
+    }
+    assert [prefix for prefix in tests if command.startswith(prefix)], command
+    assert command in test_node_producer.doc_commands()
 
 
 COMMANDS: dict[str, Callable[[str], None]] = {
@@ -161,6 +193,7 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "./scripts/test.sh": check_test_command,
     "./scripts/test.sh tests/test_gateway.py": check_partial_test_command,
     "actorschema --version": check_version,
+    **{command: check_node_producer_command for command in NODE_PRODUCER_COMMANDS},
 }
 
 
