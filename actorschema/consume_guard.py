@@ -36,7 +36,7 @@ from dramatiq.middleware import Middleware
 from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
 from .encoder import encode_message
-from .envelope import envelope_violations
+from .envelope import STRICTLY_DECODED, envelope_violations
 from .errors import DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
 from .strict_json import find_violations
@@ -161,7 +161,9 @@ class ConsumeGuard(Middleware):
             "message_id": message.message_id,
             "message_timestamp": message.message_timestamp,
         }
-        violations = envelope_violations(fields)
+        strict = getattr(message, STRICTLY_DECODED, False)
+        # A guarded consumer checked the envelope when it decoded the body.
+        violations = [] if strict else envelope_violations(fields)
         actor = broker.actors.get(message.actor_name) if type(message.actor_name) is str else None
         if actor is not None and message.queue_name not in (actor.queue_name, actor.queue_name + ".DQ"):
             problem = f"names the queue {message.queue_name!r}, but actor {actor.actor_name!r} reads {actor.queue_name!r}"
@@ -178,7 +180,7 @@ class ConsumeGuard(Middleware):
             if violations:
                 raise NonJSONPayload(message.actor_name, violations)
             return _Delivery(message.actor_name, args, message.kwargs, args, message.kwargs)
-        py_args, py_kwargs = self._inbound_for(contract).check(args, message.kwargs)
+        py_args, py_kwargs = self._inbound_for(contract).check(args, message.kwargs, strict_json=strict)
         return _Delivery(message.actor_name, args, message.kwargs, py_args, py_kwargs)
 
     def _inbound_for(self, contract: ActorContract) -> InboundContract:

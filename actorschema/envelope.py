@@ -30,7 +30,10 @@ from .errors import MessageMalformed, Violation
 from .paths import render_path
 from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS, type_name
 
-__all__ = ["CONSUMED_OPTIONS", "decode_message", "envelope_violations"]
+__all__ = ["CONSUMED_OPTIONS", "STRICTLY_DECODED", "decode_message", "envelope_violations"]
+
+#: Set on a Message that :func:`decode_message` decoded from strict JSON.
+STRICTLY_DECODED = "_actorschema_strictly_decoded"
 
 #: How deep pipeline steps and group callbacks nested in options are checked.
 _MAX_NESTED = 64
@@ -123,9 +126,10 @@ def envelope_violations(
 
 def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: int) -> list[Violation]:
     found = []
-    for name, (test, expected) in CONSUMED_OPTIONS.items():
-        if name in options and not test(options[name]):
-            found.append(Violation(render_path((*where, name)), f"is {_a(options[name])}", expected))
+    for name, value in options.items():
+        rule = CONSUMED_OPTIONS.get(name)
+        if rule is not None and not rule[0](value):
+            found.append(Violation(render_path((*where, name)), f"is {_a(value)}", rule[1]))
     if depth >= _MAX_NESTED:
         return found
     # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
@@ -166,7 +170,12 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
     if violations:
         actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
         raise MessageMalformed(actor if type(actor) is str else "?", violations)
-    return Message(**fields)
+    message: Message[Any] = Message(**fields)
+    if writes_json():
+        # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
+        # strict JSON, and the worker's check need not walk the values again.
+        object.__setattr__(message, STRICTLY_DECODED, True)
+    return message
 
 
 _JSON_TYPES = {

@@ -1,4 +1,4 @@
-"""Differential: the worker's verdict on a consumed message is jsonschema's verdict on the schema.
+r"""Differential: the worker's verdict on a consumed message is jsonschema's verdict on the schema.
 
 The reference is ``jsonschema`` (draft 2020-12, formats asserted with
 rfc3339-validator) on the JSON Schemas ``actorschema generate`` wrote to
@@ -9,9 +9,13 @@ values chosen to sit on the edges: formats, bounds, enum members, integral
 floats); the worker's whole consume check (envelope, size, binding, strict
 JSON, arguments, conversion to the declared types) must agree.
 
-Where the worker is knowingly stricter than the schema, the case is pinned in
-``WORKER_STRICTER`` (none today: the conversion was fixed wherever hypothesis
-found pydantic refusing what the schema allows).
+Where the worker is knowingly stricter than jsonschema, the case is pinned in
+``WORKER_STRICTER``: only patterns, where Python's ``re`` reads ``\d`` as any
+Unicode digit and lets ``$`` match before a trailing newline, while the
+worker's engine (jsonschema-rs, like ajv and ECMA-262) does not; the issue asks
+for the stricter reading. Everywhere else the conversion was fixed wherever
+hypothesis found pydantic refusing what the schema allows (integral floats
+beyond 64 bits, base64url without its padding).
 """
 
 from __future__ import annotations
@@ -173,8 +177,11 @@ def worker_accepts(message: dict[str, Any]) -> bool:
     return True
 
 
-#: Messages the worker refuses although the schema accepts them: (actor, path, value, why).
-WORKER_STRICTER: list[tuple[str, tuple[Any, ...], Any, str]] = []
+#: (pattern, value): values the worker refuses although jsonschema's Python ``re`` matches them.
+WORKER_STRICTER = {
+    (r"^\d+$", "\u0663"): "Python's \\d matches any Unicode digit; ECMA-262 and Rust's engine only 0-9",
+    (r"^\d+$", "12\n"): "Python's $ also matches before a trailing newline",
+}
 
 
 def test_the_committed_schemas_are_the_example_apps() -> None:
@@ -248,6 +255,7 @@ HINTS: list[Any] = [
     list[Point],
     Annotated[int, Field(ge=0, lt=10)],
     Annotated[str, Field(min_length=2, max_length=4, pattern=r"^[a-z]+$")],
+    Annotated[str, Field(pattern=r"^\d+$")],
     dict[str, Any],
     typing.Any,
 ]
@@ -255,7 +263,7 @@ HINT_EDGES: list[Any] = [
     "12:30:00Z", "12:30:00+01:00", "12:30:00", "25:00:00Z", "12:30:00.5Z", "2024-05-01", "2024-5-1",
     "aGVsbG8", "aGVsbG8=", "aGVsbG8==", "aGV+bG8=", "a", "ab", "abcd", "abcde", "Ab", "ab1", "red", 2,
     "2", 3, "3", [1, "x"], [1, 2], [1.5, 2], [1, 1], {"x": 1}, {"x": 1.0, "y": 2}, {"x": "1"},
-    {"x": 1, "z": 0}, [{"x": 1}], 9, 10, 9.0, -1,
+    {"x": 1, "z": 0}, [{"x": 1}], 9, 10, 9.0, -1, "12", "\u0663", "12\n", "23:59:60Z",
 ]  # fmt: skip
 hint_values = st.one_of(json_values, st.sampled_from(HINT_EDGES))
 
@@ -296,7 +304,29 @@ def test_the_worker_agrees_with_jsonschema_for_every_hint_kind(index: int, value
         verdict = True
     except PayloadRejected:
         verdict = False
+    if isinstance(value, str) and (pattern_of(HINTS[index]), value) in WORKER_STRICTER:
+        assert (verdict, reference) == (False, True)
+        return
     assert verdict == reference, f"{HINTS[index]!r}: worker {verdict}, jsonschema {reference} on {value!r}"
+
+
+def pattern_of(hint: Any) -> str | None:
+    for meta in typing.get_args(hint)[1:]:
+        for item in getattr(meta, "metadata", []):
+            if getattr(item, "pattern", None):
+                return str(item.pattern)
+    return None
+
+
+@pytest.mark.parametrize(("pattern", "value"), sorted(WORKER_STRICTER))
+def test_the_recorded_stricter_readings_hold(pattern: str, value: str) -> None:
+    index = next(i for i, hint in enumerate(HINTS) if pattern_of(hint) == pattern)
+    with pytest.raises(PayloadRejected, match=r"kwargs\.value"):
+        INBOUND[index].check((), {"value": value})
+    assert HINT_VALIDATORS[index].is_valid(
+        {"queue_name": "q", "actor_name": "hinted", "args": [], "kwargs": {"value": value}, "options": {},
+         "message_id": UUID_TEXT, "message_timestamp": 0}
+    )  # fmt: skip
 
 
 def test_what_the_worker_accepts_arrives_as_the_declared_type() -> None:
@@ -322,3 +352,23 @@ def test_what_the_worker_accepts_arrives_as_the_declared_type() -> None:
     assert kwargs["value"] == b"hello"
     _, kwargs = InboundContract(contract_for(int)).check((), {"value": 1e20})
     assert kwargs["value"] == 10**20
+
+
+SHOP_INBOUND = {name: InboundContract(GATEWAY.contracts[name]) for name in VALID_KWARGS}
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_without_jsonschema_rs_the_python_engine_gives_the_same_verdict(data: st.DataObject) -> None:
+    actor = data.draw(st.sampled_from(sorted(VALID_KWARGS)))
+    kwargs = data.draw(mutated_kwargs(VALID_KWARGS[actor]))
+    fast = SHOP_INBOUND[actor]
+    slow = copy.copy(fast)
+    slow._fast = None  # as on a platform without the jsonschema-rs wheel
+    verdicts = []
+    for inbound in (fast, slow):
+        try:
+            verdicts.append(inbound.check((), copy.deepcopy(kwargs)))
+        except PayloadRejected as rejection:
+            verdicts.append(rejection.paths)
+    assert verdicts[0] == verdicts[1]
