@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pydantic
@@ -69,7 +69,9 @@ def _fast_validator(schema: dict[str, Any]) -> Any:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - a platform without its wheel
         return None
-    formats = {name: functools.partial(_conforms, name) for name in _FORMAT_CHECKER.checkers}
+    formats: dict[str, Callable[..., bool]] = {
+        str(name): functools.partial(_conforms, str(name)) for name in _FORMAT_CHECKER.checkers
+    }
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats=formats)
 
 
