@@ -3,7 +3,8 @@
 Each case turns a valid message body (a dict, as Dramatiq encodes it) for the
 actor ``typed(n: int, when: datetime, item: Item)`` on queue ``QUEUE`` into
 the bytes a careless producer would store, and names the path the
-dead-letter reason must point at.
+dead-letter reason must point at. Build cases from ``valid_body``'s default
+``n=1``: the NaN case rewrites ``"n": 1`` and would leave any other n valid.
 """
 
 from __future__ import annotations
@@ -119,4 +120,27 @@ CASES = [
     Malformed("unknown keyword argument", _with(("kwargs", "colour"), "red"), "kwargs.colour"),
     Malformed("missing argument", lambda body: (body["kwargs"].pop("n"), _encode(body))[1], "kwargs.n"),
     Malformed("too many positional arguments", _with(("args",), [1, 2, 3, 4]), "args[3]"),
+]
+
+
+def _other_redis_message_id(body: dict[str, Any]) -> bytes:
+    body["options"]["redis_message_id"] = str(uuid.uuid4())
+    return _encode(body)
+
+
+def _no_redis_message_id(body: dict[str, Any]) -> bytes:
+    body["options"].pop("redis_message_id", None)
+    return _encode(body)
+
+
+#: Redis only: the body and the id it is stored under disagree. Build them from
+#: ``valid_body(queue, redis_message_id=<the id it is stored under>)``.
+REDIS_CASES = [
+    Malformed("redis_message_id missing", _no_redis_message_id, "options.redis_message_id", True),
+    Malformed(
+        "redis_message_id not the id it is stored under",
+        _other_redis_message_id,
+        "options.redis_message_id",
+        True,
+    ),
 ]
