@@ -1,8 +1,10 @@
 """A small shop whose actors pass ids and paths, not bodies: the example app of the README.
 
 ``actorschema generate examples.shop --out schemas/`` writes its schemas. It
-runs on Dramatiq's in-memory StubBroker unless ``SHOP_REDIS_URL`` names a
-Redis server, so generating its schemas needs no server.
+runs on the in-memory StubBroker unless ``SHOP_REDIS_URL`` names a Redis
+server or ``SHOP_RABBITMQ_URL`` a RabbitMQ one, so generating its schemas
+needs no server. Its brokers are ``actorschema.brokers``' drop-in ones, whose
+consumers dead-letter malformed bodies instead of crashing.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import dramatiq
-from dramatiq.brokers.stub import StubBroker
 from pydantic import BaseModel, Field
 
 from actorschema import PayloadGateway
 
+broker: dramatiq.Broker
 if os.environ.get("SHOP_REDIS_URL"):
-    from dramatiq.brokers.redis import RedisBroker
+    from actorschema.brokers import RedisBroker
 
-    broker: dramatiq.Broker = RedisBroker(url=os.environ["SHOP_REDIS_URL"])
+    broker = RedisBroker(url=os.environ["SHOP_REDIS_URL"])
+elif os.environ.get("SHOP_RABBITMQ_URL"):
+    from actorschema.brokers import RabbitmqBroker
+
+    broker = RabbitmqBroker(url=os.environ["SHOP_RABBITMQ_URL"])
 else:
+    from actorschema.brokers import StubBroker
+
     broker = StubBroker()
 broker.add_middleware(PayloadGateway(queue_limits={"images": 16 * 1024}))
 dramatiq.set_broker(broker)
