@@ -74,7 +74,9 @@ class RedisRig:
     ) -> None:
         self.client = client
         self.queue = f"q_{uuid.uuid4().hex[:10]}"
-        self.broker = broker_class(url=url)
+        #: Every batch the consumer fetched: the bodies as Redis returned them.
+        self.batches: list[list[bytes | None]] = []
+        self.broker = self._spying(broker_class)(url=url)
         self.gateway = gateway if gateway is not None else PayloadGateway()
         self.broker.add_middleware(self.gateway)
         self.broker.emit_after("process_boot")
@@ -87,18 +89,42 @@ class RedisRig:
             **actor_options,
         )
         self.worker: Worker | None = None
-        #: Every batch the consumer fetched: the bodies as Redis returned them.
-        self.batches: list[list[bytes | None]] = []
-        fetch = self.broker._dispatch("fetch")
 
-        def spy_fetch(queue_name: str, *args: Any) -> Any:
-            bodies = fetch(queue_name, *args)
-            if bodies and queue_name == self.queue:
-                self.batches.append(list(bodies))
-            return bodies
+    def _spying(self, broker_class: type[Any]) -> type[Any]:
+        """``broker_class`` whose consumers record every batch they fetch for this rig's queue."""
+        rig = self
+        consumer_class = broker_class.consumer_class.fget(None)
+        if hasattr(consumer_class, "_fetch"):  # actorschema's consumer: fetches ids with bodies
 
-        # RedisBroker builds ``do_*`` commands in ``__getattr__``: an instance attribute wins.
-        self.broker.do_fetch = spy_fetch
+            class SpyingConsumer(consumer_class):  # type: ignore[misc, valid-type]
+                def _fetch(self, count: int) -> Any:
+                    fetched = super()._fetch(count)
+                    if fetched and self.queue_name == rig.queue:
+                        rig.batches.append([body for _, body in fetched])
+                    return fetched
+
+        else:  # Dramatiq's own: fetches through do_fetch
+
+            class SpyingConsumer(consumer_class):  # type: ignore[misc, valid-type, no-redef]
+                def __init__(self, broker: Any, *args: Any) -> None:
+                    super().__init__(broker, *args)
+                    fetch = broker._dispatch("fetch")
+
+                    def spy_fetch(queue_name: str, *args: Any) -> Any:
+                        bodies = fetch(queue_name, *args)
+                        if bodies and queue_name == rig.queue:
+                            rig.batches.append(list(bodies))
+                        return bodies
+
+                    # RedisBroker builds ``do_*`` commands in ``__getattr__``: an instance attribute wins.
+                    broker.do_fetch = spy_fetch
+
+        class SpyingBroker(broker_class):  # type: ignore[misc, valid-type]
+            @property
+            def consumer_class(self) -> Any:
+                return SpyingConsumer
+
+        return SpyingBroker
 
     # -- keys ----------------------------------------------------------------
 

@@ -1,19 +1,19 @@
 """``RedisBroker``: Dramatiq's RedisBroker, with a consumer that dead-letters malformed bodies.
 
-Dramatiq's Redis fetch returns bodies without their ids, and a nack needs
-the id (``options.redis_message_id``). Every fetched body is decoded strictly
-and its envelope checked, and the ids the good ones name are confirmed, in
-one round trip per batch, to be the ids this consumer holds. A body that fails
-is found by its bytes among the ids this consumer holds (only then, so the
-common case costs one ``SMISMEMBER`` per fetch), and moved to ``<queue>.XQ``
-with its reason.
+Dramatiq's Redis fetch returns bodies without their ids, and acks and nacks
+by the id a body names (``options.redis_message_id``): a body that names no
+id, or another message's, cannot be acked, runs again after a restart, or
+acks the wrong message. This consumer fetches the ids with the bodies (the
+same Lua ``fetch``, in one transaction with an ``LRANGE`` of the ids it is
+about to pop), decodes each body strictly, checks its envelope, and requires
+it to name the id it was fetched under. A body that fails goes to
+``<queue>.XQ`` under that id, with its reason.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from typing import Any
 
 import redis
@@ -21,7 +21,7 @@ from dramatiq import Message
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker as _RedisBroker
 from dramatiq.brokers.redis import _RedisConsumer
-from dramatiq.common import compute_backoff
+from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed
 
 from ..deadletters import reason_text, store_redis_reason
@@ -56,90 +56,78 @@ class _GuardedRedisConsumer(_RedisConsumer):
                     self.misses = 0
                     self.queued_message_ids.add(message.message_id)
                     return MessageProxy(message)
-                bodies = []
+                fetched: list[tuple[str, bytes | None]] = []
                 if self.outstanding_message_count < self.prefetch:
-                    bodies = self.broker.do_fetch(
-                        self.queue_name, self.prefetch - self.outstanding_message_count
-                    )
-                if not bodies:
+                    fetched = self._fetch(self.prefetch - self.outstanding_message_count)
+                if not fetched:
                     self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
                     time.sleep(backoff_ms / 1000)
                     return None
-                self.message_cache = self._admit(bodies)
+                self.message_cache = self._admit(fetched)
         except redis.ConnectionError as error:
             raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
 
-    @property
-    def _acks_key(self) -> str:
-        return f"{self.broker.namespace}:__acks__.{self.broker.broker_id}.{self.queue_name}"
+    def _fetch(self, count: int) -> list[tuple[str, bytes | None]]:
+        """Dramatiq's Lua ``fetch`` (heartbeat and maintenance included), with the ids it pops.
 
-    def _admit(self, bodies: list[bytes | None]) -> list[Message[Any]]:
-        """The fetched messages fit to run; dead-letter the rest."""
-        decoded: list[tuple[bytes, Message[Any]]] = []
-        rejected: list[tuple[bytes, MessageMalformed]] = []
-        for body in bodies:
-            if body is None:
-                continue  # an id listed without a body: dropped by _dead_letter below
-            try:
-                decoded.append((body, decode_message(body, self.queue_name)))
-            except MessageMalformed as error:
-                rejected.append((body, error))
+        Inside one MULTI, ``LRANGE`` reads the ids ``fetch`` then pops, in the same order.
+        """
+        broker = self.broker
+        count = min(count, broker._max_unpack_size())
+        namespace = broker.namespace
+        arguments = [
+            "fetch",
+            current_millis(),
+            self.queue_name,
+            broker.broker_id,
+            broker.heartbeat_timeout,
+            broker.dead_message_ttl,
+            broker._should_do_maintenance("fetch"),
+            broker._max_unpack_size(),
+            count,
+        ]
+        with broker.client.pipeline(transaction=True) as pipe:
+            pipe.lrange(f"{namespace}:{self.queue_name}", 0, count - 1)
+            broker.scripts["dispatch"](keys=[namespace], args=arguments, client=pipe)
+            ids, bodies = pipe.execute()
+        return list(zip(map(_text, ids), bodies, strict=False))
+
+    def _admit(self, fetched: list[tuple[str, bytes | None]]) -> list[Message[Any]]:
+        """The fetched messages fit to run; dead-letter the rest under the ids they were fetched by."""
         admitted: list[Message[Any]] = []
-        claimed: set[str] = set()
-        ids = [message.options.get("redis_message_id") for _, message in decoded]
-        named = [rid for rid in ids if isinstance(rid, str)]
-        held_ids = (
-            dict(zip(named, self.broker.client.smismember(self._acks_key, named), strict=True))
-            if named
-            else {}
-        )
-        held = [bool(held_ids.get(rid)) if isinstance(rid, str) else False for rid in ids]
-        for (body, message), rid, is_held in zip(decoded, ids, held, strict=True):
-            if isinstance(rid, str) and is_held and rid not in claimed:
-                claimed.add(rid)
-                admitted.append(message)
-                continue
-            if rid is None:
-                problem = "is missing: without it the message cannot be acked, and runs again after a restart"
-            elif not is_held:
-                problem = f"is {rid!r}, which is not the id this message is stored under"
-            else:
-                problem = f"is {rid!r}, which another message fetched with it names too"
-            violation = Violation("options.redis_message_id", problem, _ID_HINT)
-            rejected.append((body, MessageMalformed(message.actor_name, [violation])))
-        if rejected or None in bodies:
-            self._dead_letter(rejected, claimed)
-        return admitted
-
-    def _dead_letter(self, rejected: list[tuple[bytes, MessageMalformed]], claimed: set[str]) -> None:
-        """Find the ids of rejected bodies among those this consumer holds, and dead-letter them."""
-        client = self.broker.client
-        candidates = [_text(rid) for rid in client.smembers(self._acks_key)]
-        candidates = [rid for rid in candidates if rid not in claimed]
-        stored = (
-            client.hmget(f"{self.broker.namespace}:{self.queue_name}.msgs", candidates) if candidates else []
-        )
-        by_body: defaultdict[bytes, list[str]] = defaultdict(list)
-        for rid, body in zip(candidates, stored, strict=True):
+        for rid, body in fetched:
             if body is None:
-                # Listed but never stored (RPUSH without HSET), or acked meanwhile (a no-op then).
+                # Listed but never stored (RPUSH without HSET): nothing to run or keep.
                 logger.warning("dropped id %r from queue %r: it has no message body", rid, self.queue_name)
                 self.broker.do_nack(self.queue_name, rid)
-            else:
-                by_body[body].append(rid)
-        for body, rejection in rejected:
-            matches = by_body.get(body)
-            message_id = message_id_of(body)
-            if not matches:
-                log_rejection(
-                    rejection, message_id, self.queue_name, "left in place: not among this consumer's ids"
-                )
                 continue
-            rid = matches.pop()
-            log_rejection(rejection, message_id, self.queue_name, DEAD_LETTERED, error=True)
-            text = reason_text(rejection, message_id=message_id, queue_name=self.queue_name)
-            store_redis_reason(self.broker, self.queue_name, rid, text)
-            self.broker.do_nack(self.queue_name, rid)
+            try:
+                message = decode_message(body, self.queue_name)
+                named = message.options.get("redis_message_id")
+                if named != rid:
+                    raise MessageMalformed(message.actor_name, [_id_violation(named, rid)])
+            except MessageMalformed as rejection:
+                self._dead_letter(rid, body, rejection)
+                continue
+            admitted.append(message)
+        return admitted
+
+    def _dead_letter(self, rid: str, body: bytes, rejection: MessageMalformed) -> None:
+        message_id = message_id_of(body)
+        log_rejection(rejection, message_id, self.queue_name, DEAD_LETTERED, error=True)
+        text = reason_text(rejection, message_id=message_id, queue_name=self.queue_name)
+        store_redis_reason(self.broker, self.queue_name, rid, text)
+        self.broker.do_nack(self.queue_name, rid)
+
+
+def _id_violation(named: Any, rid: str) -> Violation:
+    if named is None:
+        problem = "is missing: without it the message cannot be acked, and runs again after a restart"
+    else:
+        problem = (
+            f"is {named!r}, but the message is stored under {rid!r}: it would ack another message or none"
+        )
+    return Violation("options.redis_message_id", problem, _ID_HINT)
 
 
 def _text(value: Any) -> str:
