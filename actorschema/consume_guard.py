@@ -119,7 +119,8 @@ class ConsumeGuard(Middleware):
         try:
             delivery = self.check(broker, target)
         except PayloadRejected as rejection:
-            if self.gateway.mode == "warn":
+            # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn mode.
+            if self.gateway.mode == "warn" and not isinstance(rejection, MessageMalformed):
                 self.gateway._log(rejection, target, "run as it arrived (mode='warn')")
                 return
             self.gateway._log(rejection, target, "dead-lettered, not run, not retried", error=True)

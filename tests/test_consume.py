@@ -389,9 +389,14 @@ def test_warn_mode_logs_and_runs_the_message_as_it_arrived(caplog: pytest.LogCap
         ran.append(n)
 
     put(broker, {**valid_body("default"), "actor_name": "lenient", "kwargs": {"n": "7"}})
+    # A broken envelope is never run: the worker thread would die when the actor raised.
+    put(
+        broker,
+        {**valid_body("default"), "actor_name": "lenient", "kwargs": {"n": 8}, "options": {"throws": "E"}},
+    )
     with caplog.at_level(logging.WARNING, logger="actorschema"):
         run_worker(broker)
-    assert ran == ["7"] and broker.dead_letters == []
-    (record,) = [r for r in caplog.records if hasattr(r, "actorschema")]
+    assert ran == ["7"] and len(broker.dead_letters) == 1
+    (record,) = [r for r in caplog.records if hasattr(r, "actorschema") and r.levelno == logging.WARNING]
     assert record.levelno == logging.WARNING and record.actorschema["paths"] == ["kwargs.n"]
     assert "mode='warn'" in record.actorschema["outcome"]
