@@ -94,6 +94,8 @@ def envelope_violations(
       queue_name: The queue it was consumed from, which its ``queue_name`` must name.
       prefix: Where the message sits (for messages nested in options).
     """
+    if _plainly_valid(fields, queue_name):
+        return []
     if not isinstance(fields, Mapping):
         where = render_path(prefix)
         return [
@@ -122,6 +124,39 @@ def envelope_violations(
     if type(options) is dict:
         found.extend(_option_violations(options, (*prefix, "options"), depth))
     return found
+
+
+def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
+    """The common case proved in a few type checks; False sends the message down the full check."""
+    if type(fields) is not dict or fields.keys() != MESSAGE_FIELDS:
+        return False
+    queue, actor, options = fields["queue_name"], fields["actor_name"], fields["options"]
+    timestamp, message_id = fields["message_timestamp"], fields["message_id"]
+    if not (
+        type(queue) is str
+        and queue
+        and (queue_name is None or queue == queue_name)
+        and type(actor) is str
+        and actor
+        and type(fields["args"]) in (list, tuple)
+        and type(fields["kwargs"]) is dict
+        and type(options) is dict
+        and type(message_id) is str
+        and message_id
+        and type(timestamp) is int
+        and timestamp >= 0
+    ):
+        return False
+    for name, value in options.items():
+        if name in _NESTED:
+            return False
+        rule = CONSUMED_OPTIONS.get(name)
+        if rule is not None and not rule[0](value):
+            return False
+    return True
+
+
+_NESTED = frozenset(("pipe_target", "group_completion_callbacks"))
 
 
 def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: int) -> list[Violation]:
