@@ -25,6 +25,7 @@ from .asyncapi import asyncapi_document
 from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
 from .contract import hint_text
+from .deadletters import dead_letter_reasons
 from .export import app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
@@ -299,6 +300,52 @@ def diff(
         verdict = f"{len(broken)} change(s) break {mode.value} compatibility" if broken else "compatible"
         out.print(f"{len(changes)} change(s); {verdict}")
     if broken:
+        raise typer.Exit(1)
+
+
+@app.command("dead-letters")
+def dead_letters(
+    target: Target,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", "-q", help="A queue to read (repeat for more); default: every queue of the app."
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List the messages the gateway dead-lettered on the worker, and why.
+
+    Reads the reason kept beside each dead-letter queue, through the app's own
+    broker: on Redis the [bold]<queue>.XQ.reasons[/] hash, on RabbitMQ the
+    [bold]x-actorschema-reason[/] header (read without consuming the messages).
+    Each entry names the actor, the message id and every path with its
+    problem. Exit code 1 when there is any, so a monitoring script can alert.
+    """
+    broker = _broker(target)
+    names = queues or sorted({actor.queue_name for actor in broker.actors.values()})
+    found: list[dict[str, Any]] = []
+    try:
+        for queue in names:
+            for key, record in sorted(dead_letter_reasons(broker, queue).items()):
+                found.append({"id": key, **record})
+    except Exception as error:  # a broker that cannot be reached, or does not keep reasons
+        err.print(f"[red]error:[/] cannot read dead-letter reasons: {error}")
+        err.print("  hint: check the broker the app connects to (its URL, and that it is running)")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"queues": names, "dead_letters": found}, indent=2))
+    elif not found:
+        out.print(f"no dead letters with a reason in {', '.join(names) or 'any queue'}")
+    else:
+        table = Table(title="Dead-lettered by actorschema")
+        for column in ("queue", "actor", "message id", "why"):
+            table.add_column(column)
+        for entry in found:
+            why = "\n".join(f"{v['path']}: {v['problem']}" for v in entry["violations"])
+            table.add_row(entry["queue"], entry["actor"], str(entry["message_id"] or entry["id"]), why)
+        out.print(table)
+    if found:
         raise typer.Exit(1)
 
 

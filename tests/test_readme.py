@@ -144,6 +144,14 @@ def check_partial_test_command(command: str) -> None:
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:]
 
 
+def check_dead_letters(command: str) -> None:
+    # On the example app's StubBroker nothing was dead-lettered: exit 0. On Redis, with reasons,
+    # tests/test_shop_worker.py runs the same command against a real worker's dead letters.
+    result = run(command)
+    assert result.returncode == 0, result.stderr
+    assert "no dead letters with a reason in emails, images, orders" in result.stdout
+
+
 NODE_PRODUCER_COMMANDS = [
     "npm ci --prefix examples/producers/node",
     "node examples/producers/node/produce.js --redis redis://127.0.0.1:6379/0 send_email "
@@ -193,6 +201,7 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "./scripts/test.sh": check_test_command,
     "./scripts/test.sh tests/test_gateway.py": check_partial_test_command,
     "actorschema --version": check_version,
+    "actorschema dead-letters examples.shop": check_dead_letters,
     **{command: check_node_producer_command for command in NODE_PRODUCER_COMMANDS},
 }
 

@@ -85,3 +85,40 @@ def test_dramatiq_cli_worker_runs_the_shop_and_dead_letters_what_breaks_it(
     assert reasons[bad]["violations"][0]["path"] == "kwargs.source"
     assert reasons[garbage]["violations"][0]["path"] == "$"
     assert "Consumer encountered an unexpected error" not in output
+
+    # Whoever inspects the dead-letter queue reads why, with the app's own broker.
+    env = {**os.environ, "SHOP_REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT)}
+    listed = subprocess.run(
+        ["actorschema", "dead-letters", "examples.shop", "--queue", "images", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 1, listed.stderr  # 1: there are dead letters
+    entries = {entry["id"]: entry for entry in json.loads(listed.stdout)["dead_letters"]}
+    assert set(entries) == {bad, garbage}
+    assert (
+        entries[bad]["actor"] == "make_thumbnail" and entries[bad]["violations"][0]["path"] == "kwargs.source"
+    )
+    table = subprocess.run(
+        ["actorschema", "dead-letters", "examples.shop"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert table.returncode == 1 and "kwargs.source" in table.stdout and "make_thumbnail" in table.stdout
+    redis_client.flushall()
+    clean = subprocess.run(
+        ["actorschema", "dead-letters", "examples.shop"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert clean.returncode == 0 and "no dead letters" in clean.stdout
+    down = subprocess.run(
+        ["actorschema", "dead-letters", "examples.shop"],
+        cwd=ROOT, env={**env, "SHOP_REDIS_URL": "redis://127.0.0.1:1/0"}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert down.returncode == 2 and "cannot read dead-letter reasons" in down.stderr
