@@ -309,7 +309,10 @@ def dead_letters(
     queues: Annotated[
         list[str] | None,
         typer.Option(
-            "--queue", "-q", help="A queue to read (repeat for more); default: every queue of the app."
+            "--queue",
+            "-q",
+            help="A queue to read (repeat for more); default: every queue of the app.",
+            metavar="QUEUE",
         ),
     ] = None,
     as_json: AsJson = False,
