@@ -5,6 +5,7 @@ Run it from the repository root::
     python benchmarks/consume_benchmark.py           # 20 rounds per side
     python benchmarks/consume_benchmark.py --quick   # 6 rounds
     python benchmarks/consume_benchmark.py --json    # machine-readable results on stdout
+    python benchmarks/consume_benchmark.py --redis   # also: worker throughput on a real Redis
 
 What one consumed message costs the worker, from stored bytes to the actor's
 return, timed the way Dramatiq's worker does it, on one thread (no polling or
@@ -21,6 +22,11 @@ semantics (``jsonschema`` on the actor's published schema).
 
 Rounds alternate bare, gateway, bare... each timing every message one by one
 with ``perf_counter_ns``; the median per side is reported, and gateway/bare.
+
+``--redis`` adds what a user sees: a real ``dramatiq.Worker`` (4 threads)
+draining 5,000 stored messages from a private redis-server, Dramatiq's
+``RedisBroker`` against ``actorschema.brokers.RedisBroker`` with the gateway,
+in alternating rounds; reported as messages per second, medians.
 """
 
 from __future__ import annotations
@@ -147,22 +153,98 @@ def run(rounds: int, count: dict[str, int]) -> dict[str, Any]:
     return results
 
 
+def counting_actor(broker: Any, count: int) -> tuple[Any, Any]:
+    """The ``small`` actor on queue ``bench``, and an Event set once it has run ``count`` times."""
+    import itertools
+    import threading
+
+    done = threading.Event()
+    calls = itertools.count(1)  # next() on it is atomic under the GIL
+
+    def small(user_id: int, name: str, score: float) -> None:
+        if next(calls) >= count:
+            done.set()
+
+    return dramatiq.actor(small, broker=broker, queue_name="bench"), done
+
+
+def redis_throughput(rounds: int, count: int = 5_000) -> dict[str, Any]:
+    """Messages per second a 4-thread Worker drains from Redis: bare against gateway."""
+    from dramatiq import Worker
+    from dramatiq.brokers.redis import RedisBroker as BareRedisBroker
+    from send_benchmark import RedisProcess
+
+    from actorschema.brokers import RedisBroker
+
+    server = RedisProcess()
+    rates: dict[str, list[float]] = {"bare": [], "gateway": []}
+    try:
+        for _ in range(rounds):
+            for side in ("bare", "gateway"):
+                broker: Any = (RedisBroker if side == "gateway" else BareRedisBroker)(url=server.url)
+                if side == "gateway":
+                    broker.add_middleware(PayloadGateway())
+                actor, done = counting_actor(broker, count)
+                broker.client.flushall()
+                with broker.client.pipeline(transaction=False) as pipe:
+                    for n in range(count):
+                        rid = f"r{n}"
+                        message = actor.message(user_id=n, name="Ada Lovelace", score=97.5)
+                        message = message.copy(options={"redis_message_id": rid})
+                        pipe.hset("dramatiq:bench.msgs", rid, message.encode())
+                        pipe.rpush("dramatiq:bench", rid)
+                    pipe.execute()
+                gc.collect()
+                worker = Worker(broker, worker_threads=4, worker_timeout=50)
+                start = time.perf_counter()
+                worker.start()
+                finished = done.wait(120)
+                elapsed = time.perf_counter() - start
+                worker.stop()
+                broker.close()
+                if not finished:
+                    raise RuntimeError(f"{side}: the worker did not drain {count} messages in 120 s")
+                rates[side].append(count / elapsed)
+                print(f"  redis {side}: {count / elapsed:,.0f} msg/s", file=sys.stderr)
+    finally:
+        server.stop()
+    bare, gateway = statistics.median(rates["bare"]), statistics.median(rates["gateway"])
+    return {
+        "messages": count,
+        "bare_per_s": round(bare),
+        "gateway_per_s": round(gateway),
+        "ratio": round(gateway / bare, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 rounds instead of 20")
     parser.add_argument("--json", action="store_true", help="results as JSON on stdout")
+    parser.add_argument("--redis", action="store_true", help="also time a real worker draining Redis")
     options = parser.parse_args()
     rounds = 6 if options.quick else 20
     results = run(rounds, {"small": 200, "medium": 40, "large": 2})
+    throughput = redis_throughput(3 if options.quick else 5) if options.redis else None
     if options.json:
-        print(
-            json.dumps({"python": platform.python_version(), "rounds": rounds, "results": results}, indent=2)
-        )
+        report = {
+            "python": platform.python_version(),
+            "rounds": rounds,
+            "results": results,
+            "redis": throughput,
+        }
+        print(json.dumps(report, indent=2))
         return
     print(f"consume path per message, {rounds} rounds per side, Python {platform.python_version()}")
     print(f"{'message':8} {'size':>9} {'bare us':>9} {'gateway us':>11} {'gw/bare':>8}")
     for name, row in results.items():
         print(f"{name:8} {row['size']:>9,} {row['bare_us']:>9} {row['gateway_us']:>11} {row['ratio']:>8}")
+    if throughput is not None:
+        print(
+            f"redis worker, 4 threads, {throughput['messages']:,} small messages: "
+            f"bare {throughput['bare_per_s']:,}/s, gateway {throughput['gateway_per_s']:,}/s, "
+            f"gw/bare {throughput['ratio']}"
+        )
 
 
 if __name__ == "__main__":
