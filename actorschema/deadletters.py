@@ -43,7 +43,7 @@ def reason_record(rejection: PayloadRejected, *, message_id: str | None, queue_n
         "message_id": message_id,
         "queue": queue_name,
         "reason": rejection.title,
-        "violations": [{"path": v.path, "problem": v.problem, "hint": v.hint} for v in rejection.violations],
+        "violations": [v.as_dict() for v in rejection.violations],
         "error": str(rejection),
         "dead_lettered_at": int(time.time() * 1000),
     }
@@ -80,7 +80,7 @@ def dead_letter_reasons(broker: Any, queue_name: str) -> dict[str, dict[str, Any
         return _stub_reasons(broker, queue_name)
     if hasattr(broker, "client") and hasattr(broker, "namespace"):
         raw = broker.client.hgetall(reasons_key(broker.namespace, queue_name))
-        return {_text(key): json.loads(value) for key, value in raw.items()}
+        return {text_of(key): json.loads(value) for key, value in raw.items()}
     if hasattr(broker, "parameters"):
         return _rabbitmq_reasons(broker, queue_name)
     raise TypeError(f"cannot read dead-letter reasons from a {type(broker).__name__}")
@@ -118,5 +118,6 @@ def _rabbitmq_reasons(broker: Any, queue_name: str) -> dict[str, dict[str, Any]]
     return found
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """A Redis reply as text, whether the client decodes responses or not."""
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -38,6 +38,10 @@ class Violation:
     problem: str
     hint: str = ""
 
+    def as_dict(self) -> dict[str, str]:
+        """The violation as JSON, for log records and dead-letter reasons."""
+        return {"path": self.path, "problem": self.problem, "hint": self.hint}
+
     def __str__(self) -> str:
         text = f"{self.path}: {self.problem}"
         return f"{text}\n      send instead: {self.hint}" if self.hint else text

@@ -420,7 +420,7 @@ def log_rejection(
         "queue": queue_name,
         "reason": rejection.title,
         "paths": list(rejection.paths),
-        "violations": [{"path": v.path, "problem": v.problem, "hint": v.hint} for v in rejection.violations],
+        "violations": [v.as_dict() for v in rejection.violations],
         "outcome": outcome,
     }
     if isinstance(rejection, PayloadTooLarge):

@@ -126,12 +126,11 @@ class InboundContract:
           NonJSONPayload: A value JSON cannot hold (``NaN``, a lone surrogate).
         """
         contract = self.contract
+        # Judged as they arrived, so the paths are where the values are in the message.
+        if not strict_json and not (is_strict_json(list(args)) and is_strict_json(dict(kwargs))):
+            violations = find_violations(list(args), ("args",)) + find_violations(dict(kwargs), ("kwargs",))
+            raise NonJSONPayload(contract.actor_name, violations)
         bound_args, bound_kwargs, origins = contract.bind(args, kwargs)
-        if not strict_json and not (is_strict_json(list(bound_args)) and is_strict_json(bound_kwargs)):
-            violations = find_violations(list(bound_args), ("args",)) + find_violations(
-                bound_kwargs, ("kwargs",)
-            )
-            raise NonJSONPayload(contract.actor_name, [_moved(v, origins) for v in violations])
         document = {"args": list(bound_args), "kwargs": bound_kwargs}
         if self._fast is None or not self._fast.is_valid(document):
             self._refuse(document, origins)
@@ -253,15 +252,6 @@ def _original_path(steps: Path, origins: dict[str, Path]) -> Path:
     if len(steps) >= 2 and steps[0] == "kwargs" and steps[1] in origins:
         return (*origins[steps[1]], *steps[2:])
     return steps
-
-
-def _moved(violation: Violation, origins: dict[str, Path]) -> Violation:
-    for name, origin in origins.items():
-        prefix = render_path(("kwargs", name))
-        if violation.path == prefix or violation.path.startswith((prefix + ".", prefix + "[")):
-            rest = violation.path[len(prefix) :]
-            return Violation(render_path(origin) + rest, violation.problem, violation.hint)
-    return violation
 
 
 def _schema_hint(error: ValidationError) -> str:

@@ -400,3 +400,26 @@ def test_warn_mode_logs_and_runs_the_message_as_it_arrived(caplog: pytest.LogCap
     (record,) = [r for r in caplog.records if hasattr(r, "actorschema") and r.levelno == logging.WARNING]
     assert record.levelno == logging.WARNING and record.actorschema["paths"] == ["kwargs.n"]
     assert "mode='warn'" in record.actorschema["outcome"]
+
+
+def test_with_dramatiqs_own_stub_broker_values_json_cannot_hold_are_still_refused_at_their_path() -> None:
+    # Dramatiq's own decoder (json.loads) lets NaN and lone surrogates through; the gateway does not.
+    from dramatiq.brokers.stub import StubBroker as DramatiqStubBroker
+
+    broker = DramatiqStubBroker()
+    broker.add_middleware(PayloadGateway())
+    dramatiq.set_broker(broker)
+    ran: list[Any] = []
+
+    @dramatiq.actor
+    def anything(value: Any, label: str = "") -> None:
+        ran.append(value)
+
+    good = json.dumps({**valid_body("default"), "actor_name": "anything", "kwargs": {"value": 1}})
+    broker.queues["default"].put(good.replace('"value": 1', '"value": NaN').encode())
+    broker.queues["default"].put(good.replace('"value": 1', '"value": 2, "label": "\\ud800"').encode())
+    broker.queues["default"].put(good.encode())
+    run_worker(broker)  # type: ignore[arg-type]
+    assert ran == [1]
+    paths = sorted(path for m in broker.dead_letters for path in m._actorschema_rejection.paths)
+    assert paths == ["kwargs.label", "kwargs.value"]

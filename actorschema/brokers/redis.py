@@ -24,7 +24,7 @@ from dramatiq.brokers.redis import _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed
 
-from ..deadletters import reason_text, store_redis_reason
+from ..deadletters import reason_text, store_redis_reason, text_of
 from ..envelope import decode_message
 from ..errors import MessageMalformed, Violation
 from ..gateway import log_rejection
@@ -90,7 +90,7 @@ class _GuardedRedisConsumer(_RedisConsumer):
             pipe.lrange(f"{namespace}:{self.queue_name}", 0, count - 1)
             broker.scripts["dispatch"](keys=[namespace], args=arguments, client=pipe)
             ids, bodies = pipe.execute()
-        return list(zip(map(_text, ids), bodies, strict=False))
+        return list(zip(map(text_of, ids), bodies, strict=False))
 
     def _admit(self, fetched: list[tuple[str, bytes | None]]) -> list[Message[Any]]:
         """The fetched messages fit to run; dead-letter the rest under the ids they were fetched by."""
@@ -128,7 +128,3 @@ def _id_violation(named: Any, rid: str) -> Violation:
             f"is {named!r}, but the message is stored under {rid!r}: it would ack another message or none"
         )
     return Violation("options.redis_message_id", problem, _ID_HINT)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
