@@ -1,5 +1,10 @@
 """``PayloadGateway``: the Dramatiq middleware that checks every message before it is enqueued.
 
+It is also the worker side's owner: its :class:`~actorschema.consume_guard.ConsumeGuard`
+(put first in the middleware when a worker boots) checks every consumed
+message against the same contracts and limits, and the wrapper it puts
+around each actor's function hands the actor its typed arguments.
+
 Where it hooks in, and why there:
 
 * ``after_declare_actor`` builds the actor's :class:`~actorschema.contract.ActorContract`
@@ -71,6 +76,10 @@ _SEND_WITH_OPTIONS = Actor.send_with_options.__code__
 class PayloadGateway(Middleware):
     """Reject messages that are not strict JSON, do not fit their actor, or are too large.
 
+    On send, a bad message raises and nothing is enqueued; on the worker, a bad
+    consumed message is dead-lettered with its reason instead of being run,
+    and a good one reaches its actor with its declared types.
+
     Add it to the broker before declaring actors that use its option, and
     after other middleware that change messages (it checks the message they
     leave)::
@@ -87,9 +96,11 @@ class PayloadGateway(Middleware):
         offloads above it), so messages stay portable.
       queue_limits: Per-queue limits by queue name; they override the global
         limit and are overridden by an actor's ``max_message_bytes`` option.
-      mode: ``"enforce"`` raises on a bad message and enqueues nothing;
-        ``"warn"`` logs one structured warning per bad message and enqueues
-        it unchanged, for rolling the gateway out on a live system.
+      mode: ``"enforce"`` raises on a bad message and enqueues nothing (and
+        dead-letters a bad consumed one); ``"warn"`` logs one structured
+        warning per bad message and enqueues (or runs) it unchanged, for
+        rolling the gateway out on a live system. A consumed message whose
+        envelope would break Dramatiq is dead-lettered in both modes.
     """
 
     def __init__(
