@@ -35,7 +35,7 @@ from dramatiq.middleware import Middleware
 
 from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
-from .encoder import encode_message
+from .encoder import encode_message, message_fields
 from .envelope import STRICTLY_DECODED, envelope_violations
 from .errors import DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
@@ -153,15 +153,7 @@ class ConsumeGuard(Middleware):
 
     def check(self, broker: Broker, message: Message[Any]) -> _Delivery:
         """Check a consumed message; return its typed arguments, or raise a PayloadRejected."""
-        fields = {
-            "queue_name": message.queue_name,
-            "actor_name": message.actor_name,
-            "args": message.args,
-            "kwargs": message.kwargs,
-            "options": message.options,
-            "message_id": message.message_id,
-            "message_timestamp": message.message_timestamp,
-        }
+        fields = message_fields(message, message.args, message.kwargs)
         strict = getattr(message, STRICTLY_DECODED, False)
         # A guarded consumer checked the envelope when it decoded the body.
         violations = [] if strict else envelope_violations(fields)

@@ -43,7 +43,7 @@ from dramatiq.middleware import Middleware
 
 from .consume_guard import ConsumeGuard, take_delivery
 from .contract import ActorContract
-from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, writes_json
+from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
 from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
 from .strict_json import find_violations, is_strict_json
@@ -270,7 +270,7 @@ class PayloadGateway(Middleware):
         options = message.options
         if "pipe_target" in options or "group_completion_callbacks" in options:
             self._check_nested(broker, message.actor_name, options)
-        data = _fields(message, args, kwargs)
+        data = message_fields(message, args, kwargs)
         body = self._encode_strict(message.actor_name, data, contract)
         limit = self._limit(broker, message)
         if limit.limit is not None and len(body) > limit.limit:
@@ -443,19 +443,6 @@ def log_rejection(
 def _check_limit(where: str, value: object) -> None:
     if value is not None and (type(value) is not int or value <= 0):
         raise ValueError(f"size limit for {where!r} must be a positive int or None, not {value!r}")
-
-
-def _fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The message's fields with the given arguments, in Dramatiq's order (``asdict`` is slow)."""
-    return {
-        "queue_name": message.queue_name,
-        "actor_name": message.actor_name,
-        "args": args,
-        "kwargs": kwargs,
-        "options": message.options,
-        "message_id": message.message_id,
-        "message_timestamp": message.message_timestamp,
-    }
 
 
 def _on_worker_path() -> bool:
