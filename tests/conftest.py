@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dramatiq
@@ -37,6 +37,15 @@ def need(binary: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float, interval: float = 0.02) -> None:
+    """Poll ``predicate`` until it holds; fail, saying what was awaited, after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
+        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -22,6 +22,7 @@ from typing import Any
 import dramatiq
 import pika
 import pytest
+from conftest import wait_until
 from dramatiq import Worker
 from malformed import CASES, Item, typed_actor_fn, valid_body
 from rabbitmq_server import RabbitmqServer
@@ -32,14 +33,6 @@ from actorschema.deadletters import REASON_HEADER, dead_letter_reasons
 
 WAIT_SECONDS = 30
 WHEN = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
-        time.sleep(0.05)
 
 
 class RabbitRig:
@@ -164,8 +157,13 @@ def test_every_malformed_class_is_dead_lettered_with_its_reason_and_the_good_one
     assert len({raw for _, raw, _ in bad}) == len(bad), "each bad body is told apart by its bytes"
     rig.start(threads=4)
 
-    wait_until(lambda: len(rig.received) >= len(goods), f"{len(goods)} actor calls")
-    wait_until(lambda: rig.counts() == (0, 0, len(CASES)), f"{len(CASES)} dead letters, nothing else queued")
+    wait_until(lambda: len(rig.received) >= len(goods), f"{len(goods)} actor calls", WAIT_SECONDS, 0.05)
+    wait_until(
+        lambda: rig.counts() == (0, 0, len(CASES)),
+        f"{len(CASES)} dead letters, nothing else queued",
+        WAIT_SECONDS,
+        0.05,
+    )
     time.sleep(0.2)  # room for a duplicate call to show
 
     assert sorted(call[0] for call in rig.received) == goods, "every good message ran exactly once"
@@ -221,8 +219,8 @@ def test_invalid_message_is_dead_lettered_once_and_not_retried(
     rig.publish_good(2)
     rig.start(threads=2)
 
-    wait_until(lambda: len(rig.received) >= 1, "the good message")
-    wait_until(lambda: rig.counts() == (0, 0, 1), "one dead letter")
+    wait_until(lambda: len(rig.received) >= 1, "the good message", WAIT_SECONDS, 0.05)
+    wait_until(lambda: rig.counts() == (0, 0, 1), "one dead letter", WAIT_SECONDS, 0.05)
     time.sleep(0.3)  # a retry would be back by now (backoff <= 20 ms)
 
     assert [call[0] for call in rig.received] == [2]

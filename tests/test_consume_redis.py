@@ -24,6 +24,7 @@ import dramatiq
 import dramatiq.brokers.redis
 import dramatiq.worker
 import pytest
+from conftest import wait_until
 from dramatiq import Message, Worker
 from malformed import CASES, REDIS_CASES, Item, Malformed, typed_actor_fn, valid_body
 
@@ -49,14 +50,6 @@ def encode(body: dict[str, Any]) -> bytes:
 def compact_size(body: dict[str, Any]) -> int:
     """The size the gateway measures: compact JSON, UTF-8, fields in Dramatiq's order."""
     return len(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
-        time.sleep(0.02)
 
 
 class RedisRig:
@@ -328,7 +321,7 @@ def test_redis_message_id_of_another_live_message_does_not_lose_that_message(
     rig.produce(copy_rid, encode(copy))  # listed first: fetched first in the batch
     rig.produce(original_rid, encode(original))
     rig.start()
-    wait_until(lambda: len(rig.received) >= 1, "one actor call")
+    wait_until(lambda: len(rig.received) >= 1, "one actor call", WAIT_SECONDS)
     time.sleep(0.5)  # room for a second call, or a dead-lettering
 
     state = {
@@ -372,7 +365,7 @@ def test_exact_copy_under_a_second_id_while_the_first_runs_is_not_stranded(
         assert running.wait(WAIT_SECONDS)
         copy_rid = new_rid()
         rig.produce(copy_rid, raw)
-        wait_until(lambda: len(rig.batches) >= 2, "the copy to be fetched while the first runs")
+        wait_until(lambda: len(rig.batches) >= 2, "the copy to be fetched while the first runs", WAIT_SECONDS)
         time.sleep(0.2)
     finally:
         release.set()
@@ -624,7 +617,7 @@ def test_dramatiq_redis_broker_strands_the_good_message_fetched_with_an_undecoda
     good_rid = rig.produce_good(1)
     rig.start(threads=1)  # prefetch 2: both in one fetch
 
-    wait_until(lambda: len(rig.batches) >= 1, "the first fetch")
+    wait_until(lambda: len(rig.batches) >= 1, "the first fetch", WAIT_SECONDS)
     time.sleep(2)
 
     assert rig.received == [], "the good message was lost with the consumer that crashed"

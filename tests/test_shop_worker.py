@@ -33,6 +33,22 @@ def raw_enqueue(client: Any, queue: str, body: dict[str, Any] | bytes) -> str:
     return rid
 
 
+def shop_env(redis_url: str) -> dict[str, str]:
+    """The environment that runs ``examples.shop`` on the Redis at ``redis_url``."""
+    return {**os.environ, "SHOP_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
+
+
+def dead_letters_command(redis_url: str, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["actorschema", "dead-letters", "examples.shop", *options],
+        cwd=ROOT,
+        env=shop_env(redis_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def message(actor: str, queue: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {
         "queue_name": queue,
@@ -56,7 +72,7 @@ def test_dramatiq_cli_worker_runs_the_shop_and_dead_letters_what_breaks_it(
     worker = subprocess.Popen(
         [sys.executable, "-m", "dramatiq", "examples.shop", "--processes", "1", "--threads", "2"],
         cwd=ROOT,
-        env={**os.environ, "SHOP_REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT)},
+        env=shop_env(redis_server.url),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -87,38 +103,17 @@ def test_dramatiq_cli_worker_runs_the_shop_and_dead_letters_what_breaks_it(
     assert "Consumer encountered an unexpected error" not in output
 
     # Whoever inspects the dead-letter queue reads why, with the app's own broker.
-    env = {**os.environ, "SHOP_REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT)}
-    listed = subprocess.run(
-        ["actorschema", "dead-letters", "examples.shop", "--queue", "images", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    listed = dead_letters_command(redis_server.url, "--queue", "images", "--json")
     assert listed.returncode == 1, listed.stderr  # 1: there are dead letters
     entries = {entry["id"]: entry for entry in json.loads(listed.stdout)["dead_letters"]}
     assert set(entries) == {bad, garbage}
     assert (
         entries[bad]["actor"] == "make_thumbnail" and entries[bad]["violations"][0]["path"] == "kwargs.source"
     )
-    table = subprocess.run(
-        ["actorschema", "dead-letters", "examples.shop"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    table = dead_letters_command(redis_server.url)
     assert table.returncode == 1 and "kwargs.source" in table.stdout and "make_thumbnail" in table.stdout
     redis_client.flushall()
-    clean = subprocess.run(
-        ["actorschema", "dead-letters", "examples.shop"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    clean = dead_letters_command(redis_server.url)
     assert clean.returncode == 0 and "no dead letters" in clean.stdout
-    down = subprocess.run(
-        ["actorschema", "dead-letters", "examples.shop"],
-        cwd=ROOT, env={**env, "SHOP_REDIS_URL": "redis://127.0.0.1:1/0"}, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    down = dead_letters_command("redis://127.0.0.1:1/0")
     assert down.returncode == 2 and "cannot read dead-letter reasons" in down.stderr
