@@ -25,7 +25,7 @@ from typing import Any
 from dramatiq.broker import Broker
 
 from .export import app_actors
-from .schema import message_schema
+from .schema import actor_description, message_schema
 
 __all__ = ["ASYNCAPI_VERSION", "SCHEMA_FORMAT", "asyncapi_document"]
 
@@ -56,7 +56,7 @@ def asyncapi_document(
         schema = message_schema(contract, entry.limit)
         pointer = f"#/components/schemas/{_escape(actor)}/schema"
         schemas[actor] = {"schemaFormat": SCHEMA_FORMAT, "schema": _embedded(schema, pointer)}
-        summary = (contract.description or f"A message for the Dramatiq actor {actor!r}.").strip()
+        summary = (actor_description(contract) or f"A message for the Dramatiq actor {actor!r}.").strip()
         message: dict[str, Any] = {
             "name": actor,
             "title": f"Dramatiq message for actor {actor!r}",

@@ -26,6 +26,7 @@ from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
 from .contract import hint_text
 from .deadletters import dead_letter_reasons
+from .defaults import function_facts
 from .export import app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
@@ -39,6 +40,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
+    # A crash must not print local variables: they hold the app's values (a DSN read from the environment...).
+    pretty_exceptions_show_locals=False,
 )
 
 TARGET_HELP = (
@@ -129,16 +132,22 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
     rows: list[dict[str, Any]] = []
     for entry in entries:
         contract = entry.contract
-        parameters = [
-            {
-                "name": p.name,
-                "kind": p.kind.name.lower(),
-                "type": hint_text(p.hint),
-                "required": p.required,
-                "default": None if p.default is pyinspect.Parameter.empty else repr(p.default),
-            }
-            for p in contract.parameters
-        ]
+        facts = function_facts(contract.function)
+        parameters = []
+        for p in contract.parameters:
+            has_default = p.default is not pyinspect.Parameter.empty
+            # Only a default written as a literal is shown: a computed one may be a secret, and differs by machine.
+            literal = has_default and facts.literal_default(p.name, p.default)
+            parameters.append(
+                {
+                    "name": p.name,
+                    "kind": p.kind.name.lower(),
+                    "type": hint_text(p.hint),
+                    "required": p.required,
+                    "default": repr(p.default) if literal else None,
+                    "default_computed": has_default and not literal,
+                }
+            )
         rows.append(
             {
                 "actor": contract.actor_name,
@@ -356,6 +365,8 @@ def _parameter_text(parameter: dict[str, Any]) -> str:
     text = f"{parameter['name']}: {parameter['type']}"
     if parameter["default"] is not None:
         text += f" = {parameter['default']}"
+    elif parameter["default_computed"]:
+        text += " = <computed at run time>"
     return text
 
 

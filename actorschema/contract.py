@@ -167,6 +167,8 @@ class ActorContract:
       queue_name: The actor's queue.
       parameters: The actor's parameters, in signature order.
       description: The actor's docstring, if any.
+      function: The function whose signature this is: its source says which
+        defaults and texts a schema may publish (see :mod:`actorschema.defaults`).
     """
 
     def __init__(
@@ -175,11 +177,13 @@ class ActorContract:
         queue_name: str,
         parameters: list[Parameter],
         description: str | None = None,
+        function: Callable[..., Any] | None = None,
     ) -> None:
         self.actor_name = actor_name
         self.queue_name = queue_name
         self.parameters = parameters
         self.description = description
+        self.function = function
         self.by_name = {p.name: p for p in parameters}
         kinds = inspect.Parameter
         self.positional = [
@@ -232,7 +236,7 @@ class ActorContract:
         parameters = [
             _parameter(actor_name, p, hints.get(p.name, _EMPTY)) for p in signature.parameters.values()
         ]
-        return cls(actor_name, queue_name, parameters, inspect.getdoc(fn))
+        return cls(actor_name, queue_name, parameters, inspect.getdoc(fn), fn)
 
     def canonical(
         self,
@@ -437,7 +441,7 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
     except Exception as error:
         raise TypeError(
             f"actor {actor_name!r}: parameter {parameter.name!r} has a type hint pydantic cannot validate "
-            f"({hint!r}): {error}"
+            f"({hint_text(hint)}): {error}"
         ) from error
     native = _is_json_native(hint) or _is_json_native_sequence(hint)
     return Parameter(

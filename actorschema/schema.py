@@ -24,10 +24,11 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .contract import ActorContract, Parameter
+from .defaults import PublishedJsonSchema, function_facts, is_published, scrub_field, scrub_texts
 from .limits import SizeLimit
 from .strict_json import MESSAGE_FIELD_ORDER
 
-__all__ = ["DIALECT", "message_schema"]
+__all__ = ["DIALECT", "actor_description", "message_schema"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -136,12 +137,23 @@ _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONL
 
 
 def _parameter_schemas(contract: ActorContract) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One schema per parameter, sharing one ``$defs`` (so two models never clash on a name)."""
+    """One schema per parameter, sharing one ``$defs`` (so two models never clash on a name).
+
+    Defaults, examples and texts appear only where the source writes them as
+    literals (:mod:`actorschema.defaults`): a default computed at run time
+    leaves the parameter optional, with :data:`~actorschema.defaults.COMPUTED`
+    in its ``$comment``.
+    """
+    facts = function_facts(contract.function)
     typed = [(p.name, "validation", p.adapter) for p in contract.parameters if p.adapter is not None]
     schemas: dict[str, Any] = {}
     definitions: dict[str, Any] = {}
     if typed:
-        by_key, shared = TypeAdapter.json_schemas(typed, ref_template="#/$defs/{model}")  # type: ignore[arg-type]
+        by_key, shared = TypeAdapter.json_schemas(
+            typed,  # type: ignore[arg-type]
+            ref_template="#/$defs/{model}",
+            schema_generator=PublishedJsonSchema,
+        )
         # pydantic says "format": "binary" for bytes whatever their JSON form: base64url
         # for the gateway's own adapters, UTF-8 text (pydantic's default) inside models.
         schemas = {name: _tightened(schema, _BASE64URL) for (name, _), schema in by_key.items()}
@@ -149,12 +161,34 @@ def _parameter_schemas(contract: ActorContract) -> tuple[dict[str, Any], dict[st
     for parameter in contract.parameters:
         if parameter.adapter is None:
             schemas[parameter.name] = _raw_schema(parameter)
-        schema = schemas[parameter.name]
-        if parameter.default is not inspect.Parameter.empty and "default" not in schema:
+        name = parameter.name
+        schema = scrub_field(schemas[name], facts, name, parameter.default, _copied(parameter.hint))
+        schema = scrub_texts(schema, facts, {name})
+        if "default" not in schema and facts.literal_default(name, parameter.default):
             default = _json_default(parameter)
             if default is not _NO_DEFAULT:
-                schemas[parameter.name] = {**schema, "default": default}
+                schema = {**schema, "default": default}
+        schemas[name] = schema
     return schemas, definitions
+
+
+def _copied(hint: Any) -> dict[str, Any]:
+    """What a ``Field(...)`` in an ``Annotated`` hint (where a ``= Field(...)`` default goes) copies into the schema."""
+    copied: dict[str, Any] = {}
+    for meta in getattr(hint, "__metadata__", ()):
+        for keyword in ("examples", "json_schema_extra"):
+            if getattr(meta, keyword, None) is not None:
+                copied[keyword] = getattr(meta, keyword)
+    return copied
+
+
+def actor_description(contract: ActorContract) -> str | None:
+    """The actor's docstring when its source writes it (never one assigned to ``__doc__`` at run time).
+
+    Parameters:
+      contract: The actor's contract.
+    """
+    return is_published(function_facts(contract.function), contract.description)
 
 
 def _raw_schema(parameter: Parameter) -> dict[str, Any]:
@@ -203,7 +237,7 @@ def _args_schema(contract: ActorContract, schemas: dict[str, Any]) -> dict[str, 
 
 
 def _description(contract: ActorContract, limit: SizeLimit) -> str:
-    lines = [contract.description or f"Messages for the Dramatiq actor {contract.actor_name!r}."]
+    lines = [actor_description(contract) or f"Messages for the Dramatiq actor {contract.actor_name!r}."]
     lines.append(_limit_comment(limit) + ".")
     return "\n\n".join(lines)
 

@@ -1,0 +1,103 @@
+"""An app whose defaults, descriptions and examples are computed when it is imported.
+
+Each one reads the environment (a secret-looking DSN), a settings object, the
+clock or a random source, as real apps do. tests/test_defaults.py runs
+``actorschema`` on it under different environments and at different times:
+the output must be the same bytes, and none of these values may appear in it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import os
+import random
+import uuid
+from typing import Annotated
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
+
+from actorschema import PayloadGateway
+
+broker = StubBroker()
+broker.add_middleware(PayloadGateway())
+
+
+class Settings:
+    region = os.environ.get("APP_REGION", "eu-west-1")
+    timeout = int(os.environ.get("APP_TIMEOUT", "30"))
+
+
+settings = Settings()
+STARTED = datetime.datetime.now(datetime.UTC).isoformat()
+TOKEN = uuid.uuid4().hex
+
+
+class Color(enum.Enum):
+    """A colour."""
+
+    RED = "red"
+    GREEN = "green"
+
+
+class Connection(BaseModel):
+    """Where to connect."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"dsn": os.environ.get("DATABASE_URL", "x")}]})
+
+    dsn: str = os.environ.get("DATABASE_URL", "postgres://localhost/db")
+    region: str = Field(default=settings.region, description=f"region, started {STARTED}")
+    opened: str = Field(default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat())
+    request_id: str = Field(default_factory=lambda: uuid.uuid4().hex, examples=[TOKEN])
+    retries: int = Field(default=3, description="How many times to retry.", examples=[1, 2])
+    color: Color = Color.RED
+
+
+Connection.__doc__ = f"Where to connect (built {STARTED})."
+
+
+@dataclasses.dataclass
+class Window:
+    start: str = dataclasses.field(default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat())
+    seed: float = random.random()
+    size: int = 10
+
+
+class Labels(TypedDict):
+    """Labels, literal docstring."""
+
+    team: str
+
+
+def sync(
+    user_id: int,
+    dsn: str = os.environ.get("DATABASE_URL", "postgres://localhost/db"),
+    region: str = settings.region,
+    timeout: int = settings.timeout,
+    since: str = datetime.datetime.now(datetime.UTC).isoformat(),
+    run_id: str = str(uuid.uuid4()),
+    jitter: float = random.random(),
+    note: Annotated[str, Field(description=f"started at {STARTED}")] = "hello",
+    tag: str = Field(default=TOKEN, description="A tag.", examples=[TOKEN]),
+    connection: Connection | None = None,
+    window: Window | None = None,
+    labels: Labels | None = None,
+    limit: int = -1,
+    colors: list[Color] = [Color.RED],  # noqa: B006 - a literal default, published
+    options: dict[str, list[int]] = {"a": [1, 2]},  # noqa: B006
+) -> None:
+    """Copy one user's rows into the warehouse."""
+
+
+# Set at run time: its text is not in the source, so it is not published.
+sync.__doc__ = f"Copy rows (imported at {STARTED} with token {TOKEN})."
+sync_actor = dramatiq.actor(sync, broker=broker, queue_name="sync")
+
+
+@dramatiq.actor(broker=broker, queue_name="sync")
+async def refresh(key: str = os.environ.get("APP_CACHE_KEY", "k-" + TOKEN), ttl: int = 60 * 60) -> None:
+    """Refresh a cache entry (a literal docstring)."""
