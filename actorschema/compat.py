@@ -47,6 +47,8 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
 
+from .defaults import COMPUTED
+
 __all__ = [
     "RULES",
     "Change",
@@ -608,9 +610,11 @@ class _Comparer:
         """The changes from the subschema ``old`` to ``new``, found at ``path``."""
         found: list[_Found] = []
         both = isinstance(old, dict) and isinstance(new, dict)
-        if both and "default" in old and "default" in new and not _same(old["default"], new["default"]):
-            detail = f"default {_show(old['default'])} -> {_show(new['default'])}"
-            found.append(_Found("DEFAULT_CHANGED", path, detail, NONE))
+        if both:
+            before, after = _default_of(old), _default_of(new)
+            if _NO_DEFAULT not in (before, after) and _default_changed(before, after):
+                detail = f"default {_show_default(before)} -> {_show_default(after)}"
+                found.append(_Found("DEFAULT_CHANGED", path, detail, NONE))
         if self.same_defs and _same(old, new):
             return found
         if not ("$ref" in _canon(old) or "$ref" in _canon(new)) and _same(old, new):
@@ -881,6 +885,29 @@ def _restricted(found: Iterable[_Found], directions: frozenset[str]) -> list[_Fo
 
 def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+_NO_DEFAULT: Any = object()
+#: A default the schema does not show (see actorschema.defaults): it may differ from any literal.
+_COMPUTED_DEFAULT: Any = object()
+
+
+def _default_of(node: Mapping[str, Any]) -> Any:
+    if "default" in node:
+        return node["default"]
+    if COMPUTED in str(node.get("$comment", "")):
+        return _COMPUTED_DEFAULT
+    return _NO_DEFAULT
+
+
+def _default_changed(before: Any, after: Any) -> bool:
+    if _COMPUTED_DEFAULT in (before, after):
+        return before is not after
+    return not _same(before, after)
+
+
+def _show_default(value: Any) -> str:
+    return "(computed at run time)" if value is _COMPUTED_DEFAULT else _show(value)
 
 
 def _names(items: Sequence[str]) -> str:

@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import functools
+import inspect
+import json
 import os
 import random
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -22,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from actorschema import PayloadGateway
+from actorschema.contract import actor_function
 
 broker = StubBroker()
 broker.add_middleware(PayloadGateway())
@@ -35,6 +40,8 @@ class Settings:
 settings = Settings()
 STARTED = datetime.datetime.now(datetime.UTC).isoformat()
 TOKEN = uuid.uuid4().hex
+#: What the worker ran ``sync`` with (the defaults are honoured at run time).
+RECEIVED: list[dict[str, object]] = []
 
 
 class Color(enum.Enum):
@@ -91,6 +98,7 @@ def sync(
     options: dict[str, list[int]] = {"a": [1, 2]},  # noqa: B006
 ) -> None:
     """Copy one user's rows into the warehouse."""
+    RECEIVED.append({"user_id": user_id, "dsn": dsn, "region": region, "since": since})
 
 
 # Set at run time: its text is not in the source, so it is not published.
@@ -98,6 +106,34 @@ sync.__doc__ = f"Copy rows (imported at {STARTED} with token {TOKEN})."
 sync_actor = dramatiq.actor(sync, broker=broker, queue_name="sync")
 
 
+def traced(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A decorator of the app's own, between Dramatiq's and the function."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 @dramatiq.actor(broker=broker, queue_name="sync")
+@traced
 async def refresh(key: str = os.environ.get("APP_CACHE_KEY", "k-" + TOKEN), ttl: int = 60 * 60) -> None:
     """Refresh a cache entry (a literal docstring)."""
+
+
+if os.environ.get("COMPUTED_DEFAULTS_DUMP"):
+    # The values this import computed, for the test to look for in every output.
+    with open(os.environ["COMPUTED_DEFAULTS_DUMP"], "w") as dump:
+        json.dump(
+            {
+                "started": STARTED,
+                "token": TOKEN,
+                "since": sync.__defaults__[3],
+                "run_id": sync.__defaults__[4],
+                "jitter": repr(sync.__defaults__[5]),
+                "seed": repr(Window.seed),
+                "refresh_key": inspect.signature(actor_function(refresh)).parameters["key"].default,
+            },
+            dump,
+        )
