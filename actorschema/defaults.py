@@ -194,7 +194,7 @@ def class_facts(cls: type) -> SourceFacts:
     declared: dict[str, _Declared] = {}
     texts: set[str] = set()
     for base in reversed(cls.__mro__):
-        if base.__module__ in ("builtins", "typing", "enum", "abc") or base.__module__.startswith("pydantic"):
+        if base.__module__ in _LIBRARY or base.__module__.startswith("pydantic"):
             continue
         node, module_texts = _class_node(base)
         texts |= module_texts
@@ -213,6 +213,10 @@ def class_facts(cls: type) -> SourceFacts:
     with contextlib.suppress(TypeError):  # a class that takes no weak references is not cached
         _class_cache[cls] = facts
     return facts
+
+
+#: Modules of base classes that declare no fields of the app's (object, BaseModel, Generic...).
+_LIBRARY = frozenset(("builtins", "typing", "typing_extensions", "enum", "abc", "collections"))
 
 
 def _class_node(cls: type) -> tuple[ast.ClassDef | None, frozenset[str]]:
@@ -419,7 +423,7 @@ def _same(expected: Any, live: Any) -> bool:
 class PublishedJsonSchema(GenerateJsonSchema):
     """pydantic's JSON Schema generator, publishing only what the source code fixes.
 
-    Each model, dataclass, TypedDict and Enum schema keeps a field's
+    Each model, dataclass, TypedDict, NamedTuple and Enum schema keeps a field's
     ``default`` only when it is a literal in the class's source (else the
     field gets :data:`COMPUTED` in ``$comment``), its ``examples`` only when
     they are literals at the field, and texts (``description``, ``title``)
@@ -443,6 +447,21 @@ class PublishedJsonSchema(GenerateJsonSchema):
     def enum_schema(self, schema: core_schema.EnumSchema) -> JsonSchemaValue:
         cls = schema["cls"]
         return self._published(super().enum_schema(schema), cls, {})
+
+    def call_schema(self, schema: core_schema.CallSchema) -> JsonSchemaValue:
+        json_schema = super().call_schema(schema)
+        cls = schema["function"]
+        if not (isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")):
+            return json_schema  # only a NamedTuple is a class with fields here
+        # A NamedTuple travels as an array: its fields are the prefixItems, in order.
+        facts = class_facts(cls)
+        items = json_schema.get("prefixItems")
+        if isinstance(items, list):
+            for index, name in enumerate(cls._fields[: len(items)]):
+                default = getattr(cls, "_field_defaults", {}).get(name, dataclasses.MISSING)
+                items[index] = scrub_field(items[index], facts, name, default, {})
+        published: JsonSchemaValue = scrub_texts(json_schema, facts, {cls.__name__, *cls._fields})
+        return published
 
     def _published(self, json_schema: JsonSchemaValue, cls: type, fields: _Fields) -> JsonSchemaValue:
         facts = class_facts(cls)

@@ -18,7 +18,7 @@ import os
 import random
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -74,6 +74,11 @@ class Window:
     size: int = 10
 
 
+class Point(NamedTuple):
+    x: int = 0
+    label: str = settings.region
+
+
 class Labels(TypedDict):
     """Labels, literal docstring."""
 
@@ -93,6 +98,7 @@ def sync(
     connection: Connection | None = None,
     window: Window | None = None,
     labels: Labels | None = None,
+    point: Point | None = None,
     limit: int = -1,
     colors: list[Color] = [Color.RED],  # noqa: B006 - a literal default, published
     options: dict[str, list[int]] = {"a": [1, 2]},  # noqa: B006

@@ -210,6 +210,46 @@ def test_a_class_defined_twice_in_the_source_has_no_literal_fields(tmp_path: Pat
     assert class_facts(module.make()).literal_default("x", 3)
 
 
+def test_model_fields_inherit_their_declaration_and_keep_literal_texts(tmp_path: Path) -> None:
+    module = import_source(
+        tmp_path,
+        '''
+        import os
+        from typing import Annotated
+        from pydantic import BaseModel, ConfigDict, Field
+
+        Amount = Annotated[int, Field(description="Cents, never negative.", ge=0)]
+
+        class Base(BaseModel):
+            """A base."""
+
+            model_config = ConfigDict(use_attribute_docstrings=True, json_schema_extra={"examples": [{"a": 1}]})
+
+            a: int = 1
+            """The attribute's own docstring."""
+            b: str = os.sep
+            total: Amount = 0
+
+        class Child(Base):
+            b: str = "literal now"
+
+        def f(child: Child, base: Base) -> None: ...
+        ''',
+    )
+    definitions = message_schema(ActorContract.from_function(module.f, "f"), LIMIT)["$defs"]
+    child, base = definitions["Child"], definitions["Base"]
+    assert (
+        base["description"] == "A base." and "description" not in child
+    )  # Child has no docstring of its own
+    assert base["examples"] == child["examples"] == [{"a": 1}]
+    for schema in (child, base):
+        assert schema["properties"]["a"]["default"] == 1
+        assert schema["properties"]["a"]["description"] == "The attribute's own docstring."
+        assert schema["properties"]["total"]["description"] == "Cents, never negative."
+    assert child["properties"]["b"]["default"] == "literal now"
+    assert base["properties"]["b"]["$comment"] == COMPUTED and "default" not in base["properties"]["b"]
+
+
 # -- the schema ----------------------------------------------------------------------------
 
 
@@ -265,6 +305,7 @@ def test_computed_defaults_leave_the_parameter_optional_without_its_value(app: M
         "connection": None,
         "window": None,
         "labels": None,
+        "point": None,
         "limit": -1,
         "colors": ["red"],
         "options": {"a": [1, 2]},
@@ -294,6 +335,8 @@ def test_computed_defaults_leave_the_parameter_optional_without_its_value(app: M
     window = definitions["Window"]["properties"]
     assert window["size"]["default"] == 10
     assert window["start"]["$comment"] == window["seed"]["$comment"] == COMPUTED
+    point = definitions["Point"]["prefixItems"]
+    assert point[0]["default"] == 0 and point[1]["$comment"] == COMPUTED and "default" not in point[1]
     assert definitions["Labels"]["description"] == "Labels, literal docstring."
     assert definitions["Color"]["description"] == "A colour."
 
