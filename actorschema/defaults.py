@@ -37,7 +37,7 @@ import operator
 import sys
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticUndefined, core_schema
@@ -291,29 +291,45 @@ def _nested(scope: ast.AST) -> Iterator[ast.AST]:
 
 
 def _declaration(value: ast.expr | None, annotation: ast.expr | None) -> _Declared:
-    """Read a declaration: ``= literal``, ``= Field(default=..., examples=...)`` or ``field(default_factory=...)``."""
+    """Read a declaration: ``= literal``, ``= Field(default=..., examples=...)`` or ``field(default_factory=...)``.
+
+    Parameters:
+      value: What is assigned (a parameter's default, a field's value), if anything.
+      annotation: Its annotation, whose ``Annotated[T, Field(...)]`` may also declare a default.
+    """
     keywords: dict[str, ast.expr] = {}
-    default = value
+    default: ast.expr | None = None
     factory = False
-    calls = [node for node in ast.walk(annotation) if _is_field_call(node)] if annotation else []
+    calls = _annotated_fields(annotation)  # first: what is assigned overrides it, as in pydantic
     if value is not None and _is_field_call(value):
         calls.append(value)
-        default = None
     for call in calls:
-        assert isinstance(call, ast.Call)
         for keyword in call.keywords:
             if keyword.arg == "default":
-                default = keyword.value
+                default, factory = keyword.value, False
             elif keyword.arg == "default_factory":
-                factory = True
+                default, factory = None, True
             elif keyword.arg is not None:
                 keywords[keyword.arg] = keyword.value
         if call.args and not (isinstance(call.args[0], ast.Constant) and call.args[0].value is ...):
-            default = call.args[0]
+            default, factory = call.args[0], False
+    if value is not None and not _is_field_call(value):
+        default, factory = value, False
     return _Declared(default, factory, keywords)
 
 
-def _is_field_call(node: ast.AST) -> bool:
+def _annotated_fields(annotation: ast.expr | None) -> list[ast.Call]:
+    """The ``Field(...)`` calls of ``Annotated[T, Field(...)]``: the declaration's own, not any inside ``T``."""
+    if not isinstance(annotation, ast.Subscript) or not isinstance(annotation.slice, ast.Tuple):
+        return []
+    head = annotation.value
+    name = head.id if isinstance(head, ast.Name) else getattr(head, "attr", None)
+    if name != "Annotated":
+        return []
+    return [node for node in annotation.slice.elts[1:] if isinstance(node, ast.Call) and _is_field_call(node)]
+
+
+def _is_field_call(node: ast.AST) -> TypeGuard[ast.Call]:
     if not isinstance(node, ast.Call):
         return False
     function = node.func
@@ -494,11 +510,16 @@ def scrub_field(schema: Any, facts: SourceFacts, name: str, default: Any, keywor
     """
     if not isinstance(schema, dict):
         return schema
-    schema = dict(schema)
+    # Below the field's own keywords, a default or examples come from a Field(...) inside a
+    # generic (list[Annotated[int, Field(default=...)]]): no declaration to trace them to.
+    schema = {key: value if key in _DATA else _without_data(value) for key, value in schema.items()}
     has_default = not any(
         default is none for none in (inspect.Parameter.empty, PydanticUndefined, dataclasses.MISSING)
     )
-    if has_default and not facts.literal_default(name, default):
+    if not has_default:
+        # Python has no default here (an Annotated Field's default is not one): claim none.
+        schema.pop("default", None)
+    elif not facts.literal_default(name, default):
         schema.pop("default", None)
         comment = schema.get("$comment")
         schema["$comment"] = COMPUTED if not comment else f"{comment}; {COMPUTED}"
@@ -506,6 +527,31 @@ def scrub_field(schema: Any, facts: SourceFacts, name: str, default: Any, keywor
         if live is not None and not facts.literal_keyword(name, keyword, live):
             _drop_copied(schema, keyword, live)
     return schema
+
+
+#: Keywords whose values are data, not schemas.
+_DATA = frozenset(("const", "enum", "default", "examples"))
+#: Keywords whose values map names (of properties, definitions) to schemas.
+_NAMED_SCHEMAS = frozenset(("properties", "patternProperties", "dependentSchemas", "$defs"))
+
+
+def _without_data(node: Any) -> Any:
+    """A subschema without ``default`` and ``examples`` at any depth (``const`` and ``enum`` stay)."""
+    if isinstance(node, list):
+        return [_without_data(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("default", "examples"):
+            continue
+        if key in _DATA:
+            out[key] = value
+        elif key in _NAMED_SCHEMAS and isinstance(value, dict):
+            out[key] = {name: _without_data(item) for name, item in value.items()}
+        else:
+            out[key] = _without_data(value)
+    return out
 
 
 def _drop_copied(schema: dict[str, Any], keyword: str, live: Any) -> None:
@@ -541,12 +587,12 @@ def scrub_texts(node: Any, facts: SourceFacts, names: set[str]) -> Any:
         return node
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ("const", "enum", "default", "examples"):
+        if key in _DATA:
             out[key] = value  # data, not schemas (their values were judged by scrub_field)
         elif key in _TEXT_KEYWORDS and isinstance(value, str):
             if facts.literal_text(value) or (key == "title" and _derived_title(value, names)):
                 out[key] = value
-        elif key == "properties" and isinstance(value, dict):
+        elif key in _NAMED_SCHEMAS and isinstance(value, dict):
             out[key] = {name: scrub_texts(item, facts, names) for name, item in value.items()}
         else:
             out[key] = scrub_texts(value, facts, names)

@@ -250,6 +250,83 @@ def test_model_fields_inherit_their_declaration_and_keep_literal_texts(tmp_path:
     assert base["properties"]["b"]["$comment"] == COMPUTED and "default" not in base["properties"]["b"]
 
 
+# pydantic warns that these Field defaults have no effect: that is the point.
+@pytest.mark.filterwarnings("ignore:The 'default' attribute")
+def test_defaults_nested_in_a_generic_or_only_in_an_annotation_are_not_published(tmp_path: Path) -> None:
+    module = import_source(
+        tmp_path,
+        """
+        import os
+        from typing import Annotated
+        from pydantic import BaseModel, Field
+
+        class Model(BaseModel):
+            xs: list[Annotated[int, Field(default=len(os.sep), examples=[len(os.sep)])]] = [1]
+            y: Annotated[int, Field(default=5)]
+            z: Annotated[int, Field(default=5)] = 6
+
+        def f(
+            model: Model,
+            a: Annotated[int, Field(default=len(os.sep))],
+            b: list[Annotated[str, Field(default=os.sep)]] = ["x"],
+        ) -> None: ...
+        """,
+    )
+    schema = message_schema(ActorContract.from_function(module.f, "f"), LIMIT)
+    kwargs = schema["properties"]["kwargs"]
+    assert kwargs["properties"]["a"] == {"type": "integer"}  # Python has no default for it
+    assert kwargs["required"] == ["model", "a"]
+    assert kwargs["properties"]["b"] == {"type": "array", "items": {"type": "string"}, "default": ["x"]}
+    model = schema["$defs"]["Model"]["properties"]
+    assert model["xs"] == {"default": [1], "items": {"type": "integer"}, "title": "Xs", "type": "array"}
+    assert model["y"]["default"] == 5 and model["z"]["default"] == 6
+
+
+def test_a_generic_actors_perform_is_read_from_its_class(tmp_path: Path) -> None:
+    module = import_source(
+        tmp_path,
+        """
+        import os
+        import dramatiq
+        from actorschema import PayloadGateway
+        from actorschema.brokers import StubBroker
+
+        broker = StubBroker()
+        broker.add_middleware(PayloadGateway())
+        dramatiq.set_broker(broker)
+
+        class Resize(dramatiq.GenericActor):
+            class Meta:
+                queue_name = "images"
+
+            def perform(self, key: str, width: int = 256, bucket: str = os.environ.get("BUCKET", "b")) -> None:
+                ...
+        """,
+    )
+    kwargs = json.loads(render(module.broker)["Resize.schema.json"])["properties"]["kwargs"]["properties"]
+    assert kwargs["width"]["default"] == 256
+    assert kwargs["bucket"] == {"type": "string", "$comment": COMPUTED}
+
+
+def test_an_unusable_hint_is_named_without_its_field_default(tmp_path: Path) -> None:
+    module = import_source(
+        tmp_path,
+        """
+        import os
+        from pydantic import Field
+
+        class Opaque:
+            pass
+
+        def f(x: Opaque = Field(default=os.environ.get("DEFAULTS_TEST_SECRET", "not-set"))) -> None: ...
+        """,
+    )
+    with pytest.raises(TypeError) as raised:
+        ActorContract.from_function(module.f, "f")
+    assert "'x'" in str(raised.value) and "Opaque" in str(raised.value)
+    assert "not-set" not in str(raised.value)
+
+
 # -- the schema ----------------------------------------------------------------------------
 
 
