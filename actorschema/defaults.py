@@ -39,8 +39,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeGuard
 
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import PydanticUndefined, core_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonRef, JsonSchemaValue
+from pydantic_core import PydanticUndefined
 
 __all__ = [
     "COMPUTED",
@@ -439,62 +439,73 @@ def _same(expected: Any, live: Any) -> bool:
 class PublishedJsonSchema(GenerateJsonSchema):
     """pydantic's JSON Schema generator, publishing only what the source code fixes.
 
-    Each model, dataclass, TypedDict, NamedTuple and Enum schema keeps a field's
-    ``default`` only when it is a literal in the class's source (else the
-    field gets :data:`COMPUTED` in ``$comment``), its ``examples`` only when
-    they are literals at the field, and texts (``description``, ``title``)
+    Each model, dataclass, TypedDict, NamedTuple and Enum schema keeps a
+    field's ``default`` only when it is a literal in the class's source (else
+    the field gets :data:`COMPUTED` in ``$comment``), its ``examples`` and
+    ``json_schema_extra`` only when they are literals where the field (or
+    ``model_config``) declares them, and texts (``description``, ``title``)
     only when they are string literals of the defining module or titles
     pydantic derives from names.
+
+    The class's schema is judged when :meth:`generate_inner` has finished it:
+    pydantic versions differ in where they add a class's docstring and
+    config (inside ``model_schema``, or after it, in the model's own
+    ``__get_pydantic_json_schema__``).
     """
 
-    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
-        cls = schema["cls"]
-        return self._published(super().model_schema(schema), cls, _model_fields(cls))
+    def generate_inner(self, schema: Any) -> JsonSchemaValue:  # a core schema, or one of its fields
+        json_schema = super().generate_inner(schema)
+        cls = _class_of(schema)
+        if cls is None:
+            return json_schema
+        target: JsonSchemaValue | None = json_schema
+        ref = json_schema.get("$ref")
+        if isinstance(ref, str) and len(json_schema) == 1:
+            target = self.get_schema_from_definitions(JsonRef(ref))  # the class's entry in $defs
+        if target is not None:
+            published = _published(target, cls)
+            target.clear()
+            target.update(published)
+        return json_schema
 
-    def dataclass_schema(self, schema: core_schema.DataclassSchema) -> JsonSchemaValue:
-        cls = schema["cls"]
-        return self._published(super().dataclass_schema(schema), cls, _dataclass_fields(cls))
 
-    def typed_dict_schema(self, schema: core_schema.TypedDictSchema) -> JsonSchemaValue:
+def _class_of(schema: Any) -> type | None:
+    """The class whose fields a core schema describes (a model, dataclass, TypedDict, Enum, NamedTuple)."""
+    kind = schema.get("type")
+    if kind in ("model", "dataclass", "typed-dict", "enum"):
         cls = schema.get("cls")
-        json_schema = super().typed_dict_schema(schema)
-        return json_schema if cls is None else self._published(json_schema, cls, {})
+        return cls if isinstance(cls, type) else None
+    if kind == "call":
+        cls = schema.get("function")
+        if isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields"):
+            return cls
+    return None
 
-    def enum_schema(self, schema: core_schema.EnumSchema) -> JsonSchemaValue:
-        cls = schema["cls"]
-        return self._published(super().enum_schema(schema), cls, {})
 
-    def call_schema(self, schema: core_schema.CallSchema) -> JsonSchemaValue:
-        json_schema = super().call_schema(schema)
-        cls = schema["function"]
-        if not (isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")):
-            return json_schema  # only a NamedTuple is a class with fields here
+def _published(json_schema: dict[str, Any], cls: type) -> dict[str, Any]:
+    """A class's finished schema, judged against its source (idempotent: a class may be met twice)."""
+    facts = class_facts(cls)
+    names = {cls.__name__}
+    config = getattr(cls, "model_config", None) or getattr(cls, "__pydantic_config__", None) or {}
+    extra = config.get("json_schema_extra")
+    if extra is not None and not facts.literal_keyword(_CONFIG, "json_schema_extra", extra):
+        _drop_copied(json_schema, "json_schema_extra", extra)
+    properties = json_schema.get("properties")
+    if isinstance(properties, dict):
+        names.update(properties)
+        for name, (keys, default, keywords) in _fields_of(cls).items():
+            key = next((k for k in keys if k in properties), None)
+            if key is not None:
+                properties[key] = scrub_field(properties[key], facts, name, default, keywords)
+    items = json_schema.get("prefixItems")
+    if isinstance(items, list) and hasattr(cls, "_fields"):
         # A NamedTuple travels as an array: its fields are the prefixItems, in order.
-        facts = class_facts(cls)
-        items = json_schema.get("prefixItems")
-        if isinstance(items, list):
-            for index, name in enumerate(cls._fields[: len(items)]):
-                default = getattr(cls, "_field_defaults", {}).get(name, dataclasses.MISSING)
-                items[index] = scrub_field(items[index], facts, name, default, {})
-        published: JsonSchemaValue = scrub_texts(json_schema, facts, {cls.__name__, *cls._fields})
-        return published
-
-    def _published(self, json_schema: JsonSchemaValue, cls: type, fields: _Fields) -> JsonSchemaValue:
-        facts = class_facts(cls)
-        names = {cls.__name__}
-        config = getattr(cls, "model_config", None) or getattr(cls, "__pydantic_config__", None) or {}
-        extra = config.get("json_schema_extra")
-        if extra is not None and not facts.literal_keyword(_CONFIG, "json_schema_extra", extra):
-            _drop_copied(json_schema, "json_schema_extra", extra)
-        properties = json_schema.get("properties")
-        if isinstance(properties, dict):
-            names.update(properties)
-            for name, (keys, default, keywords) in fields.items():
-                key = next((k for k in keys if k in properties), None)
-                if key is not None:
-                    properties[key] = scrub_field(properties[key], facts, name, default, keywords)
-        published: JsonSchemaValue = scrub_texts(json_schema, facts, names)
-        return published
+        names.update(cls._fields)
+        for index, name in enumerate(cls._fields[: len(items)]):
+            default = getattr(cls, "_field_defaults", {}).get(name, dataclasses.MISSING)
+            items[index] = scrub_field(items[index], facts, name, default, {})
+    published: dict[str, Any] = scrub_texts(json_schema, facts, names)
+    return published
 
 
 def scrub_field(schema: Any, facts: SourceFacts, name: str, default: Any, keywords: dict[str, Any]) -> Any:
@@ -522,7 +533,10 @@ def scrub_field(schema: Any, facts: SourceFacts, name: str, default: Any, keywor
     elif not facts.literal_default(name, default):
         schema.pop("default", None)
         comment = schema.get("$comment")
-        schema["$comment"] = COMPUTED if not comment else f"{comment}; {COMPUTED}"
+        if not comment:
+            schema["$comment"] = COMPUTED
+        elif COMPUTED not in comment:
+            schema["$comment"] = f"{comment}; {COMPUTED}"
     for keyword, live in keywords.items():
         if live is not None and not facts.literal_keyword(name, keyword, live):
             _drop_copied(schema, keyword, live)
@@ -607,21 +621,26 @@ def _derived_title(title: str, names: set[str]) -> bool:
 _Fields = dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]]
 
 
-def _model_fields(cls: type) -> _Fields:
-    fields = getattr(cls, "__pydantic_fields__", None)
+def _fields_of(cls: type) -> _Fields:
+    """Each field of a model or dataclass: (its keys in the schema, its live default, its live keywords)."""
+    fields = getattr(cls, "__pydantic_fields__", None)  # models (pydantic 2.10+) and pydantic dataclasses
     if not isinstance(fields, dict):
-        return {}
-    out = {}
-    for name, info in fields.items():
-        keys = tuple(k for k in (info.validation_alias, info.alias, name) if isinstance(k, str))
-        default = FACTORY if info.default_factory is not None else info.default
-        out[name] = (keys, default, {"examples": info.examples, "json_schema_extra": info.json_schema_extra})
-    return out
+        fields = getattr(cls, "model_fields", None)  # models on older pydantic
+    if isinstance(fields, dict):
+        out: _Fields = {}
+        for name, info in fields.items():
+            keys = tuple(k for k in (info.validation_alias, info.alias, name) if isinstance(k, str))
+            default = FACTORY if info.default_factory is not None else info.default
+            out[name] = (
+                keys,
+                default,
+                {"examples": info.examples, "json_schema_extra": info.json_schema_extra},
+            )
+        return out
+    return _dataclass_fields(cls)
 
 
 def _dataclass_fields(cls: type) -> _Fields:
-    if isinstance(getattr(cls, "__pydantic_fields__", None), dict):
-        return _model_fields(cls)  # a pydantic dataclass: its FieldInfo has the aliases
     if not dataclasses.is_dataclass(cls):
         return {}
     out: _Fields = {}
