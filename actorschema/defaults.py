@@ -48,7 +48,7 @@ __all__ = [
     "SourceFacts",
     "class_facts",
     "function_facts",
-    "is_published",
+    "published_text",
     "scrub_field",
     "scrub_texts",
 ]
@@ -110,7 +110,7 @@ class SourceFacts:
 _NOTHING = SourceFacts()
 
 
-def is_published(facts: SourceFacts, text: str | None) -> str | None:
+def published_text(facts: SourceFacts, text: str | None) -> str | None:
     """``text`` when the source writes it as a literal, else None (a docstring set at run time).
 
     Parameters:
@@ -276,12 +276,16 @@ def _config_keywords(statement: ast.stmt) -> dict[str, ast.expr] | None:
 
 
 def _children(scope: ast.AST) -> Iterator[ast.AST]:
-    """Statements directly in ``scope``'s body, looking through if/try/with blocks."""
-    for node in getattr(scope, "body", []):
-        yield node
-        if isinstance(node, ast.If | ast.Try | ast.With | ast.AsyncWith):
-            yield from _children(node)
-            yield from (*getattr(node, "orelse", []), *getattr(node, "finalbody", []))
+    """Statements directly in ``scope``'s body, looking through if/elif/else, try and with blocks."""
+    blocks = [getattr(scope, "body", [])]
+    if isinstance(scope, ast.If | ast.Try):
+        blocks += [scope.orelse, *([scope.finalbody] if isinstance(scope, ast.Try) else [])]
+        blocks += [handler.body for handler in getattr(scope, "handlers", [])]
+    for block in blocks:
+        for node in block:
+            yield node
+            if isinstance(node, ast.If | ast.Try | ast.With | ast.AsyncWith):
+                yield from _children(node)
 
 
 def _nested(scope: ast.AST) -> Iterator[ast.AST]:

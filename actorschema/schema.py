@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .contract import ActorContract, Parameter
-from .defaults import PublishedJsonSchema, function_facts, is_published, scrub_field, scrub_texts
+from .defaults import PublishedJsonSchema, function_facts, published_text, scrub_field, scrub_texts
 from .limits import SizeLimit
 from .strict_json import MESSAGE_FIELD_ORDER
 
@@ -188,7 +188,7 @@ def actor_description(contract: ActorContract) -> str | None:
     Parameters:
       contract: The actor's contract.
     """
-    return is_published(function_facts(contract.function), contract.description)
+    return published_text(function_facts(contract.function), contract.description)
 
 
 def _raw_schema(parameter: Parameter) -> dict[str, Any]:

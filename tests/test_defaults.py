@@ -197,9 +197,15 @@ def test_a_class_defined_twice_in_the_source_has_no_literal_fields(tmp_path: Pat
         if os.environ.get("NEVER_SET_IN_TESTS"):
             class Model(BaseModel):
                 x: int = 1
-        else:
+        elif os.environ.get("NOR_THIS_ONE"):
             class Model(BaseModel):
                 x: int = 2
+        else:
+            try:
+                class Model(BaseModel):
+                    x: int = 2
+            finally:
+                pass
 
         def make():
             class Local(BaseModel):
