@@ -485,6 +485,11 @@ def test_every_command_gives_the_same_bytes_and_shows_no_computed_value(tmp_path
     outputs.extend(path.read_text() for path in first.iterdir())
 
     command("check", target, "--out", str(first), env=OTHER_ENV)
+    assert (
+        json.loads(command("check", target, "--out", str(first), "--json", env=OTHER_ENV))["current"] is True
+    )
+    again = json.loads(command("generate", target, "--out", str(first), "--json", env=OTHER_ENV))
+    assert again["changed"] == []  # another machine rewrites nothing
     command("check", target, "--out", str(second), env=SECRET_ENV, dump=dumps[0])
     for env in (SECRET_ENV, OTHER_ENV):
         table = command("inspect", target, env=env)
