@@ -208,7 +208,9 @@ def class_facts(cls: type) -> SourceFacts:
                 declared[statement.target.id] = _declaration(statement.value, statement.annotation)
             config = _config_keywords(statement)
             if config is not None:
-                declared[_CONFIG] = _Declared(keywords=config)
+                # pydantic merges a subclass's config into its bases': so do their declarations.
+                inherited = declared.get(_CONFIG, _Declared()).keywords
+                declared[_CONFIG] = _Declared(keywords={**inherited, **config})
     facts = SourceFacts(declared, frozenset(texts))
     with contextlib.suppress(TypeError):  # a class that takes no weak references is not cached
         _class_cache[cls] = facts

@@ -238,6 +238,8 @@ def test_model_fields_inherit_their_declaration_and_keep_literal_texts(tmp_path:
             total: Amount = 0
 
         class Child(Base):
+            model_config = ConfigDict(title="Child")  # merged with Base's config, as pydantic does
+
             b: str = "literal now"
 
         def f(child: Child, base: Base) -> None: ...
