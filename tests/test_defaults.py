@@ -561,7 +561,12 @@ def test_every_command_gives_the_same_bytes_and_shows_no_computed_value(tmp_path
     assert [c["detail"] for c in changed] == ['default "postgres://localhost/db" -> (computed at run time)']
     assert report["compatible"] is True
     command("diff", str(before), str(first), env=SECRET_ENV)
-    command("diff", str(first), str(second), env=SECRET_ENV)
+    back = json.loads(command("diff", str(first), str(before), "--json", env=SECRET_ENV))
+    assert [c["detail"] for c in back["changes"] if c["rule"] == "DEFAULT_CHANGED"] == [
+        'default (computed at run time) -> "postgres://localhost/db"'
+    ]
+    same = json.loads(command("diff", str(first), str(second), "--json", env=SECRET_ENV))
+    assert same["changes"] == []  # computed on both sides: no change, whatever the values were
 
     # validate: a producer's messages, one valid, one not.
     messages = tmp_path / "messages.jsonl"
