@@ -619,6 +619,38 @@ def test_literal_defaults_are_published_exactly(tmp_path: Path, value: Any, type
     assert json.dumps(published["default"], sort_keys=True) == json.dumps(value, sort_keys=True)
 
 
+#: Ways to compute a value at run time; each still evaluates to the literal it wraps.
+COMPUTATIONS = (
+    "copy.deepcopy({})",
+    "(lambda: {})()",
+    "VALUE",
+    "{} if SWITCH else None",
+    "[{}][0]",
+    "{{'k': {}}}['k']",
+    "os.environ.get('DEFAULTS_TEST_UNSET_VARIABLE', {})",
+    "settings.value",
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=literals, computation=st.sampled_from(COMPUTATIONS))
+def test_a_computed_default_is_never_published_even_when_it_equals_a_literal(
+    tmp_path: Path, value: Any, computation: str
+) -> None:
+    source = f"""
+        import copy, os, types
+
+        VALUE = {value!r}
+        SWITCH = True
+        settings = types.SimpleNamespace(value=VALUE)
+
+        def f(value={computation.format(repr(value))}): ...
+    """
+    module = import_source(tmp_path, source)
+    assert module.f.__defaults__[0] == value  # the same value a literal would have given
+    assert kwargs_schema(module.f)["properties"]["value"] == {"$comment": COMPUTED}
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(members=st.lists(st.sampled_from(["SMALL", "LARGE"]), max_size=4), nested=st.booleans())
 def test_enum_member_defaults_are_published_as_their_values(
