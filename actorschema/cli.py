@@ -24,9 +24,9 @@ from .app import AppNotFound, load_broker
 from .asyncapi import asyncapi_document
 from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
-from .contract import hint_text
+from .contract import ContractError, hint_text
 from .deadletters import dead_letter_reasons
-from .export import app_actors, compare, render, write
+from .export import ActorEntry, app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
 app = typer.Typer(
@@ -89,10 +89,20 @@ def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = F
 
     Each schema describes the whole Dramatiq message the gateway emits for that actor. Files of actors that no longer exist are removed. The output is byte-for-byte deterministic: commit it.
     """
-    files = render(_broker(target))
+    broker = _broker(target)
+    entries = _entries(broker)
+    files = render(broker)
     touched = write(out_dir, files)
+    _warn_untyped(entries)
     if as_json:
-        print(json.dumps({"out": str(out_dir), "files": sorted(files), "changed": touched}, indent=2))
+        report = {
+            "out": str(out_dir),
+            "files": sorted(files),
+            "changed": touched,
+            "way_out": {e.contract.actor_name: e.way_out_reason for e in entries if e.contract.way_out},
+            "hidden_signature": [e.contract.actor_name for e in entries if e.contract.hidden_signature],
+        }
+        print(json.dumps(report, indent=2))
         return
     actors = len(files) - 1
     out.print(f"{actors} actor schema(s) in {out_dir}/: {len(touched)} file(s) written or removed")
@@ -106,7 +116,9 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
 
     Prints a unified diff of every stale file. Fix with: actorschema generate TARGET --out DIR.
     """
-    differences = compare(out_dir, render(_broker(target)))
+    broker = _broker(target)
+    _entries(broker)  # an actor without a contract is named, not a traceback
+    differences = compare(out_dir, render(broker))
     if as_json:
         report = [{"file": d.name, "problem": d.kind, "diff": d.diff} for d in differences]
         print(json.dumps({"out": str(out_dir), "current": not differences, "differences": report}, indent=2))
@@ -125,7 +137,7 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
 @app.command()
 def inspect(target: Target, as_json: AsJson = False) -> None:
     """Show each actor: its queue, its parameters with their types and defaults, its size limit."""
-    entries = app_actors(_broker(target))
+    entries = _entries(_broker(target))
     rows: list[dict[str, Any]] = []
     for entry in entries:
         contract = entry.contract
@@ -146,6 +158,10 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
                 "parameters": parameters,
                 "max_message_bytes": entry.limit.limit,
                 "limit_source": entry.limit.source,
+                "way_out": (
+                    {"option": contract.way_out, "why": entry.way_out_reason} if contract.way_out else None
+                ),
+                "hidden_signature": contract.hidden_signature,
             }
         )
     if as_json:
@@ -156,6 +172,10 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
         table.add_column(column)
     for row in rows:
         params = "\n".join(_parameter_text(p) for p in row["parameters"]) or "(none)"
+        if row["way_out"]:
+            params += f"\n[yellow]{row['way_out']['option']}[/]: any strict JSON ({row['way_out']['why']})"
+        if row["hidden_signature"]:
+            params += "\n[yellow]only (*args, **kwargs)[/]: untyped (a wrapper without functools.wraps?)"
         limit = row["max_message_bytes"]
         size = "none" if limit is None else f"{limit:,} B ({row['limit_source']})"
         table.add_row(row["actor"], row["queue"], params, size)
@@ -350,6 +370,32 @@ def dead_letters(
         out.print(table)
     if found:
         raise typer.Exit(1)
+
+
+def _entries(broker: Any) -> list[ActorEntry]:
+    """The app's actors; an actor whose hints make no contract is named (exit 2), never a traceback."""
+    try:
+        return app_actors(broker)
+    except ContractError as error:
+        err.print(f"[red]error:[/] {error.actor_name!r}: {error.problem}", markup=True, highlight=False)
+        err.print(f"hint: declare {error.fix}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _warn_untyped(entries: list[ActorEntry]) -> None:
+    """One warning line per actor whose arguments are not typed: the way out, or a hidden signature."""
+    for entry in entries:
+        contract = entry.contract
+        name = contract.actor_name
+        if contract.way_out:
+            text = f"warning: actor {name!r} uses {contract.way_out} (any strict JSON arguments): {entry.way_out_reason}"
+            err.print(text, markup=False, highlight=False)
+        if contract.hidden_signature:
+            text = (
+                f"warning: actor {name!r} takes only (*args, **kwargs), so its arguments are untyped; "
+                "if a decorator hid its signature, give its wrapper functools.wraps"
+            )
+            err.print(text, markup=False, highlight=False)
 
 
 def _parameter_text(parameter: dict[str, Any]) -> str:

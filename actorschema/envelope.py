@@ -26,7 +26,7 @@ import msgspec
 from dramatiq import Message
 
 from .encoder import writes_json
-from .errors import MessageMalformed, Violation
+from .errors import CheckFailed, MessageMalformed, Violation
 from .paths import render_path
 from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS, type_name
 
@@ -201,11 +201,18 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
         raise MessageMalformed(
             "?", [Violation("$", problem, "one JSON object (UTF-8) per message")]
         ) from None
-    violations = envelope_violations(fields, queue_name=queue_name)
+    actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
+    name = actor if type(actor) is str else "?"
+    try:
+        violations = envelope_violations(fields, queue_name=queue_name)
+        if not violations:
+            message: Message[Any] = Message(**fields)
+    except Exception as error:
+        # Never hand the consumer a message the check could not judge: dead-letter it, with why.
+        failed = CheckFailed.from_error(name, error)
+        raise MessageMalformed(name, failed.violations) from error
     if violations:
-        actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
-        raise MessageMalformed(actor if type(actor) is str else "?", violations)
-    message: Message[Any] = Message(**fields)
+        raise MessageMalformed(name, violations)
     if writes_json():
         # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
         # strict JSON, and the worker's check need not walk the values again.
