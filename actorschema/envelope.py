@@ -10,10 +10,12 @@ thread (``options.throws`` as text), restarts the consumer and strands the
 messages fetched with it (an undecodable body, a ``queue_name`` naming another
 queue), or silently loses a retry (``options.retries`` as text).
 
-Options are checked only where a wrong type breaks Dramatiq. The JSON Schema
-that producers follow types more of them; the worker is deliberately more
-tolerant, so that every message Dramatiq itself runs today still runs (a
-non-numeric ``eta``, for one, which Dramatiq replaces with "now" and logs).
+Options are checked only where a wrong value breaks Dramatiq, by the worker's
+side of the one table in :mod:`actorschema.options`. The send side and the
+JSON Schema that producers follow hold a few options tighter; the worker is
+deliberately as tolerant as Dramatiq, so that every message Dramatiq itself
+runs correctly still runs (a non-numeric ``eta``, for one, which Dramatiq
+replaces with "now" and logs). The table says where the two differ.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from dramatiq import Message
 
 from .encoder import writes_json
 from .errors import CheckFailed, MessageMalformed, Violation
+from .options import WORKER_RULES, describe, option_violations
 from .paths import render_path
-from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS, type_name
+from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
 
 __all__ = ["CONSUMED_OPTIONS", "STRICTLY_DECODED", "decode_message", "envelope_violations"]
 
@@ -54,24 +57,9 @@ def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], b
     return test, expected
 
 
-#: The options whose wrong type breaks Dramatiq, with what they must be.
-CONSUMED_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    # Retries adds to it and compares it: text loses the retry, and with it the message.
-    "retries": _rule(lambda v: _is_integer(v) and v >= 0, "an integer >= 0"),
-    "max_retries": _rule(lambda v: v is None or (_is_number(v) and v >= 0), "a number >= 0, or null"),
-    "min_backoff": _rule(lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
-    "max_backoff": _rule(lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
-    "time_limit": _rule(lambda v: v is None or (_is_number(v) and v > 0), "a number of milliseconds > 0"),
-    "max_age": _rule(lambda v: v is None or (_is_number(v) and v > 0), "a number of milliseconds > 0"),
-    # The worker tests isinstance(error, throws): anything truthy kills the worker thread.
-    "throws": _rule(lambda v: v is None or v is False, "nothing: exception classes cannot travel in JSON"),
-    "broker_priority": _rule(lambda v: v is None or (_is_integer(v) and v >= 0), "an integer >= 0"),
-    "redis_message_id": _rule(lambda v: type(v) is str and v != "", "the id the message is stored under"),
-    "on_success": _rule(lambda v: type(v) is str, "an actor name"),
-    "on_failure": _rule(lambda v: type(v) is str, "an actor name"),
-    "on_retry_exhausted": _rule(lambda v: type(v) is str, "an actor name"),
-    "group_completion_uuid": _rule(lambda v: type(v) is str, "a string"),
-}
+#: The options whose wrong value breaks Dramatiq, with what they must be: the worker's side of
+#: the one table in :mod:`actorschema.options`.
+CONSUMED_OPTIONS = WORKER_RULES
 
 _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
@@ -100,7 +88,7 @@ def envelope_violations(
         where = render_path(prefix)
         return [
             Violation(
-                where, f"is {_a(fields)}, not a message object", "a JSON object with the message fields"
+                where, f"is {describe(fields)}, not a message object", "a JSON object with the message fields"
             )
         ]
     found: list[Violation] = []
@@ -115,7 +103,7 @@ def envelope_violations(
             )
     for name, (test, expected) in _FIELD_RULES.items():
         if name in fields and not test(fields[name]):
-            found.append(Violation(render_path((*prefix, name)), f"is {_a(fields[name])}", expected))
+            found.append(Violation(render_path((*prefix, name)), f"is {describe(fields[name])}", expected))
     actual = fields.get("queue_name")
     if queue_name is not None and type(actual) is str and actual != queue_name:
         problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
@@ -160,11 +148,7 @@ _NESTED = frozenset(("pipe_target", "group_completion_callbacks"))
 
 
 def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: int) -> list[Violation]:
-    found = []
-    for name, value in options.items():
-        rule = CONSUMED_OPTIONS.get(name)
-        if rule is not None and not rule[0](value):
-            found.append(Violation(render_path((*where, name)), f"is {_a(value)}", rule[1]))
+    found = option_violations(options, where, side="worker")
     if depth >= _MAX_NESTED:
         return found
     # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
@@ -175,7 +159,7 @@ def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: i
     if callbacks is not None:
         if type(callbacks) is not list:
             path = render_path((*where, "group_completion_callbacks"))
-            found.append(Violation(path, f"is {_a(callbacks)}", "an array of messages"))
+            found.append(Violation(path, f"is {describe(callbacks)}", "an array of messages"))
         else:
             for index, callback in enumerate(callbacks):
                 nested = (*where, "group_completion_callbacks", index)
@@ -218,24 +202,3 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
         # strict JSON, and the worker's check need not walk the values again.
         object.__setattr__(message, STRICTLY_DECODED, True)
     return message
-
-
-_JSON_TYPES = {
-    type(None): "null",
-    bool: "boolean",
-    int: "integer",
-    float: "number",
-    str: "string",
-    list: "array",
-    tuple: "array",
-    dict: "object",
-}
-
-
-def _a(value: Any) -> str:
-    """``a string ('3')``: the JSON type of ``value`` and a glimpse of it."""
-    name = _JSON_TYPES.get(type(value)) or type_name(value)
-    text = repr(value)
-    shown = text if len(text) <= 40 else text[:37] + "..."
-    article = "an" if name[:1] in "aeiou" else "a"
-    return f"{article} {name} ({shown})"

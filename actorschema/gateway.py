@@ -44,8 +44,17 @@ from dramatiq.middleware import Middleware
 from .consume_guard import ConsumeGuard, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
-from .errors import CheckFailed, NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
+from .errors import (
+    CheckFailed,
+    MessageMalformed,
+    NonJSONPayload,
+    PayloadInvalid,
+    PayloadRejected,
+    PayloadTooLarge,
+    Violation,
+)
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
+from .options import option_violations
 from .strict_json import find_violations, is_strict_json
 
 __all__ = ["PayloadGateway", "log_rejection"]
@@ -278,6 +287,11 @@ class PayloadGateway(Middleware):
     def _check_message(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
+        if message.options:
+            # The options Dramatiq computes with, by the rules the worker and the schema apply.
+            violations = option_violations(message.options)
+            if violations:
+                raise MessageMalformed(_actor_name(message), violations)
         contract = self.contracts.get(message.actor_name) or self._contract(broker, message.actor_name)
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
