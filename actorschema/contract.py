@@ -34,6 +34,7 @@ import enum
 import functools
 import inspect
 import pathlib
+import re
 import sys
 import types
 import typing
@@ -171,25 +172,33 @@ def declaring_namespace(fn: Callable[..., Any]) -> dict[str, Any]:
 
     Called at declare time (the decorator runs in the frame that defines the
     function), so a hint naming a class local to a function resolves, even
-    under ``from __future__ import annotations``. Empty when not found.
+    under ``from __future__ import annotations``. Only the names its string
+    annotations mention are kept (nothing else of the frame stays alive);
+    empty when there are none, or the frame is not found.
     """
     target = inspect.unwrap(getattr(fn, "__func__", fn))
     code = getattr(target, "__code__", None)
+    annotations = getattr(target, "__annotations__", None) or {}
+    wanted = {name for text in annotations.values() if isinstance(text, str) for name in _NAME.findall(text)}
     namespace: dict[str, Any] = {}
-    if code is None:
+    if code is None or not wanted:
         return namespace
     frame = sys._getframe(1)
     while frame is not None:
         if code in frame.f_code.co_consts:
             if frame.f_code.co_name != "<module>":  # module globals are resolved as globals, live
-                namespace.update(frame.f_locals)
+                namespace.update((k, v) for k, v in frame.f_locals.items() if k in wanted)
             break
         frame = frame.f_back  # type: ignore[assignment]
     cells = getattr(target, "__closure__", None) or ()
     for name, cell in zip(code.co_freevars, cells, strict=False):
-        with contextlib.suppress(ValueError):  # an empty cell: the name is not bound yet
-            namespace[name] = cell.cell_contents
+        if name in wanted:
+            with contextlib.suppress(ValueError):  # an empty cell: the name is not bound yet
+                namespace[name] = cell.cell_contents
     return namespace
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -699,7 +708,9 @@ def _contract_parameter(actor_name: str, parameter: inspect.Parameter, hint: Any
         return _parameter(actor_name, parameter, hint)
     except Exception as error:
         cause = error.__cause__ or error
-        problem = f"{where} ({hint_text(hint)}): pydantic cannot validate it: {type(cause).__name__}: {cause}"
+        # pydantic's texts run to paragraphs of advice about its own config: its first sentence says why.
+        why = str(cause).split("\n", 1)[0].split(". ", 1)[0]
+        problem = f"{where} ({hint_text(hint)}): pydantic cannot validate it: {type(cause).__name__}: {why}"
         raise ContractError(actor_name, problem, "a type pydantic can validate") from error
 
 

@@ -8,7 +8,8 @@ around each actor's function hands the actor its typed arguments.
 Where it hooks in, and why there:
 
 * ``after_declare_actor`` builds the actor's :class:`~actorschema.contract.ActorContract`
-  once, and wraps ``actor.message_with_options`` so a message is checked when
+  once (or records why it cannot, naming the way out; a hint naming what does
+  not exist yet is resolved again on each send until it does), and wraps ``actor.message_with_options`` so a message is checked when
   it is *built*: ``group([...]).run()`` enqueues its children one by one, so
   only a check at build time keeps a group with one bad child from being half
   enqueued. Messages that ``send()`` builds skip it: their enqueue check follows
@@ -17,8 +18,11 @@ Where it hooks in, and why there:
   ``broker.enqueue``, delays, pipelines, groups, retries). It binds and
   validates the arguments, rewrites them in canonical form (by name), checks
   that the final message is strict JSON, encodes it once and checks its exact
-  size. A rejection raises :class:`~actorschema.errors.PayloadRejected`, a
-  ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue.
+  size, and holds its options to the table in :mod:`actorschema.options`. A
+  rejection raises :class:`~actorschema.errors.PayloadRejected`, a
+  ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue; any other
+  exception while checking becomes one (:class:`~actorschema.errors.CheckFailed`):
+  Dramatiq would log it and enqueue the message unchecked.
 * Re-enqueues the worker makes itself (retries, delay-queue moves, pipeline
   continuations, group and success/failure callbacks) are never rejected:
   Dramatiq acks the original message first, so raising would lose it. On
