@@ -29,11 +29,17 @@ from dramatiq import Message
 
 from .encoder import writes_json
 from .errors import CheckFailed, MessageMalformed, Violation
-from .options import WORKER_RULES, describe, option_violations
+from .options import WORKER_RULES, Side, describe, option_violations
 from .paths import render_path
 from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
 
-__all__ = ["CONSUMED_OPTIONS", "STRICTLY_DECODED", "decode_message", "envelope_violations"]
+__all__ = [
+    "CONSUMED_OPTIONS",
+    "STRICTLY_DECODED",
+    "decode_message",
+    "envelope_violations",
+    "options_violations",
+]
 
 #: Set on a Message that :func:`decode_message` decoded from strict JSON.
 STRICTLY_DECODED = "_actorschema_strictly_decoded"
@@ -73,7 +79,12 @@ _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 def envelope_violations(
-    fields: Any, *, queue_name: str | None = None, prefix: tuple[Any, ...] = (), depth: int = 0
+    fields: Any,
+    *,
+    queue_name: str | None = None,
+    prefix: tuple[Any, ...] = (),
+    depth: int = 0,
+    side: Side = "worker",
 ) -> list[Violation]:
     """What is wrong with a message's envelope, each with its path; empty when nothing is.
 
@@ -81,8 +92,10 @@ def envelope_violations(
       fields: The decoded message (a mapping of its fields).
       queue_name: The queue it was consumed from, which its ``queue_name`` must name.
       prefix: Where the message sits (for messages nested in options).
+      side: Whose option rules apply: the worker's, or the send side's (stricter
+        in places, see :mod:`actorschema.options`).
     """
-    if _plainly_valid(fields, queue_name):
+    if side == "worker" and _plainly_valid(fields, queue_name):
         return []
     if not isinstance(fields, Mapping):
         where = render_path(prefix)
@@ -110,8 +123,18 @@ def envelope_violations(
         found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
     options = fields.get("options")
     if type(options) is dict:
-        found.extend(_option_violations(options, (*prefix, "options"), depth))
+        found.extend(_option_violations(options, (*prefix, "options"), depth, side))
     return found
+
+
+def options_violations(options: dict[str, Any], *, side: Side) -> list[Violation]:
+    """What is wrong with a message's ``options``, nested messages (pipeline steps, group callbacks) included.
+
+    Parameters:
+      options: The message's options.
+      side: ``"send"`` or ``"worker"``: whose rules of the table apply.
+    """
+    return _option_violations(options, ("options",), 0, side)
 
 
 def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
@@ -147,14 +170,16 @@ def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
 _NESTED = frozenset(("pipe_target", "group_completion_callbacks"))
 
 
-def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: int) -> list[Violation]:
-    found = option_violations(options, where, side="worker")
+def _option_violations(
+    options: dict[str, Any], where: tuple[Any, ...], depth: int, side: Side
+) -> list[Violation]:
+    found = option_violations(options, where, side=side)
     if depth >= _MAX_NESTED:
         return found
     # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
     step = options.get("pipe_target")
     if step is not None:
-        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1)
+        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1, side=side)
     callbacks = options.get("group_completion_callbacks")
     if callbacks is not None:
         if type(callbacks) is not list:
@@ -163,7 +188,7 @@ def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: i
         else:
             for index, callback in enumerate(callbacks):
                 nested = (*where, "group_completion_callbacks", index)
-                found += envelope_violations(callback, prefix=nested, depth=depth + 1)
+                found += envelope_violations(callback, prefix=nested, depth=depth + 1, side=side)
     return found
 
 

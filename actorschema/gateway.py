@@ -48,6 +48,7 @@ from dramatiq.middleware import Middleware
 from .consume_guard import ConsumeGuard, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
+from .envelope import options_violations
 from .errors import (
     CheckFailed,
     MessageMalformed,
@@ -58,7 +59,6 @@ from .errors import (
     Violation,
 )
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
-from .options import option_violations
 from .strict_json import find_violations, is_strict_json
 
 __all__ = ["PayloadGateway", "log_rejection"]
@@ -291,11 +291,6 @@ class PayloadGateway(Middleware):
     def _check_message(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
-        if message.options:
-            # The options Dramatiq computes with, by the rules the worker and the schema apply.
-            violations = option_violations(message.options)
-            if violations:
-                raise MessageMalformed(_actor_name(message), violations)
         contract = self.contracts.get(message.actor_name) or self._contract(broker, message.actor_name)
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
@@ -319,6 +314,11 @@ class PayloadGateway(Middleware):
         trimmed first when it alone pushes the message over its limit.
         """
         options = message.options
+        if options:
+            # The options Dramatiq computes with (nested messages' too), by the table's send rules.
+            violations = options_violations(options, side="send")
+            if violations:
+                raise MessageMalformed(_actor_name(message), violations)
         if "pipe_target" in options or "group_completion_callbacks" in options:
             self._check_nested(broker, message.actor_name, options)
         data = message_fields(message, args, kwargs)

@@ -188,3 +188,21 @@ def test_send_worker_and_schema_agree_on_every_option_value() -> None:
         worker.stop()
         consumer.close()
         sender.close()
+
+
+def test_options_of_nested_messages_and_group_children_are_checked_at_send(broker: StubBroker) -> None:
+    """The worker checks a pipeline step's options inside the first message: so does the send."""
+
+    @dramatiq.actor
+    def step(n: int) -> int:
+        return n
+
+    with pytest.raises(MessageMalformed) as caught:  # built for a group: refused before any child goes
+        step.message_with_options(args=(1,), max_retries="3")
+    assert caught.value.paths == ("options.max_retries",)
+    bad = step.message(1)
+    bad.options["max_retries"] = "3"
+    with pytest.raises(MessageMalformed) as caught:
+        dramatiq.pipeline([step.message(1), bad]).run()
+    assert caught.value.paths == ("options.pipe_target.options.max_retries",)
+    assert stored(broker) == 0
