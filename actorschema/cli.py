@@ -247,7 +247,9 @@ def asyncapi(
 
     Each message's payload is the actor's message schema (JSON Schema draft 2020-12).
     """
-    document = asyncapi_document(_broker(target), title=title, version=version)
+    broker = _broker(target)
+    _entries(broker)  # an actor without a contract is named, not a traceback
+    document = asyncapi_document(broker, title=title, version=version)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if out_file is None:
         sys.stdout.write(text)  # the document itself is the JSON output

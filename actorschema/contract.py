@@ -185,7 +185,7 @@ def declaring_namespace(fn: Callable[..., Any]) -> dict[str, Any]:
         return namespace
     frame = sys._getframe(1)
     while frame is not None:
-        if code in frame.f_code.co_consts:
+        if _defines(frame.f_code, code):
             if frame.f_code.co_name != "<module>":  # module globals are resolved as globals, live
                 namespace.update((k, v) for k, v in frame.f_locals.items() if k in wanted)
             break
@@ -199,6 +199,19 @@ def declaring_namespace(fn: Callable[..., Any]) -> dict[str, Any]:
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _defines(outer: types.CodeType, code: types.CodeType) -> bool:
+    """Does ``outer`` define ``code``, directly or in a class body it defines (a method)?"""
+    stack = [outer]
+    while stack:
+        current = stack.pop()
+        for const in current.co_consts:
+            if const is code:
+                return True
+            if isinstance(const, types.CodeType) and current is outer:
+                stack.append(const)  # one level down: the bodies of classes defined here
+    return False
 
 
 @dataclass(frozen=True)

@@ -171,10 +171,11 @@ class PayloadGateway(Middleware):
         try:
             # The decorator runs in the frame that defines the actor: its locals are still there.
             self._namespaces[actor.actor_name] = declaring_namespace(actor_function(actor))
-            self._declare(actor, log=True)
-        finally:
-            if actor.__dict__.get("_actorschema_gateway") is not self:
-                self._wrap(actor)
+        except Exception:  # _declare records (and every send carries) what is wrong with the actor
+            self._namespaces.pop(actor.actor_name, None)
+        self._declare(actor, log=True)  # never raises: it records the error instead
+        if actor.__dict__.get("_actorschema_gateway") is not self:
+            self._wrap(actor)
 
     def _declare(self, actor: Any, *, log: bool) -> None:
         """Build ``actor``'s contract, or record why it has none (every message then carries the reason)."""

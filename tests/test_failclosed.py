@@ -644,3 +644,46 @@ def test_inspect_and_generate_show_the_way_out_and_hidden_signatures(cli_app: st
     assert index["actors"]["escape"]["payload_contract"] == "json"
     schema = json.loads((tmp_path / "schemas" / "escape.schema.json").read_text())
     assert schema["properties"]["kwargs"]["properties"]["user"] == {}
+
+
+def test_a_callable_instance_receives_typed_arguments_on_the_worker(broker: StubBroker) -> None:
+    import datetime
+
+    got: list[Any] = []
+
+    class Stamp:
+        def __call__(self, when: datetime.datetime) -> None:
+            got.append(when)
+
+    stamp = dramatiq.actor(Stamp(), actor_name="stamp")
+    when = datetime.datetime(2026, 1, 2, 3, 4, tzinfo=datetime.UTC)
+    stamp.send(when)
+    run_worker(broker)
+    assert got == [when]
+
+
+def test_a_consumer_whose_decode_check_explodes_dead_letters_and_keeps_running(
+    broker: StubBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import actorschema.envelope as envelope
+
+    ran: list[int] = []
+
+    @dramatiq.actor
+    def task(n: int) -> None:
+        ran.append(n)
+
+    task.send(1)
+    real = envelope.envelope_violations
+
+    def flaky(fields: Any, **kwargs: Any) -> Any:
+        if fields.get("kwargs") == {"n": 1}:
+            raise ZeroDivisionError("bug in the envelope check")
+        return real(fields, **kwargs)
+
+    monkeypatch.setattr(envelope, "envelope_violations", flaky)
+    task.send(2)
+    run_worker(broker)
+    assert ran == [2]
+    (dead,) = broker.dead_letters
+    assert "internal error while checking: ZeroDivisionError" in str(dead._exception)
