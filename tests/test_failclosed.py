@@ -20,11 +20,13 @@ import pydantic.v1
 import pytest
 import typing_extensions
 from dramatiq import Message, Worker, group
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, field_validator
 from pydantic_core import core_schema
 from typer.testing import CliRunner
 
-from actorschema import CheckFailed, PayloadGateway, PayloadInvalid
+from actorschema import CheckFailed, PayloadGateway, PayloadInvalid, PayloadRejected
 from actorschema.brokers import StubBroker
 from actorschema.cli import app
 from actorschema.contract import ActorContract, ContractError
@@ -687,3 +689,75 @@ def test_a_consumer_whose_decode_check_explodes_dead_letters_and_keeps_running(
     assert ran == [2]
     (dead,) = broker.dead_letters
     assert "internal error while checking: ZeroDivisionError" in str(dead._exception)
+
+
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(-5, 5, allow_nan=False),
+    st.text(max_size=3),
+)
+_json = st.one_of(
+    _json_leaf, st.lists(_json_leaf, max_size=3), st.dictionaries(st.text(max_size=2), _json_leaf)
+)
+
+
+def test_unpacked_kwargs_send_schema_and_worker_agree() -> None:
+    """For arbitrary keyword arguments: what send stores fits the schema and the worker; on raw
+    messages the worker's verdict is the schema's."""
+    import jsonschema
+
+    broker = make_broker()
+    gateway = gateway_of(broker)
+
+    @dramatiq.actor
+    def paint(canvas: str, **options: Unpack[Options]) -> None:
+        pass
+
+    schema = json.loads(render(broker)["paint.schema.json"])
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    guard = gateway.consume_guard
+
+    def worker_accepts(fields: dict[str, Any]) -> bool:
+        try:
+            guard.check(broker, Message(**json.loads(json.dumps(fields))))
+        except PayloadRejected:
+            return False
+        return True
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        kwargs=st.dictionaries(
+            st.sampled_from(["canvas", "colour", "size", "tags", "shade"]), _json, max_size=5
+        )
+    )
+    def check(kwargs: dict[str, Any]) -> None:
+        try:
+            message = paint.send(**kwargs)
+            sent = True
+        except PayloadRejected as rejection:
+            assert rejection.paths and all(p.startswith("kwargs.") for p in rejection.paths)
+            sent = False
+        broker.flush_all()
+        raw = {
+            "queue_name": "default",
+            "actor_name": "paint",
+            "args": [],
+            "kwargs": kwargs,
+            "options": {},
+            "message_id": "00000000-0000-4000-8000-000000000000",
+            "message_timestamp": 1,
+        }
+        schema_ok = validator.is_valid(raw)
+        assert worker_accepts(raw) == schema_ok, kwargs
+        if schema_ok:
+            assert sent, kwargs  # what the schema accepts, send accepts
+        if sent:
+            stored = {**message.asdict(), "args": list(message.args)}
+            assert validator.is_valid(stored) and worker_accepts(stored), stored
+
+    try:
+        check()
+    finally:
+        broker.close()
