@@ -138,13 +138,14 @@ def _hand_off(instance: Any) -> Callable[..., Any]:
     if not hides_signature(call):
         return typing.cast(Callable[..., Any], call)
     code = getattr(call.__func__, "__code__", None)
-    methods = [
-        method
-        for name in (code.co_names if code is not None else ())
-        if inspect.ismethod(method := getattr(instance, name, None))
-        and getattr(method.__func__, "__annotations__", None)
+    # Looked up statically: reading an attribute could run a property's code.
+    names = [
+        name
+        for name in dict.fromkeys(code.co_names if code is not None else ())
+        if inspect.isfunction(found := inspect.getattr_static(type(instance), name, None))
+        and getattr(found, "__annotations__", None)
     ]
-    return typing.cast(Callable[..., Any], methods[0] if len(methods) == 1 else call)
+    return typing.cast(Callable[..., Any], getattr(instance, names[0]) if len(names) == 1 else call)
 
 
 def hides_signature(fn: Callable[..., Any]) -> bool:
@@ -411,7 +412,14 @@ class ActorContract:
         for p in signature.parameters.values():
             hint = hints.get(p.name, _EMPTY)
             if p.kind is inspect.Parameter.VAR_KEYWORD and _is_unpack(hint):
-                parameters.extend(_unpacked(actor_name, p, hint))
+                keywords = _unpacked(actor_name, p, hint)
+                clash = sorted({k.name for k in keywords} & signature.parameters.keys())
+                if clash:  # PEP 692: a key may not also be a named parameter
+                    problem = (
+                        f"parameter {p.name!r} ({hint_text(hint)}): its keys {clash} are also parameters"
+                    )
+                    raise ContractError(actor_name, problem, "a TypedDict without those keys")
+                parameters.extend(keywords)
                 continue
             parameters.append(_contract_parameter(actor_name, p, hint, f"parameter {p.name!r}"))
         contract = cls(actor_name, queue_name, parameters, inspect.getdoc(fn))
@@ -674,9 +682,9 @@ def _classes_in(hint: Any) -> list[type]:
 _UNPACKS = frozenset((typing.Unpack, typing_extensions.Unpack))
 _REQUIRED = frozenset((typing.Required, typing_extensions.Required))
 _NOT_REQUIRED = frozenset((typing.NotRequired, typing_extensions.NotRequired))
-#: What may wrap a TypedDict key's type.
+#: What may wrap a TypedDict key's type (ReadOnly only in typing_extensions >= 4.9).
 _KEY_WRAPPERS = (
-    _REQUIRED | _NOT_REQUIRED | frozenset((getattr(typing_extensions, "ReadOnly", typing.Required),))
+    _REQUIRED | _NOT_REQUIRED | frozenset(filter(None, [getattr(typing_extensions, "ReadOnly", None)]))
 )
 
 
@@ -696,7 +704,8 @@ def _unpacked(actor_name: str, parameter: inspect.Parameter, hint: Any) -> list[
         problem = (
             f"parameter {parameter.name!r} ({hint_text(hint)}): its keys' types cannot be resolved: {error}"
         )
-        raise ContractError(actor_name, problem, "a TypedDict whose key types resolve", retry=True) from error
+        fix = "a TypedDict whose key types resolve"
+        raise ContractError(actor_name, problem, fix, retry=isinstance(error, NameError)) from error
     parameters = []
     for key, key_hint in keys.items():
         # Read Required/NotRequired from the resolved hint: under ``from __future__ import

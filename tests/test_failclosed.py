@@ -761,3 +761,32 @@ def test_unpacked_kwargs_send_schema_and_worker_agree() -> None:
         check()
     finally:
         broker.close()
+
+
+def test_an_unpacked_key_that_is_also_a_parameter_is_named() -> None:
+    def clash(colour: str, **options: Unpack[Options]) -> None:
+        pass
+
+    with pytest.raises(ContractError, match=r"its keys \['colour'\] are also parameters"):
+        ActorContract.from_function(clash, "clash")
+
+
+def test_finding_the_method_a_call_hands_off_to_runs_no_property(broker: StubBroker) -> None:
+    touched: list[str] = []
+
+    class Lazy:
+        @property
+        def client(self) -> Any:
+            touched.append("client")
+            return None
+
+        def __call__(self, *args: Any, **kwargs: Any) -> None:
+            assert self.client is None
+            self.run(*args, **kwargs)
+
+        def run(self, order_id: int) -> None:
+            pass
+
+    dramatiq.actor(Lazy(), actor_name="lazy")
+    assert [p.name for p in gateway_of(broker).contracts["lazy"].parameters] == ["order_id"]
+    assert touched == []
