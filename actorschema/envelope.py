@@ -50,11 +50,6 @@ _MAX_NESTED = 64
 _decode_json: Callable[[bytes], Any] = msgspec.json.Decoder().decode
 
 
-def _is_integer(value: Any) -> bool:
-    # JSON semantics, as JSON Schema's "integer": 5 and 5.0, never true.
-    return (type(value) is int) or (type(value) is float and value.is_integer())
-
-
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float)
 

@@ -9,10 +9,10 @@ Where it hooks in, and why there:
 
 * ``after_declare_actor`` builds the actor's :class:`~actorschema.contract.ActorContract`
   once (or records why it cannot, naming the way out; a hint naming what does
-  not exist yet is resolved again on each send until it does), and wraps ``actor.message_with_options`` so a message is checked when
-  it is *built*: ``group([...]).run()`` enqueues its children one by one, so
-  only a check at build time keeps a group with one bad child from being half
-  enqueued. Messages that ``send()`` builds skip it: their enqueue check follows
+  not exist yet is resolved again on each send until it does), and wraps
+  ``actor.message_with_options`` so a message is checked when it is *built*:
+  ``group([...]).run()`` enqueues its children one by one, so only a check at
+  build time keeps a group with one bad child from being half enqueued. Messages that ``send()`` builds skip it: their enqueue check follows
   at once.
 * ``before_enqueue`` sees every message on its way to any broker (sends,
   ``broker.enqueue``, delays, pipelines, groups, retries). It binds and
