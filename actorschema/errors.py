@@ -121,7 +121,10 @@ class CheckFailed(PayloadRejected):
 
 
 class MessageMalformed(PayloadRejected):
-    """A consumed message is not a well-formed Dramatiq message (undecodable, or a broken envelope).
+    """Not a well-formed Dramatiq message: undecodable, a broken envelope, or options Dramatiq breaks on.
+
+    Raised on send for options the worker would dead-letter (``max_retries="3"``),
+    and on the worker for any of these.
 
     ``actor_name`` is the name the message gives, or ``"?"`` when it gives none.
     """
