@@ -790,3 +790,47 @@ def test_finding_the_method_a_call_hands_off_to_runs_no_property(broker: StubBro
     dramatiq.actor(Lazy(), actor_name="lazy")
     assert [p.name for p in gateway_of(broker).contracts["lazy"].parameters] == ["order_id"]
     assert touched == []
+
+
+def test_a_module_that_declares_its_actor_above_its_models_sends_and_runs(
+    broker: StubBroker, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layout real modules have: the actor first, the models it names further down."""
+    source = """
+from __future__ import annotations
+
+import dramatiq
+from pydantic import BaseModel
+
+received = []
+
+
+@dramatiq.actor
+def place(order: Order) -> None:
+    received.append(order)
+
+
+class Order(BaseModel):
+    lines: list[Line]
+
+
+class Line(BaseModel):
+    sku: str
+    qty: int
+"""
+    (tmp_path / "failclosed_layout.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    module = importlib.import_module("failclosed_layout")
+    try:
+        module.place.send({"lines": [{"sku": "a", "qty": "2"}]})
+        with pytest.raises(PayloadInvalid) as caught:
+            module.place.send({"lines": [{"sku": "a", "qty": "many"}]})
+        assert caught.value.paths == ("args[0].lines[0].qty",)
+        run_worker(broker)
+        assert module.received == [module.Order(lines=[module.Line(sku="a", qty=2)])]
+    finally:
+        import sys
+
+        sys.modules.pop("failclosed_layout", None)
