@@ -24,7 +24,7 @@ from .app import AppNotFound, load_broker
 from .asyncapi import asyncapi_document
 from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
-from .contract import ContractError, hint_text
+from .contract import ABSENT, ContractError, hint_text
 from .deadletters import dead_letter_reasons
 from .export import ActorEntry, app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
@@ -147,7 +147,9 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
                 "kind": p.kind.name.lower(),
                 "type": hint_text(p.hint),
                 "required": p.required,
-                "default": None if p.default is pyinspect.Parameter.empty else repr(p.default),
+                "default": None
+                if p.default is pyinspect.Parameter.empty or p.default is ABSENT
+                else repr(p.default),
             }
             for p in contract.parameters
         ]
@@ -404,6 +406,8 @@ def _parameter_text(parameter: dict[str, Any]) -> str:
     text = f"{parameter['name']}: {parameter['type']}"
     if parameter["default"] is not None:
         text += f" = {parameter['default']}"
+    elif parameter["kind"] == "keyword_only" and not parameter["required"]:
+        text += " (may be left out)"  # a NotRequired key of **kwargs: Unpack[...]: no default, just absent
     return text
 
 

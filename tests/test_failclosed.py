@@ -834,3 +834,38 @@ class Line(BaseModel):
         import sys
 
         sys.modules.pop("failclosed_layout", None)
+
+
+def test_inspect_shows_unpacked_keywords(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = """
+from typing import NotRequired, TypedDict, Unpack
+
+import dramatiq
+from actorschema import PayloadGateway
+from actorschema.brokers import StubBroker
+
+broker = StubBroker()
+broker.add_middleware(PayloadGateway())
+dramatiq.set_broker(broker)
+
+
+class Style(TypedDict):
+    colour: str
+    size: NotRequired[int]
+
+
+@dramatiq.actor
+def paint(canvas: str, **style: Unpack[Style]) -> None:
+    pass
+"""
+    (tmp_path / "failclosed_unpack_app.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    runner = CliRunner()
+    rows = json.loads(runner.invoke(app, ["inspect", "failclosed_unpack_app", "--json"]).stdout)["actors"]
+    assert [(p["name"], p["kind"], p["required"], p["default"]) for p in rows[0]["parameters"]] == [
+        ("canvas", "positional_or_keyword", True, None),
+        ("colour", "keyword_only", True, None),
+        ("size", "keyword_only", False, None),
+    ]
+    text = runner.invoke(app, ["inspect", "failclosed_unpack_app"]).stdout
+    assert "size: int (may be left out)" in text
