@@ -12,6 +12,7 @@ dead-lettered with its reason (:func:`dead_letter_reasons`). The brokers in
 from .contract import ActorContract
 from .deadletters import dead_letter_reasons
 from .errors import (
+    CheckFailed,
     DeadLettered,
     MessageMalformed,
     NonJSONPayload,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "ActorContract",
+    "CheckFailed",
     "DeadLettered",
     "MessageMalformed",
     "NonJSONPayload",

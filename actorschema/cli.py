@@ -24,10 +24,10 @@ from .app import AppNotFound, load_broker
 from .asyncapi import asyncapi_document
 from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
-from .contract import hint_text
+from .contract import ABSENT, ContractError, hint_text
 from .deadletters import dead_letter_reasons
 from .defaults import function_facts
-from .export import app_actors, compare, render, write
+from .export import ActorEntry, app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
 app = typer.Typer(
@@ -92,10 +92,20 @@ def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = F
 
     Each schema describes the whole Dramatiq message the gateway emits for that actor. Files of actors that no longer exist are removed. The output is byte-for-byte deterministic: commit it.
     """
-    files = render(_broker(target))
+    broker = _broker(target)
+    entries = _entries(broker)
+    files = render(broker)
     touched = write(out_dir, files)
+    _warn_untyped(entries)
     if as_json:
-        print(json.dumps({"out": str(out_dir), "files": sorted(files), "changed": touched}, indent=2))
+        report = {
+            "out": str(out_dir),
+            "files": sorted(files),
+            "changed": touched,
+            "way_out": {e.contract.actor_name: e.way_out_reason for e in entries if e.contract.way_out},
+            "hidden_signature": [e.contract.actor_name for e in entries if e.contract.hidden_signature],
+        }
+        print(json.dumps(report, indent=2))
         return
     actors = len(files) - 1
     out.print(f"{actors} actor schema(s) in {out_dir}/: {len(touched)} file(s) written or removed")
@@ -109,7 +119,9 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
 
     Prints a unified diff of every stale file. Fix with: actorschema generate TARGET --out DIR.
     """
-    differences = compare(out_dir, render(_broker(target)))
+    broker = _broker(target)
+    _entries(broker)  # an actor without a contract is named, not a traceback
+    differences = compare(out_dir, render(broker))
     if as_json:
         report = [{"file": d.name, "problem": d.kind, "diff": d.diff} for d in differences]
         print(json.dumps({"out": str(out_dir), "current": not differences, "differences": report}, indent=2))
@@ -128,14 +140,14 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
 @app.command()
 def inspect(target: Target, as_json: AsJson = False) -> None:
     """Show each actor: its queue, its parameters with their types and defaults, its size limit."""
-    entries = app_actors(_broker(target))
+    entries = _entries(_broker(target))
     rows: list[dict[str, Any]] = []
     for entry in entries:
         contract = entry.contract
         facts = function_facts(contract.function)
         parameters = []
         for p in contract.parameters:
-            has_default = p.default is not pyinspect.Parameter.empty
+            has_default = p.default is not pyinspect.Parameter.empty and p.default is not ABSENT
             # Only a default written as a literal is shown: a computed one may be a secret, and differs by machine.
             literal = has_default and facts.literal_default(p.name, p.default)
             parameters.append(
@@ -155,6 +167,10 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
                 "parameters": parameters,
                 "max_message_bytes": entry.limit.limit,
                 "limit_source": entry.limit.source,
+                "way_out": (
+                    {"option": contract.way_out, "why": entry.way_out_reason} if contract.way_out else None
+                ),
+                "hidden_signature": contract.hidden_signature,
             }
         )
     if as_json:
@@ -165,6 +181,10 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
         table.add_column(column)
     for row in rows:
         params = "\n".join(_parameter_text(p) for p in row["parameters"]) or "(none)"
+        if row["way_out"]:
+            params += f"\n[yellow]{row['way_out']['option']}[/]: any strict JSON ({row['way_out']['why']})"
+        if row["hidden_signature"]:
+            params += "\n[yellow]only (*args, **kwargs)[/]: untyped (a wrapper without functools.wraps?)"
         limit = row["max_message_bytes"]
         size = "none" if limit is None else f"{limit:,} B ({row['limit_source']})"
         table.add_row(row["actor"], row["queue"], params, size)
@@ -236,7 +256,9 @@ def asyncapi(
 
     Each message's payload is the actor's message schema (JSON Schema draft 2020-12).
     """
-    document = asyncapi_document(_broker(target), title=title, version=version)
+    broker = _broker(target)
+    _entries(broker)  # an actor without a contract is named, not a traceback
+    document = asyncapi_document(broker, title=title, version=version)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if out_file is None:
         sys.stdout.write(text)  # the document itself is the JSON output
@@ -361,12 +383,40 @@ def dead_letters(
         raise typer.Exit(1)
 
 
+def _entries(broker: Any) -> list[ActorEntry]:
+    """The app's actors; an actor whose hints make no contract is named (exit 2), never a traceback."""
+    try:
+        return app_actors(broker)
+    except ContractError as error:
+        err.print(f"[red]error:[/] {error.actor_name!r}: {error.problem}", markup=True, highlight=False)
+        err.print(f"hint: declare {error.fix}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _warn_untyped(entries: list[ActorEntry]) -> None:
+    """One warning line per actor whose arguments are not typed: the way out, or a hidden signature."""
+    for entry in entries:
+        contract = entry.contract
+        name = contract.actor_name
+        if contract.way_out:
+            text = f"warning: actor {name!r} uses {contract.way_out} (any strict JSON arguments): {entry.way_out_reason}"
+            err.print(text, markup=False, highlight=False)
+        if contract.hidden_signature:
+            text = (
+                f"warning: actor {name!r} takes only (*args, **kwargs), so its arguments are untyped; "
+                "if a decorator hid its signature, give its wrapper functools.wraps"
+            )
+            err.print(text, markup=False, highlight=False)
+
+
 def _parameter_text(parameter: dict[str, Any]) -> str:
     text = f"{parameter['name']}: {parameter['type']}"
     if parameter["default"] is not None:
         text += f" = {parameter['default']}"
     elif parameter["default_computed"]:
         text += " = <computed at run time>"
+    elif parameter["kind"] == "keyword_only" and not parameter["required"]:
+        text += " (may be left out)"  # a NotRequired key of **kwargs: Unpack[...]: no default, just absent
     return text
 
 

@@ -37,7 +37,7 @@ from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
 from .encoder import encode_message, message_fields
 from .envelope import STRICTLY_DECODED, envelope_violations
-from .errors import DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
+from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
 from .strict_json import find_violations
 
@@ -152,7 +152,20 @@ class ConsumeGuard(Middleware):
     # -- the check ---------------------------------------------------------------
 
     def check(self, broker: Broker, message: Message[Any]) -> _Delivery:
-        """Check a consumed message; return its typed arguments, or raise a PayloadRejected."""
+        """Check a consumed message; return its typed arguments, or raise a PayloadRejected.
+
+        Never fails open: any other exception becomes a :class:`CheckFailed` (Dramatiq
+        would log an exception from ``before_process_message`` and run the actor anyway).
+        """
+        try:
+            return self._check_message(broker, message)
+        except PayloadRejected:
+            raise
+        except Exception as error:
+            name = message.actor_name if type(message.actor_name) is str else "?"
+            raise CheckFailed.from_error(name, error) from error
+
+    def _check_message(self, broker: Broker, message: Message[Any]) -> _Delivery:
         fields = message_fields(message, message.args, message.kwargs)
         strict = getattr(message, STRICTLY_DECODED, False)
         # A guarded consumer checked the envelope when it decoded the body.

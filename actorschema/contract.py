@@ -26,6 +26,7 @@ Dramatiq appends (the previous step's result), and must have room for it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -33,6 +34,8 @@ import enum
 import functools
 import inspect
 import pathlib
+import re
+import sys
 import types
 import typing
 import uuid
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+import typing_extensions
 from pydantic import ConfigDict, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
@@ -49,7 +53,53 @@ from .errors import PayloadInvalid, Violation
 from .paths import Path, render_path
 from .strict_json import find_violations, type_name
 
-__all__ = ["ActorContract", "Parameter", "actor_function", "hint_text"]
+__all__ = [
+    "ABSENT",
+    "CONTRACT_OPTION",
+    "ActorContract",
+    "ContractError",
+    "Parameter",
+    "actor_function",
+    "declaring_namespace",
+    "hint_text",
+]
+
+#: The per-actor way out: ``@dramatiq.actor(payload_contract="json")`` checks the actor's
+#: arguments against its signature and as strict JSON only, ignoring its type hints.
+CONTRACT_OPTION = "payload_contract"
+#: The values of :data:`CONTRACT_OPTION`: ``"hints"`` (the default) or ``"json"``.
+CONTRACT_KINDS = ("hints", "json")
+_WAY_OUT = f'@dramatiq.actor({CONTRACT_OPTION}="json") to accept any strict JSON for its arguments'
+
+
+class _Absent:
+    """The default of an optional keyword that has none (a ``NotRequired`` key of ``**kwargs: Unpack[...]``)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+#: The default of a parameter that may be left out and then is simply absent.
+ABSENT: Any = _Absent()
+
+
+class ContractError(TypeError):
+    """An actor whose type hints cannot be made a contract; names what, why, and the way out.
+
+    Parameters:
+      actor_name: The actor.
+      problem: What went wrong, naming the parameter and its type when there is one.
+      fix: What to declare instead (the way out is appended).
+      retry: The error may go away by itself (a name not defined yet): try again later.
+    """
+
+    def __init__(self, actor_name: str, problem: str, fix: str = "", *, retry: bool = False) -> None:
+        self.actor_name = actor_name
+        self.problem = problem
+        self.fix = f"{fix}, or {_WAY_OUT}" if fix else _WAY_OUT
+        self.retry = retry
+        super().__init__(f"actor {actor_name!r}: {problem}; declare {self.fix}")
+
 
 _EMPTY = inspect.Parameter.empty
 _RAW_HINTS: frozenset[Any] = frozenset(
@@ -66,13 +116,103 @@ def actor_function(actor: Any) -> Callable[..., Any]:
     """Return the function whose signature describes ``actor``'s arguments.
 
     Unwraps the gateway's own wrapper and Dramatiq's ``async_to_sync``; for a
-    ``GenericActor`` (whose ``fn`` is an instance) returns its ``perform``.
+    ``GenericActor`` (whose ``fn`` is an instance) returns its ``perform``; for
+    a callable instance (``dramatiq.actor(Task())``) its ``__call__``, or the
+    one method of the instance that an unannotated ``__call__(*args, **kwargs)``
+    hands off to, when that method is annotated.
     """
     fn = actor.fn
     fn = getattr(fn, "__actorschema_wrapped__", fn)
-    if not inspect.isfunction(fn) and not inspect.ismethod(fn) and hasattr(fn, "perform"):
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return typing.cast(Callable[..., Any], inspect.unwrap(fn))
+    if hasattr(fn, "perform"):
         return typing.cast(Callable[..., Any], fn.perform)
+    if not isinstance(fn, type) and inspect.ismethod(getattr(fn, "__call__", None)):  # noqa: B004
+        return _hand_off(fn)
     return typing.cast(Callable[..., Any], inspect.unwrap(fn))
+
+
+def _hand_off(instance: Any) -> Callable[..., Any]:
+    """A callable instance's ``__call__``, or the annotated method it only forwards ``*args, **kwargs`` to."""
+    call = instance.__call__
+    if not hides_signature(call):
+        return typing.cast(Callable[..., Any], call)
+    code = getattr(call.__func__, "__code__", None)
+    # Looked up statically: reading an attribute could run a property's code.
+    names = [
+        name
+        for name in dict.fromkeys(code.co_names if code is not None else ())
+        if inspect.isfunction(found := inspect.getattr_static(type(instance), name, None))
+        and getattr(found, "__annotations__", None)
+    ]
+    return typing.cast(Callable[..., Any], getattr(instance, names[0]) if len(names) == 1 else call)
+
+
+def hides_signature(fn: Callable[..., Any]) -> bool:
+    """True when ``fn`` takes only an unannotated ``(*args, **kwargs)``: its real signature is hidden.
+
+    The usual cause is a decorator whose wrapper lacks ``functools.wraps``:
+    the contract then accepts any strict JSON arguments, and nothing is typed.
+    """
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    kinds = [p.kind for p in parameters]
+    return kinds == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD] and all(
+        p.annotation in _ANYTHING for p in parameters
+    )
+
+
+#: Annotations that say nothing about a value (strings under ``from __future__ import annotations``).
+_ANYTHING: frozenset[Any] = frozenset((_EMPTY, Any, object, "Any", "typing.Any", "object"))
+
+
+def declaring_namespace(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The names visible where ``fn`` was defined, beyond its module's: closures and the defining frame.
+
+    Called at declare time (the decorator runs in the frame that defines the
+    function), so a hint naming a class local to a function resolves, even
+    under ``from __future__ import annotations``. Only the names its string
+    annotations mention are kept (nothing else of the frame stays alive);
+    empty when there are none, or the frame is not found.
+    """
+    target = inspect.unwrap(getattr(fn, "__func__", fn))
+    code = getattr(target, "__code__", None)
+    annotations = getattr(target, "__annotations__", None) or {}
+    wanted = {name for text in annotations.values() if isinstance(text, str) for name in _NAME.findall(text)}
+    namespace: dict[str, Any] = {}
+    if code is None or not wanted:
+        return namespace
+    frame = sys._getframe(1)
+    while frame is not None:
+        if _defines(frame.f_code, code):
+            if frame.f_code.co_name != "<module>":  # module globals are resolved as globals, live
+                namespace.update((k, v) for k, v in frame.f_locals.items() if k in wanted)
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    cells = getattr(target, "__closure__", None) or ()
+    for name, cell in zip(code.co_freevars, cells, strict=False):
+        if name in wanted:
+            with contextlib.suppress(ValueError):  # an empty cell: the name is not bound yet
+                namespace[name] = cell.cell_contents
+    return namespace
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _defines(outer: types.CodeType, code: types.CodeType) -> bool:
+    """Does ``outer`` define ``code``, directly or in a class body it defines (a method)?"""
+    stack = [outer]
+    while stack:
+        current = stack.pop()
+        for const in current.co_consts:
+            if const is code:
+                return True
+            if isinstance(const, types.CodeType) and current is outer:
+                stack.append(const)  # one level down: the bodies of classes defined here
+    return False
 
 
 @dataclass(frozen=True)
@@ -211,32 +351,84 @@ class ActorContract:
         ) and (self.var_keyword is None or self._extra_kwargs_typed)
         # No positional-only parameters, no *args or **kwargs: the fast path applies.
         self._plain = not (self.positional_only or self.var_positional or self.var_keyword)
+        #: The way-out option in force (``'payload_contract="json"'``), or None.
+        self.way_out: str | None = None
+        #: Only an unannotated ``(*args, **kwargs)``: a wrapper without functools.wraps, most likely.
+        self.hidden_signature = False
 
     @classmethod
-    def from_actor(cls, actor: Any) -> ActorContract:
-        """Build the contract of a declared Dramatiq actor (function, async or generic)."""
+    def from_actor(cls, actor: Any, localns: Mapping[str, Any] | None = None) -> ActorContract:
+        """Build the contract of a declared Dramatiq actor (function, async, generic or callable instance).
+
+        Parameters:
+          actor: The actor.
+          localns: Names visible where the actor was declared (see :func:`declaring_namespace`).
+
+        Raises:
+          ContractError: As :meth:`from_function`, or for a bad ``payload_contract`` option.
+        """
         fn = actor_function(actor)
-        return cls.from_function(fn, actor.actor_name, actor.queue_name)
+        kind = actor.options.get(CONTRACT_OPTION, "hints")
+        if kind not in CONTRACT_KINDS:
+            problem = f"{CONTRACT_OPTION}={kind!r} is not one of {', '.join(map(repr, CONTRACT_KINDS))}"
+            raise ContractError(actor.actor_name, problem, f'{CONTRACT_OPTION}="hints" (the default)')
+        if kind == "json":
+            return cls.any_json(fn, actor.actor_name, actor.queue_name)
+        return cls.from_function(fn, actor.actor_name, actor.queue_name, localns)
+
+    @classmethod
+    def any_json(cls, fn: Callable[..., Any], actor_name: str, queue_name: str = "default") -> ActorContract:
+        """The way-out contract: ``fn``'s signature binds the arguments, each any strict JSON value."""
+        signature = _signature(fn, actor_name)
+        parameters = [Parameter(p.name, p.kind, _EMPTY, p.default) for p in signature.parameters.values()]
+        contract = cls(actor_name, queue_name, parameters, inspect.getdoc(fn), fn)
+        contract.way_out = CONTRACT_OPTION + '="json"'
+        contract.hidden_signature = hides_signature(fn)
+        return contract
 
     @classmethod
     def from_function(
-        cls, fn: Callable[..., Any], actor_name: str, queue_name: str = "default"
+        cls,
+        fn: Callable[..., Any],
+        actor_name: str,
+        queue_name: str = "default",
+        localns: Mapping[str, Any] | None = None,
     ) -> ActorContract:
-        """Build a contract from a plain function's signature and type hints.
+        """Build a contract from a function's signature and the type hints of its parameters.
+
+        Only parameter hints are resolved: the return annotation never travels
+        in a message (and may name a ``TYPE_CHECKING``-only import).
+
+        Parameters:
+          fn: The function (or bound method) whose signature is the contract.
+          actor_name: The actor's name, for errors and schemas.
+          queue_name: The actor's queue.
+          localns: Extra names to resolve string hints with (a function's locals).
 
         Raises:
-          TypeError: When a hint cannot be resolved or pydantic cannot build a
-            validator for it; the message names the actor and the parameter.
+          ContractError: When a hint cannot be resolved (``retry`` is set: the
+            name may be defined later) or cannot be made a contract; the message
+            names the actor, the parameter, the type, why, and the way out.
         """
-        signature = inspect.signature(fn)
-        try:
-            hints = typing.get_type_hints(fn, include_extras=True)
-        except Exception as error:
-            raise TypeError(f"actor {actor_name!r}: cannot resolve its type hints: {error}") from error
-        parameters = [
-            _parameter(actor_name, p, hints.get(p.name, _EMPTY)) for p in signature.parameters.values()
-        ]
-        return cls(actor_name, queue_name, parameters, inspect.getdoc(fn), fn)
+        signature = _signature(fn, actor_name)
+        hints = _parameter_hints(fn, actor_name, signature, localns)
+        parameters: list[Parameter] = []
+        for p in signature.parameters.values():
+            hint = hints.get(p.name, _EMPTY)
+            if p.kind is inspect.Parameter.VAR_KEYWORD and _is_unpack(hint):
+                keywords = _unpacked(actor_name, p, hint)
+                clash = sorted({k.name for k in keywords} & signature.parameters.keys())
+                if clash:  # PEP 692: a key may not also be a named parameter
+                    problem = (
+                        f"parameter {p.name!r} ({hint_text(hint)}): its keys {clash} are also parameters"
+                    )
+                    raise ContractError(actor_name, problem, "a TypedDict without those keys")
+                parameters.extend(keywords)
+                continue
+            parameters.append(_contract_parameter(actor_name, p, hint, f"parameter {p.name!r}"))
+        contract = cls(actor_name, queue_name, parameters, inspect.getdoc(fn), fn)
+        contract.hidden_signature = hides_signature(fn)
+        return contract
 
     def canonical(
         self,
@@ -419,6 +611,133 @@ class ActorContract:
             "is not a parameter of this actor",
             f"only its parameters ({known})",
         )
+
+
+def _signature(fn: Callable[..., Any], actor_name: str) -> inspect.Signature:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError) as error:
+        raise ContractError(
+            actor_name, f"its signature cannot be read: {error}", "a plain function"
+        ) from error
+
+
+def _parameter_hints(
+    fn: Callable[..., Any],
+    actor_name: str,
+    signature: inspect.Signature,
+    localns: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Resolve the hint of each parameter on its own (never the return annotation)."""
+    target = inspect.unwrap(getattr(fn, "__func__", fn))
+    globalns = getattr(target, "__globals__", {})
+    local = dict(localns) if localns is not None else declaring_namespace(target)
+    hints: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        annotation = parameter.annotation
+        if annotation is _EMPTY:
+            continue
+        holder = _AnnotationHolder(name, annotation)
+        try:
+            hints[name] = typing.get_type_hints(holder, globalns, local or None, include_extras=True)[name]
+        except Exception as error:
+            where = (
+                f"parameter {name!r} ({annotation if isinstance(annotation, str) else hint_text(annotation)})"
+            )
+            problem = f"{where}: its type hint cannot be resolved: {type(error).__name__}: {error}"
+            fix = "a name importable at run time (not only under TYPE_CHECKING)"
+            raise ContractError(actor_name, problem, fix, retry=isinstance(error, NameError)) from error
+    return hints
+
+
+class _AnnotationHolder:
+    """What ``typing.get_type_hints`` needs to resolve one annotation as a parameter's."""
+
+    def __init__(self, name: str, annotation: Any) -> None:
+        self.__annotations__ = {name: annotation}
+
+
+def _refuse_pydantic_v1(actor_name: str, where: str, hint: Any) -> None:
+    """pydantic 2 cannot validate a ``pydantic.v1`` model (it raises a plain TypeError on every value)."""
+    for cls in _classes_in(hint):
+        if any(base.__module__.startswith("pydantic.v1") for base in getattr(cls, "__mro__", ())[1:]):
+            problem = (
+                f"{where} ({hint_text(hint)}): {cls.__qualname__} is a pydantic.v1 model, "
+                "which pydantic 2 validators cannot check"
+            )
+            raise ContractError(actor_name, problem, f"{cls.__qualname__} as a pydantic 2 model")
+
+
+def _classes_in(hint: Any) -> list[type]:
+    """The classes a hint names, through unions, generics and ``Annotated``."""
+    found: list[type] = []
+    stack = [hint]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, type) and not typing.get_args(node):
+            found.append(node)
+        stack.extend(arg for arg in typing.get_args(node) if not isinstance(arg, str | int | float))
+        origin = typing.get_origin(node)
+        if isinstance(origin, type):
+            found.append(origin)
+    return found
+
+
+_UNPACKS = frozenset((typing.Unpack, typing_extensions.Unpack))
+_REQUIRED = frozenset((typing.Required, typing_extensions.Required))
+_NOT_REQUIRED = frozenset((typing.NotRequired, typing_extensions.NotRequired))
+#: What may wrap a TypedDict key's type (ReadOnly only in typing_extensions >= 4.9).
+_KEY_WRAPPERS = (
+    _REQUIRED | _NOT_REQUIRED | frozenset(filter(None, [getattr(typing_extensions, "ReadOnly", None)]))
+)
+
+
+def _is_unpack(hint: Any) -> bool:
+    return typing.get_origin(hint) in _UNPACKS
+
+
+def _unpacked(actor_name: str, parameter: inspect.Parameter, hint: Any) -> list[Parameter]:
+    """``**kwargs: Unpack[SomeTypedDict]`` (PEP 692): one keyword-only parameter per key of the TypedDict."""
+    (typed_dict,) = typing.get_args(hint)
+    if not typing_extensions.is_typeddict(typed_dict):
+        problem = f"parameter {parameter.name!r} ({hint_text(hint)}): Unpack needs a TypedDict"
+        raise ContractError(actor_name, problem, "**kwargs: Unpack[SomeTypedDict]")
+    try:
+        keys = typing.get_type_hints(typed_dict, include_extras=True)
+    except Exception as error:
+        problem = (
+            f"parameter {parameter.name!r} ({hint_text(hint)}): its keys' types cannot be resolved: {error}"
+        )
+        fix = "a TypedDict whose key types resolve"
+        raise ContractError(actor_name, problem, fix, retry=isinstance(error, NameError)) from error
+    parameters = []
+    for key, key_hint in keys.items():
+        # Read Required/NotRequired from the resolved hint: under ``from __future__ import
+        # annotations`` Python 3.11's TypedDict cannot see them, and its required keys are wrong.
+        required = key in typed_dict.__required_keys__
+        while typing.get_origin(key_hint) in _KEY_WRAPPERS:
+            wrapper = typing.get_origin(key_hint)
+            if wrapper in _REQUIRED or wrapper in _NOT_REQUIRED:
+                required = wrapper in _REQUIRED
+            key_hint = typing.get_args(key_hint)[0]
+        default = _EMPTY if required else ABSENT
+        keyword = inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
+        where = f"keyword {key!r} of **{parameter.name}"
+        parameters.append(_contract_parameter(actor_name, keyword, key_hint, where))
+    return parameters
+
+
+def _contract_parameter(actor_name: str, parameter: inspect.Parameter, hint: Any, where: str) -> Parameter:
+    """:func:`_parameter`, with every failure a :class:`ContractError` naming ``where`` and the type."""
+    _refuse_pydantic_v1(actor_name, where, hint)
+    try:
+        return _parameter(actor_name, parameter, hint)
+    except Exception as error:
+        cause = error.__cause__ or error
+        # pydantic's texts run to paragraphs of advice about its own config: its first sentence says why.
+        why = str(cause).split("\n", 1)[0].split(". ", 1)[0]
+        problem = f"{where} ({hint_text(hint)}): pydantic cannot validate it: {type(cause).__name__}: {why}"
+        raise ContractError(actor_name, problem, "a type pydantic can validate") from error
 
 
 def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Parameter:

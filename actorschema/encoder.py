@@ -122,11 +122,15 @@ class PreparedEncoding:
     def __call__(self) -> bytes:
         message = self.message
         vars(message).pop("encode", None)  # one use: later encodes are Dramatiq's own again
-        if (
-            message.args is self.args
-            and message.kwargs is self.kwargs
-            and message.queue_name == self.queue_name
-            and message.options == self.options_snapshot
-        ):
+        try:
+            unchanged = (
+                message.args is self.args
+                and message.kwargs is self.kwargs
+                and message.queue_name == self.queue_name
+                and message.options == self.options_snapshot
+            )
+        except Exception:  # an option whose __eq__ raises: check the message again, never skip it
+            unchanged = False
+        if unchanged:
             return self.body
         return self.recheck(message, *self.context)

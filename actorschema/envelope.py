@@ -10,10 +10,12 @@ thread (``options.throws`` as text), restarts the consumer and strands the
 messages fetched with it (an undecodable body, a ``queue_name`` naming another
 queue), or silently loses a retry (``options.retries`` as text).
 
-Options are checked only where a wrong type breaks Dramatiq. The JSON Schema
-that producers follow types more of them; the worker is deliberately more
-tolerant, so that every message Dramatiq itself runs today still runs (a
-non-numeric ``eta``, for one, which Dramatiq replaces with "now" and logs).
+Options are checked only where a wrong value breaks Dramatiq, by the worker's
+side of the one table in :mod:`actorschema.options`. The send side and the
+JSON Schema that producers follow hold a few options tighter; the worker is
+deliberately as tolerant as Dramatiq, so that every message Dramatiq itself
+runs correctly still runs (a non-numeric ``eta``, for one, which Dramatiq
+replaces with "now" and logs). The table says where the two differ.
 """
 
 from __future__ import annotations
@@ -26,11 +28,18 @@ import msgspec
 from dramatiq import Message
 
 from .encoder import writes_json
-from .errors import MessageMalformed, Violation
+from .errors import CheckFailed, MessageMalformed, Violation
+from .options import WORKER_RULES, Side, describe, option_violations
 from .paths import render_path
-from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS, type_name
+from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
 
-__all__ = ["CONSUMED_OPTIONS", "STRICTLY_DECODED", "decode_message", "envelope_violations"]
+__all__ = [
+    "CONSUMED_OPTIONS",
+    "STRICTLY_DECODED",
+    "decode_message",
+    "envelope_violations",
+    "options_violations",
+]
 
 #: Set on a Message that :func:`decode_message` decoded from strict JSON.
 STRICTLY_DECODED = "_actorschema_strictly_decoded"
@@ -41,11 +50,6 @@ _MAX_NESTED = 64
 _decode_json: Callable[[bytes], Any] = msgspec.json.Decoder().decode
 
 
-def _is_integer(value: Any) -> bool:
-    # JSON semantics, as JSON Schema's "integer": 5 and 5.0, never true.
-    return (type(value) is int) or (type(value) is float and value.is_integer())
-
-
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float)
 
@@ -54,24 +58,9 @@ def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], b
     return test, expected
 
 
-#: The options whose wrong type breaks Dramatiq, with what they must be.
-CONSUMED_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    # Retries adds to it and compares it: text loses the retry, and with it the message.
-    "retries": _rule(lambda v: _is_integer(v) and v >= 0, "an integer >= 0"),
-    "max_retries": _rule(lambda v: v is None or (_is_number(v) and v >= 0), "a number >= 0, or null"),
-    "min_backoff": _rule(lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
-    "max_backoff": _rule(lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
-    "time_limit": _rule(lambda v: v is None or (_is_number(v) and v > 0), "a number of milliseconds > 0"),
-    "max_age": _rule(lambda v: v is None or (_is_number(v) and v > 0), "a number of milliseconds > 0"),
-    # The worker tests isinstance(error, throws): anything truthy kills the worker thread.
-    "throws": _rule(lambda v: v is None or v is False, "nothing: exception classes cannot travel in JSON"),
-    "broker_priority": _rule(lambda v: v is None or (_is_integer(v) and v >= 0), "an integer >= 0"),
-    "redis_message_id": _rule(lambda v: type(v) is str and v != "", "the id the message is stored under"),
-    "on_success": _rule(lambda v: type(v) is str, "an actor name"),
-    "on_failure": _rule(lambda v: type(v) is str, "an actor name"),
-    "on_retry_exhausted": _rule(lambda v: type(v) is str, "an actor name"),
-    "group_completion_uuid": _rule(lambda v: type(v) is str, "a string"),
-}
+#: The options whose wrong value breaks Dramatiq, with what they must be: the worker's side of
+#: the one table in :mod:`actorschema.options`.
+CONSUMED_OPTIONS = WORKER_RULES
 
 _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
@@ -85,7 +74,12 @@ _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 def envelope_violations(
-    fields: Any, *, queue_name: str | None = None, prefix: tuple[Any, ...] = (), depth: int = 0
+    fields: Any,
+    *,
+    queue_name: str | None = None,
+    prefix: tuple[Any, ...] = (),
+    depth: int = 0,
+    side: Side = "worker",
 ) -> list[Violation]:
     """What is wrong with a message's envelope, each with its path; empty when nothing is.
 
@@ -93,14 +87,16 @@ def envelope_violations(
       fields: The decoded message (a mapping of its fields).
       queue_name: The queue it was consumed from, which its ``queue_name`` must name.
       prefix: Where the message sits (for messages nested in options).
+      side: Whose option rules apply: the worker's, or the send side's (stricter
+        in places, see :mod:`actorschema.options`).
     """
-    if _plainly_valid(fields, queue_name):
+    if side == "worker" and _plainly_valid(fields, queue_name):
         return []
     if not isinstance(fields, Mapping):
         where = render_path(prefix)
         return [
             Violation(
-                where, f"is {_a(fields)}, not a message object", "a JSON object with the message fields"
+                where, f"is {describe(fields)}, not a message object", "a JSON object with the message fields"
             )
         ]
     found: list[Violation] = []
@@ -115,15 +111,25 @@ def envelope_violations(
             )
     for name, (test, expected) in _FIELD_RULES.items():
         if name in fields and not test(fields[name]):
-            found.append(Violation(render_path((*prefix, name)), f"is {_a(fields[name])}", expected))
+            found.append(Violation(render_path((*prefix, name)), f"is {describe(fields[name])}", expected))
     actual = fields.get("queue_name")
     if queue_name is not None and type(actual) is str and actual != queue_name:
         problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
         found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
     options = fields.get("options")
     if type(options) is dict:
-        found.extend(_option_violations(options, (*prefix, "options"), depth))
+        found.extend(_option_violations(options, (*prefix, "options"), depth, side))
     return found
+
+
+def options_violations(options: dict[str, Any], *, side: Side) -> list[Violation]:
+    """What is wrong with a message's ``options``, nested messages (pipeline steps, group callbacks) included.
+
+    Parameters:
+      options: The message's options.
+      side: ``"send"`` or ``"worker"``: whose rules of the table apply.
+    """
+    return _option_violations(options, ("options",), 0, side)
 
 
 def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
@@ -159,27 +165,25 @@ def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
 _NESTED = frozenset(("pipe_target", "group_completion_callbacks"))
 
 
-def _option_violations(options: dict[str, Any], where: tuple[Any, ...], depth: int) -> list[Violation]:
-    found = []
-    for name, value in options.items():
-        rule = CONSUMED_OPTIONS.get(name)
-        if rule is not None and not rule[0](value):
-            found.append(Violation(render_path((*where, name)), f"is {_a(value)}", rule[1]))
+def _option_violations(
+    options: dict[str, Any], where: tuple[Any, ...], depth: int, side: Side
+) -> list[Violation]:
+    found = option_violations(options, where, side=side)
     if depth >= _MAX_NESTED:
         return found
     # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
     step = options.get("pipe_target")
     if step is not None:
-        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1)
+        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1, side=side)
     callbacks = options.get("group_completion_callbacks")
     if callbacks is not None:
         if type(callbacks) is not list:
             path = render_path((*where, "group_completion_callbacks"))
-            found.append(Violation(path, f"is {_a(callbacks)}", "an array of messages"))
+            found.append(Violation(path, f"is {describe(callbacks)}", "an array of messages"))
         else:
             for index, callback in enumerate(callbacks):
                 nested = (*where, "group_completion_callbacks", index)
-                found += envelope_violations(callback, prefix=nested, depth=depth + 1)
+                found += envelope_violations(callback, prefix=nested, depth=depth + 1, side=side)
     return found
 
 
@@ -201,34 +205,20 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
         raise MessageMalformed(
             "?", [Violation("$", problem, "one JSON object (UTF-8) per message")]
         ) from None
-    violations = envelope_violations(fields, queue_name=queue_name)
+    actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
+    name = actor if type(actor) is str else "?"
+    try:
+        violations = envelope_violations(fields, queue_name=queue_name)
+        if not violations:
+            message: Message[Any] = Message(**fields)
+    except Exception as error:
+        # Never hand the consumer a message the check could not judge: dead-letter it, with why.
+        failed = CheckFailed.from_error(name, error)
+        raise MessageMalformed(name, failed.violations) from error
     if violations:
-        actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
-        raise MessageMalformed(actor if type(actor) is str else "?", violations)
-    message: Message[Any] = Message(**fields)
+        raise MessageMalformed(name, violations)
     if writes_json():
         # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
         # strict JSON, and the worker's check need not walk the values again.
         object.__setattr__(message, STRICTLY_DECODED, True)
     return message
-
-
-_JSON_TYPES = {
-    type(None): "null",
-    bool: "boolean",
-    int: "integer",
-    float: "number",
-    str: "string",
-    list: "array",
-    tuple: "array",
-    dict: "object",
-}
-
-
-def _a(value: Any) -> str:
-    """``a string ('3')``: the JSON type of ``value`` and a glimpse of it."""
-    name = _JSON_TYPES.get(type(value)) or type_name(value)
-    text = repr(value)
-    shown = text if len(text) <= 40 else text[:37] + "..."
-    article = "an" if name[:1] in "aeiou" else "a"
-    return f"{article} {name} ({shown})"

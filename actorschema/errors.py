@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dramatiq.middleware import MiddlewareError, SkipMessage
 
 __all__ = [
+    "CheckFailed",
     "DeadLettered",
     "MessageMalformed",
     "NonJSONPayload",
@@ -94,8 +95,36 @@ class PayloadInvalid(PayloadRejected):
     title = "the arguments do not fit the actor's signature"
 
 
+class CheckFailed(PayloadRejected):
+    """The gateway itself failed while checking a message: the message is refused, never let through.
+
+    An unexpected exception inside a hook (a validator raising ``RuntimeError``,
+    a custom type whose validation explodes, a bug in actorschema) would reach
+    Dramatiq's "log and carry on": the message would be enqueued, or its actor
+    run, unchecked. Every hook turns it into this rejection instead; the
+    original exception is its ``__cause__``.
+    """
+
+    title = "internal error while checking the message"
+
+    @classmethod
+    def from_error(cls, actor_name: str, error: BaseException) -> CheckFailed:
+        """The rejection for ``error``, raised while checking a message for ``actor_name``."""
+        problem = f"internal error while checking: {type(error).__name__}: {error}"
+        hint = (
+            "report it (the traceback is logged on the 'actorschema' logger); meanwhile "
+            '@dramatiq.actor(payload_contract="json") checks this actor\'s arguments as strict JSON only'
+        )
+        rejection = cls(actor_name, [Violation("$", problem, hint)])
+        rejection.__cause__ = error
+        return rejection
+
+
 class MessageMalformed(PayloadRejected):
-    """A consumed message is not a well-formed Dramatiq message (undecodable, or a broken envelope).
+    """Not a well-formed Dramatiq message: undecodable, a broken envelope, or options Dramatiq breaks on.
+
+    Raised on send for options the worker would dead-letter (``max_retries="3"``),
+    and on the worker for any of these.
 
     ``actor_name`` is the name the message gives, or ``"?"`` when it gives none.
     """

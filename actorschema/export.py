@@ -18,7 +18,7 @@ from typing import Any
 
 from dramatiq.broker import Broker
 
-from .contract import ActorContract
+from .contract import ActorContract, ContractError, actor_function
 from .gateway import PayloadGateway
 from .limits import DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, resolve_limit
 from .schema import message_schema
@@ -36,10 +36,13 @@ class ActorEntry:
     Parameters:
       contract: The contract the gateway enforces (or would, with its defaults).
       limit: The size limit that applies to its messages.
+      way_out_reason: For an actor declared with ``payload_contract="json"``: why
+        its type hints do not make a contract (or that they would).
     """
 
     contract: ActorContract
     limit: SizeLimit
+    way_out_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ def app_actors(broker: Broker) -> list[ActorEntry]:
 
     Without a gateway on the broker, the contracts and limits are those a
     default ``PayloadGateway()`` would use.
+
+    Raises:
+      ContractError: For an actor whose type hints cannot be made a contract
+        (named with the parameter, the type, why, and the way out).
     """
     gateway = next((m for m in broker.middleware if isinstance(m, PayloadGateway)), None)
     queue_limits = gateway.queue_limits if gateway is not None else {}
@@ -70,11 +77,22 @@ def app_actors(broker: Broker) -> list[ActorEntry]:
     for name in sorted(broker.actors):
         actor = broker.actors[name]
         contract = gateway.contracts.get(name) if gateway is not None else None
+        namespace = gateway._namespaces.get(name) if gateway is not None else None
         if contract is None:
-            contract = ActorContract.from_actor(actor)
+            contract = ActorContract.from_actor(actor, namespace)
         limit = resolve_limit(actor.options, actor.queue_name, queue_limits, global_limit)
-        entries.append(ActorEntry(contract, limit))
+        reason = _way_out_reason(actor, namespace) if contract.way_out else None
+        entries.append(ActorEntry(contract, limit, reason))
     return entries
+
+
+def _way_out_reason(actor: Any, namespace: dict[str, Any] | None) -> str:
+    """What the actor's type hints would fail with, were it not for the way out."""
+    try:
+        ActorContract.from_function(actor_function(actor), actor.actor_name, actor.queue_name, namespace)
+    except ContractError as error:
+        return error.problem
+    return "declared, although its type hints would make a contract"
 
 
 def render(broker: Broker) -> dict[str, str]:
@@ -93,6 +111,8 @@ def render(broker: Broker) -> dict[str, str]:
             "max_message_bytes": entry.limit.limit,
             "limit_source": entry.limit.source,
         }
+        if contract.way_out:
+            index[contract.actor_name]["payload_contract"] = "json"
     files[INDEX] = _dump({"generator": "actorschema", "format": 1, "actors": index})
     return files
 

@@ -8,17 +8,21 @@ around each actor's function hands the actor its typed arguments.
 Where it hooks in, and why there:
 
 * ``after_declare_actor`` builds the actor's :class:`~actorschema.contract.ActorContract`
-  once, and wraps ``actor.message_with_options`` so a message is checked when
-  it is *built*: ``group([...]).run()`` enqueues its children one by one, so
-  only a check at build time keeps a group with one bad child from being half
-  enqueued. Messages that ``send()`` builds skip it: their enqueue check follows
+  once (or records why it cannot, naming the way out; a hint naming what does
+  not exist yet is resolved again on each send until it does), and wraps
+  ``actor.message_with_options`` so a message is checked when it is *built*:
+  ``group([...]).run()`` enqueues its children one by one, so only a check at
+  build time keeps a group with one bad child from being half enqueued. Messages that ``send()`` builds skip it: their enqueue check follows
   at once.
 * ``before_enqueue`` sees every message on its way to any broker (sends,
   ``broker.enqueue``, delays, pipelines, groups, retries). It binds and
   validates the arguments, rewrites them in canonical form (by name), checks
   that the final message is strict JSON, encodes it once and checks its exact
-  size. A rejection raises :class:`~actorschema.errors.PayloadRejected`, a
-  ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue.
+  size, and holds its options to the table in :mod:`actorschema.options`. A
+  rejection raises :class:`~actorschema.errors.PayloadRejected`, a
+  ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue; any other
+  exception while checking becomes one (:class:`~actorschema.errors.CheckFailed`):
+  Dramatiq would log it and enqueue the message unchecked.
 * Re-enqueues the worker makes itself (retries, delay-queue moves, pipeline
   continuations, group and success/failure callbacks) are never rejected:
   Dramatiq acks the original message first, so raising would lose it. On
@@ -42,9 +46,18 @@ from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
 from .consume_guard import ConsumeGuard, take_delivery
-from .contract import ActorContract
+from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
-from .errors import NonJSONPayload, PayloadInvalid, PayloadRejected, PayloadTooLarge, Violation
+from .envelope import options_violations
+from .errors import (
+    CheckFailed,
+    MessageMalformed,
+    NonJSONPayload,
+    PayloadInvalid,
+    PayloadRejected,
+    PayloadTooLarge,
+    Violation,
+)
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
 from .strict_json import find_violations, is_strict_json
 
@@ -117,13 +130,16 @@ class PayloadGateway(Middleware):
         self.queue_limits = queue_limits or {}
         self.mode: Mode = mode
         self.contracts: dict[str, ActorContract] = {}
-        self._contract_errors: dict[str, str] = {}
+        #: Why an actor has no contract; every message for it is refused with this reason.
+        self.contract_errors: dict[str, Exception] = {}
+        # Names visible where each actor was declared, to resolve its hints again later.
+        self._namespaces: dict[str, dict[str, Any]] = {}
         #: The worker side: checks consumed messages; put first in the middleware at worker boot.
         self.consume_guard = ConsumeGuard(self)
 
     @property
     def actor_options(self) -> set[str]:
-        return {ACTOR_OPTION}
+        return {ACTOR_OPTION, CONTRACT_OPTION}
 
     @property
     def max_message_bytes(self) -> int | None:
@@ -151,21 +167,33 @@ class PayloadGateway(Middleware):
     # -- declare time ------------------------------------------------------
 
     def after_declare_actor(self, broker: Broker, actor: Any) -> None:
+        # Dramatiq logs and ignores errors raised here: none may keep the actor unwrapped.
+        try:
+            # The decorator runs in the frame that defines the actor: its locals are still there.
+            self._namespaces[actor.actor_name] = declaring_namespace(actor_function(actor))
+        except Exception:  # _declare records (and every send carries) what is wrong with the actor
+            self._namespaces.pop(actor.actor_name, None)
+        self._declare(actor, log=True)  # never raises: it records the error instead
+        if actor.__dict__.get("_actorschema_gateway") is not self:
+            self._wrap(actor)
+
+    def _declare(self, actor: Any, *, log: bool) -> None:
+        """Build ``actor``'s contract, or record why it has none (every message then carries the reason)."""
+        name = actor.actor_name
+        self._limits.clear()  # a redeclared actor may bring another limit
         try:
             limit = actor.options.get(ACTOR_OPTION)
             if limit is not None and (type(limit) is not int or limit <= 0):
-                raise TypeError(
-                    f"actor {actor.actor_name!r}: max_message_bytes must be a positive int or None"
-                )
-            self.contracts[actor.actor_name] = ActorContract.from_actor(actor)
-            self._contract_errors.pop(actor.actor_name, None)
-            self._limits.clear()  # a redeclared actor may bring another limit
-        except TypeError as error:
-            # Dramatiq swallows errors raised here; every send will carry it instead.
-            self._contract_errors[actor.actor_name] = str(error)
-            logger.error("%s", error)
-        if actor.__dict__.get("_actorschema_gateway") is not self:
-            self._wrap(actor)
+                raise TypeError(f"actor {name!r}: max_message_bytes must be a positive int or None")
+            self.contracts[name] = ActorContract.from_actor(actor, self._namespaces.get(name))
+            self.contract_errors.pop(name, None)
+        except Exception as error:
+            self.contracts.pop(name, None)
+            self.contract_errors[name] = error
+            if log and isinstance(error, ContractError) and error.retry:
+                logger.warning("%s\n  (resolved again on each send until it resolves)", error)
+            elif log:
+                logger.error("%s", error)
 
     def _wrap(self, actor: Any) -> None:
         actor._actorschema_gateway = self
@@ -184,7 +212,12 @@ class PayloadGateway(Middleware):
                 and self.mode == "enforce"
                 and not _on_worker_path()
             ):
-                self._check_built(actor, message)
+                try:
+                    self._check_built(actor, message)
+                except PayloadRejected:
+                    raise
+                except Exception as error:
+                    raise CheckFailed.from_error(actor.actor_name, error) from error
             return message
 
         actor_name = actor.actor_name
@@ -244,7 +277,21 @@ class PayloadGateway(Middleware):
     def _check(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
-        """Check ``message`` as it will be stored; return its canonical fields and their bytes."""
+        """Check ``message`` as it will be stored; return its canonical fields and their bytes.
+
+        Never fails open: any exception but a rejection becomes a :class:`CheckFailed`
+        (Dramatiq would log any other exception from ``before_enqueue`` and enqueue anyway).
+        """
+        try:
+            return self._check_message(broker, message, worker_path=worker_path)
+        except PayloadRejected:
+            raise
+        except Exception as error:
+            raise CheckFailed.from_error(_actor_name(message), error) from error
+
+    def _check_message(
+        self, broker: Broker, message: Message[Any], *, worker_path: bool
+    ) -> tuple[dict[str, Any], bytes]:
         contract = self.contracts.get(message.actor_name) or self._contract(broker, message.actor_name)
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
@@ -268,6 +315,11 @@ class PayloadGateway(Middleware):
         trimmed first when it alone pushes the message over its limit.
         """
         options = message.options
+        if options:
+            # The options Dramatiq computes with (nested messages' too), by the table's send rules.
+            violations = options_violations(options, side="send")
+            if violations:
+                raise MessageMalformed(_actor_name(message), violations)
         if "pipe_target" in options or "group_completion_callbacks" in options:
             self._check_nested(broker, message.actor_name, options)
         data = message_fields(message, args, kwargs)
@@ -285,6 +337,7 @@ class PayloadGateway(Middleware):
         try:
             data, body = self._check(broker, message, worker_path=worker_path)
         except PayloadRejected as rejection:
+            # On the worker's own re-enqueues, raising here would lose the message (it is acked).
             if not worker_path and self.mode == "enforce":
                 raise
             self._log(rejection, message, "enqueued unchanged")
@@ -376,15 +429,23 @@ class PayloadGateway(Middleware):
         contract = self.contracts.get(actor_name)
         if contract is not None:
             return contract
-        error = self._contract_errors.get(actor_name)
-        if error is not None:
-            problem = f"has no usable contract: {error}"
-            raise PayloadInvalid(actor_name, [Violation("$", problem, "fix the actor's type hints")])
         actor = broker.actors.get(actor_name)
-        if actor is None:
+        error = self.contract_errors.get(actor_name)
+        if actor is not None and (error is None or (isinstance(error, ContractError) and error.retry)):
+            # Not built yet, or a hint naming what did not exist yet (a model defined later
+            # in the module): resolve again, so the first send after it exists succeeds.
+            self._declare(actor, log=False)
+            contract = self.contracts.get(actor_name)
+            if contract is not None:
+                return contract
+            error = self.contract_errors.get(actor_name)
+        if error is None:
             return None
-        self.after_declare_actor(broker, actor)
-        return self._contract(broker, actor_name)
+        if isinstance(error, ContractError):
+            violation = Violation("$", f"has no usable contract: {error.problem}", error.fix)
+        else:
+            violation = Violation("$", f"has no usable contract: {error}", "fix the actor's declaration")
+        raise PayloadInvalid(actor_name, [violation])
 
     def _limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
         key = (message.actor_name, message.queue_name)
@@ -437,12 +498,19 @@ def log_rejection(
     if isinstance(rejection, PayloadTooLarge):
         extra.update(size=rejection.size, limit=rejection.limit, limit_source=rejection.limit_source)
     level = logging.ERROR if error else logging.WARNING
-    logger.log(level, "%s\n  %s", rejection, outcome, extra={"actorschema": extra})
+    # An internal error carries its traceback, for the report its hint asks for.
+    exc_info = rejection.__cause__ if isinstance(rejection, CheckFailed) else None
+    logger.log(level, "%s\n  %s", rejection, outcome, extra={"actorschema": extra}, exc_info=exc_info)
 
 
 def _check_limit(where: str, value: object) -> None:
     if value is not None and (type(value) is not int or value <= 0):
         raise ValueError(f"size limit for {where!r} must be a positive int or None, not {value!r}")
+
+
+def _actor_name(message: Message[Any]) -> str:
+    name = message.actor_name
+    return name if type(name) is str else repr(name)
 
 
 def _on_worker_path() -> bool:

@@ -26,33 +26,12 @@ from pydantic import TypeAdapter
 from .contract import ActorContract, Parameter
 from .defaults import PublishedJsonSchema, function_facts, published_text, scrub_field, scrub_texts
 from .limits import SizeLimit
+from .options import OPTIONS, options_schema
 from .strict_json import MESSAGE_FIELD_ORDER
 
 __all__ = ["DIALECT", "actor_description", "message_schema"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-#: The options Dramatiq reads, with the types that do not break it.
-DRAMATIQ_OPTIONS: dict[str, Any] = {
-    "eta": {"type": "integer", "description": "When a delayed message is due, in ms since the epoch."},
-    "redis_message_id": {"type": "string", "description": "RedisBroker: the id this copy is stored under."},
-    "retries": {"type": "integer", "minimum": 0},
-    "max_retries": {"type": ["integer", "null"], "minimum": 0},
-    "min_backoff": {"type": "integer", "minimum": 0},
-    "max_backoff": {"type": "integer", "minimum": 0},
-    "traceback": {"type": "string"},
-    "requeue_timestamp": {"type": "integer"},
-    "pipe_ignore": {"type": "boolean"},
-    "pipe_target": {"type": "object"},
-    "on_success": {"type": "string"},
-    "on_failure": {"type": "string"},
-    "on_retry_exhausted": {"type": "string"},
-    "group_completion_uuid": {"type": "string"},
-    "group_completion_callbacks": {"type": "array", "items": {"type": "object"}},
-    "time_limit": {"type": "integer", "minimum": 0},
-    "max_age": {"type": "integer", "minimum": 0},
-    "broker_priority": {"type": "integer", "minimum": 0},
-}
 
 # The patterns read the same in Python (jsonschema) and ECMA-262 (ajv): [0-9], not \d (which
 # also matches other scripts' digits in Python), and (?!\n) before $, which in Python would
@@ -109,7 +88,7 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
             "actor_name": {"const": contract.actor_name},
             "args": _args_schema(contract, parameter_schemas),
             "kwargs": kwargs,
-            "options": {"type": "object", "properties": DRAMATIQ_OPTIONS},
+            "options": options_schema(),
             "message_id": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
             "message_timestamp": {"type": "integer", "minimum": 0},
         },
@@ -117,7 +96,11 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
         "if": {"properties": {"queue_name": {"const": f"{queue}.DQ"}}, "required": ["queue_name"]},
         "then": {
             "properties": {
-                "options": {"type": "object", "properties": {"eta": {"type": "integer"}}, "required": ["eta"]}
+                "options": {
+                    "type": "object",
+                    "properties": {"eta": OPTIONS["eta"].schema},
+                    "required": ["eta"],
+                }
             }
         },
     }

@@ -481,7 +481,7 @@ REFUSED = [
     (
         {"actor": "make_thumbnail", "kwargs": {"source": "a.png"}, "options": {"eta": "soon"}},
         "invalid",
-        [("/options/eta", "must be integer")],
+        [("/options/eta", "must be number")],
     ),
     (oversize_email(), "too_large", [("/kwargs/variables", "bytes")]),
     ({"actor": "delete_everything", "kwargs": {}}, "unknown_actor", []),
