@@ -36,7 +36,7 @@ import pathlib
 import types
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,14 @@ from .errors import PayloadInvalid, Violation
 from .paths import Path, render_path
 from .strict_json import find_violations, type_name
 
-__all__ = ["ActorContract", "Parameter", "actor_function", "hint_text"]
+__all__ = [
+    "ActorContract",
+    "Parameter",
+    "actor_function",
+    "hint_text",
+    "resolve_annotations",
+    "result_parameter",
+]
 
 _EMPTY = inspect.Parameter.empty
 _RAW_HINTS: frozenset[Any] = frozenset(
@@ -226,7 +233,8 @@ class ActorContract:
         """
         signature = inspect.signature(fn)
         try:
-            hints = typing.get_type_hints(fn, include_extras=True)
+            # Only the parameters: the return annotation is the result's contract, resolved apart.
+            hints = resolve_annotations(fn, signature.parameters)
         except Exception as error:
             raise TypeError(f"actor {actor_name!r}: cannot resolve its type hints: {error}") from error
         parameters = [
@@ -415,6 +423,39 @@ class ActorContract:
             "is not a parameter of this actor",
             f"only its parameters ({known})",
         )
+
+
+def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[str, Any]:
+    """Resolve the annotations of ``fn`` that ``names`` lists, and only those.
+
+    So a return type imported under ``TYPE_CHECKING`` never blocks the
+    parameters, and the other way round.
+
+    Parameters:
+      fn: The function (or method) whose annotations to resolve.
+      names: The annotation names wanted (parameter names, or ``"return"``).
+
+    Raises:
+      Exception: Whatever evaluating one of those annotations raises (``NameError``...).
+    """
+    target = inspect.unwrap(fn)
+    target = getattr(target, "__func__", target)
+    wanted = {k: v for k, v in getattr(target, "__annotations__", {}).items() if k in names}
+    if not wanted:
+        return {}
+    holder = types.SimpleNamespace(__annotations__=wanted)
+    resolved = typing.get_type_hints(holder, globalns=getattr(target, "__globals__", {}), include_extras=True)
+    return {name: type(None) if hint is None else hint for name, hint in resolved.items()}
+
+
+def result_parameter(actor_name: str, hint: Any) -> Parameter:
+    """The return annotation ``hint`` as a parameter: a result converts as an argument of that type would.
+
+    Raises:
+      TypeError: When pydantic cannot build a validator for ``hint``.
+    """
+    slot = inspect.Parameter("result", inspect.Parameter.POSITIONAL_ONLY)
+    return _parameter(actor_name, slot, hint)
 
 
 def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Parameter:

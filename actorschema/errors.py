@@ -20,6 +20,7 @@ __all__ = [
     "PayloadInvalid",
     "PayloadRejected",
     "PayloadTooLarge",
+    "ResultRejected",
     "Violation",
 ]
 
@@ -92,6 +93,17 @@ class PayloadInvalid(PayloadRejected):
     """The arguments do not fit the actor's signature or its type hints."""
 
     title = "the arguments do not fit the actor's signature"
+
+
+class ResultRejected(PayloadRejected):
+    """An actor's return value does not fit its return annotation, or cannot travel as JSON.
+
+    Raised on the worker from the actor call itself, so the message fails as if
+    the actor had raised: Dramatiq retries it, then dead-letters it. Paths start
+    at ``result``.
+    """
+
+    title = "the result does not fit the actor's contract (it fails like a raised exception)"
 
 
 class MessageMalformed(PayloadRejected):
