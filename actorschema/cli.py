@@ -26,7 +26,7 @@ from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
 from .contract import hint_text
 from .deadletters import dead_letter_reasons
-from .export import app_actors, compare, render, write
+from .export import RESULT_SUFFIX, app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
 app = typer.Typer(
@@ -94,8 +94,12 @@ def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = F
     if as_json:
         print(json.dumps({"out": str(out_dir), "files": sorted(files), "changed": touched}, indent=2))
         return
-    actors = len(files) - 1
-    out.print(f"{actors} actor schema(s) in {out_dir}/: {len(touched)} file(s) written or removed")
+    results = sum(name.endswith(RESULT_SUFFIX) for name in files)
+    actors = len(files) - 1 - results
+    out.print(
+        f"{actors} actor schema(s) in {out_dir}/, {results} result schema(s): "
+        f"{len(touched)} file(s) written or removed"
+    )
     for name in touched:
         out.print(f"  {name}")
 

@@ -1,8 +1,10 @@
 """The schema files of an app: what ``actorschema generate`` writes and ``check`` compares.
 
-One ``<actor_name>.schema.json`` per actor and an ``index.json`` (actors,
-queues, size limits, schema paths relative to the index, a content hash of
-each schema). Output is deterministic (sorted keys, two-space indent, a
+One ``<actor_name>.schema.json`` per actor, one ``<actor_name>.result.schema.json``
+per actor with a return annotation (other than ``-> None``), and an
+``index.json`` (actors, queues, size limits, schema paths relative to the
+index, a content hash of each schema; ``result_schema`` and ``result_sha256``
+for the result schemas). Output is deterministic (sorted keys, two-space indent, a
 trailing newline, no timestamps or absolute paths), so the same app always
 gives byte-identical files and a diff in review is a real change.
 """
@@ -18,15 +20,18 @@ from typing import Any
 
 from dramatiq.broker import Broker
 
-from .contract import ActorContract
+from .contract import ActorContract, Parameter
 from .gateway import PayloadGateway
 from .limits import DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, resolve_limit
-from .schema import message_schema
+from .results import ResultContract
+from .schema import message_schema, result_schema
 
-__all__ = ["INDEX", "ActorEntry", "Difference", "app_actors", "compare", "render", "write"]
+__all__ = ["INDEX", "RESULT_SUFFIX", "ActorEntry", "Difference", "app_actors", "compare", "render", "write"]
 
 INDEX = "index.json"
 SUFFIX = ".schema.json"
+#: The suffix of result schema files; they end in ``SUFFIX`` too, so write and compare see them.
+RESULT_SUFFIX = ".result" + SUFFIX
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,13 @@ class ActorEntry:
     Parameters:
       contract: The contract the gateway enforces (or would, with its defaults).
       limit: The size limit that applies to its messages.
+      result: Its result, from its return annotation; None without one, for
+        ``-> None``, or when the annotation cannot be resolved here.
     """
 
     contract: ActorContract
     limit: SizeLimit
+    result: Parameter | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,11 @@ def app_actors(broker: Broker) -> list[ActorEntry]:
         if contract is None:
             contract = ActorContract.from_actor(actor)
         limit = resolve_limit(actor.options, actor.queue_name, queue_limits, global_limit)
-        entries.append(ActorEntry(contract, limit))
+        results = gateway.results.get(name) if gateway is not None else None
+        result = (results or ResultContract(actor)).parameter
+        if result is not None and result.hint is type(None):
+            result = None  # ``-> None``: nothing travels
+        entries.append(ActorEntry(contract, limit, result))
     return entries
 
 
@@ -93,6 +105,12 @@ def render(broker: Broker) -> dict[str, str]:
             "max_message_bytes": entry.limit.limit,
             "limit_source": entry.limit.source,
         }
+        if entry.result is not None:
+            result_name = contract.actor_name + RESULT_SUFFIX
+            result_text = _dump(result_schema(contract, entry.result))
+            files[result_name] = result_text
+            index[contract.actor_name]["result_schema"] = result_name
+            index[contract.actor_name]["result_sha256"] = hashlib.sha256(result_text.encode()).hexdigest()
     files[INDEX] = _dump({"generator": "actorschema", "format": 1, "actors": index})
     return files
 
