@@ -18,6 +18,7 @@ from .errors import (
     PayloadInvalid,
     PayloadRejected,
     PayloadTooLarge,
+    ResultRejected,
     Violation,
 )
 from .gateway import PayloadGateway
@@ -35,6 +36,7 @@ __all__ = [
     "PayloadInvalid",
     "PayloadRejected",
     "PayloadTooLarge",
+    "ResultRejected",
     "Violation",
     "__version__",
     "dead_letter_reasons",
