@@ -128,7 +128,7 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
 
 @app.command()
 def inspect(target: Target, as_json: AsJson = False) -> None:
-    """Show each actor: its queue, its parameters with their types and defaults, its size limit."""
+    """Show each actor: its queue, its parameters with their types and defaults, its result type, its size limit."""
     entries = app_actors(_broker(target))
     rows: list[dict[str, Any]] = []
     for entry in entries:
@@ -148,6 +148,7 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
                 "actor": contract.actor_name,
                 "queue": contract.queue_name,
                 "parameters": parameters,
+                "returns": None if entry.result is None else hint_text(entry.result.hint),
                 "max_message_bytes": entry.limit.limit,
                 "limit_source": entry.limit.source,
             }
@@ -160,6 +161,8 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
         table.add_column(column)
     for row in rows:
         params = "\n".join(_parameter_text(p) for p in row["parameters"]) or "(none)"
+        if row["returns"] is not None:
+            params += f"\n-> {row['returns']}"
         limit = row["max_message_bytes"]
         size = "none" if limit is None else f"{limit:,} B ({row['limit_source']})"
         table.add_row(row["actor"], row["queue"], params, size)

@@ -408,3 +408,14 @@ def test_a_typed_pipeline_on_redis_end_to_end(redis_server: Any, redis_client: A
     assert stored == [str(ident), "2024-01-09T00:00:00Z"]
     assert typed_result(ship, stored) == (ident, placed)
     assert seen == [(uuid.UUID, decimal.Decimal, datetime.datetime), Order]
+
+
+def test_inspect_shows_the_result_type() -> None:
+    from typer.testing import CliRunner
+
+    from actorschema.cli import app
+
+    result = CliRunner().invoke(app, ["inspect", "examples.shop", "--json"])
+    assert result.exit_code == 0, result.output
+    returns = {row["actor"]: row["returns"] for row in json.loads(result.stdout)["actors"]}
+    assert returns == {"make_thumbnail": "str", "place_order": None, "refund": None, "send_email": None}
