@@ -19,8 +19,9 @@ result's JSON form, on the worker's own call of the actor only:
   :class:`~actorschema.errors.ResultRejected` from the call, so the message
   fails the way a raised exception does: retried, then dead-lettered.
 * Without a usable annotation (none, ``Any``, or one that cannot be resolved
-  or validated), a result that travels must be strict JSON; a result nobody
-  reads is left alone, as Dramatiq leaves it.
+  or validated), a result that travels must be strict JSON (tuples excepted:
+  they become arrays, as Dramatiq stores them); a result nobody reads is left
+  alone, as Dramatiq leaves it.
 
 The return annotation is resolved apart from the parameters, when the actor
 first returns: a return type imported under ``TYPE_CHECKING`` never blocks an
@@ -127,8 +128,10 @@ class ResultContract:
         """
         parameter = self.parameter
         if parameter is None:
-            if not travels:
+            if not travels or not find_violations(result, _ROOT):
                 return result
+            # Tuples become arrays, as plain Dramatiq stores them (its own tests return ``args``).
+            result = _tuples_as_lists(result)
             violations = [_for_result(v) for v in find_violations(result, _ROOT)]
             if violations:
                 raise ResultRejected(self.actor_name, violations)
@@ -223,3 +226,12 @@ def _for_result(violation: Violation) -> Violation:
     return Violation(
         violation.path, violation.problem, violation.hint.replace("the parameter", "the return type")
     )
+
+
+def _tuples_as_lists(value: Any) -> Any:
+    """``value`` with every tuple (in lists and dict values too) as a list: JSON's reading of it."""
+    if isinstance(value, list | tuple):
+        return [_tuples_as_lists(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _tuples_as_lists(item) for key, item in value.items()}
+    return value

@@ -215,6 +215,18 @@ def test_a_non_json_result_without_annotation_fails_where_it_travels(stub_broker
     assert "ResultRejected" in error and "result: is a set" in error
 
 
+def test_an_unannotated_tuple_result_travels_as_an_array_as_in_plain_dramatiq(
+    stub_broker: StubBroker, backend: StubBackend
+) -> None:
+    @dramatiq.actor(store_results=True)
+    def pair(n: int):  # type: ignore[no-untyped-def]
+        return (n, {"inner": (n, n)})
+
+    message = pair.send(4)
+    run_worker(stub_broker)
+    assert message.get_result(backend=backend) == [4, {"inner": [4, 4]}]
+
+
 def test_a_type_checking_only_return_annotation_never_blocks_the_actor(
     stub_broker: StubBroker, backend: StubBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
