@@ -309,7 +309,7 @@ class PayloadGateway(Middleware):
         trimmed first when it alone pushes the message over its limit.
         """
         options = message.options
-        if _NESTING_OPTIONS.intersection(options):
+        if not _NESTING_OPTIONS.isdisjoint(options):
             self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
         body = self._encode_strict(message.actor_name, data, contract)

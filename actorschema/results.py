@@ -63,12 +63,16 @@ class ResultContract:
 
     def __init__(self, actor: Any) -> None:
         self.actor_name: str = actor.actor_name
-        self._fn = actor_function(actor)
         self._lock = threading.Lock()
         self._resolved = False
         self._parameter: Parameter | None = None
         #: Why the return annotation gives no contract (unresolvable, or pydantic cannot validate it).
         self.problem: str | None = None
+        try:
+            self._fn: Any = actor_function(actor)
+        except Exception:
+            # Never raise while the gateway wraps an actor (Dramatiq would swallow it, unwrapped).
+            self._fn = None
         annotation = _written_return_annotation(self._fn)
         #: The function carries a return annotation (resolvable or not).
         self.annotated = annotation is not _EMPTY
@@ -103,6 +107,8 @@ class ResultContract:
     def _resolve(self) -> tuple[Parameter | None, str | None]:
         if not self.annotated:
             return None, None
+        if self._fn is None:
+            return None, "its function cannot be found to read its return annotation"
         try:
             hint = resolve_annotations(self._fn, ("return",)).get("return", _EMPTY)
         except Exception as error:
