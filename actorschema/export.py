@@ -1,6 +1,6 @@
 """The schema files of an app: what ``actorschema generate`` writes and ``check`` compares.
 
-One ``<actor_name>.schema.json`` per actor, one ``<actor_name>.result.schema.json``
+One ``<actor_name>.schema.json`` per actor, one ``<actor_name>.result-schema.json``
 per actor with a return annotation (other than ``-> None``), and an
 ``index.json`` (actors, queues, size limits, schema paths relative to the
 index, a content hash of each schema; ``result_schema`` and ``result_sha256``
@@ -30,8 +30,9 @@ __all__ = ["INDEX", "RESULT_SUFFIX", "ActorEntry", "Difference", "app_actors", "
 
 INDEX = "index.json"
 SUFFIX = ".schema.json"
-#: The suffix of result schema files; they end in ``SUFFIX`` too, so write and compare see them.
-RESULT_SUFFIX = ".result" + SUFFIX
+#: The suffix of result schema files. Not ``SUFFIX``: tools that read ``*.schema.json`` as the
+#: message schemas keep working, and no actor name (``x.result``) can clash with one.
+RESULT_SUFFIX = ".result-schema.json"
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def write(out: Path, files: dict[str, str]) -> list[str]:
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
             touched.append(name)
-    for path in sorted(out.glob("*" + SUFFIX)):
+    for path in _schema_files(out):
         if path.name not in files:
             path.unlink()
             touched.append(path.name)
@@ -145,10 +146,15 @@ def compare(out: Path, files: dict[str, str]) -> list[Difference]:
         elif (current := path.read_text()) != text:
             found.append(Difference(name, "stale", _diff(current, text, name)))
     if out.is_dir():
-        for path in sorted(out.glob("*" + SUFFIX)):
+        for path in _schema_files(out):
             if path.name not in files:
                 found.append(Difference(path.name, "extra", ""))
     return found
+
+
+def _schema_files(out: Path) -> list[Path]:
+    """The message and result schema files in the folder ``out``."""
+    return sorted([*out.glob("*" + SUFFIX), *out.glob("*" + RESULT_SUFFIX)])
 
 
 def _dump(document: Any) -> str:

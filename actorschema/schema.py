@@ -146,7 +146,7 @@ def result_schema(contract: ActorContract, result: Parameter) -> dict[str, Any]:
     schemas, definitions = _parameter_schemas(ActorContract(name, contract.queue_name, [result]))
     schema: dict[str, Any] = {
         "$schema": DIALECT,
-        "$id": f"{name}.result.schema.json",
+        "$id": f"{name}.result-schema.json",
         "title": f"Result of actor {name!r}",
         "$comment": "actorschema: what the actor hands on (results backend, next pipeline step, on_success)",
         **schemas[result.name],

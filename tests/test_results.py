@@ -74,7 +74,7 @@ def backend(stub_broker: StubBroker) -> StubBackend:
 
 def result_validator(broker: StubBroker, actor_name: str) -> Any:
     """jsonschema's validator for the result schema ``generate`` writes for the actor."""
-    schema = json.loads(render(broker)[f"{actor_name}.result.schema.json"])
+    schema = json.loads(render(broker)[f"{actor_name}.result-schema.json"])
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
@@ -246,7 +246,7 @@ def test_a_type_checking_only_return_annotation_never_blocks_the_actor(
         sent[2].get_result(backend=backend)  # travels (stored), not JSON: refused
     unresolved = [r for r in caplog.records if "cannot be resolved" in r.getMessage()]
     assert sorted(r.getMessage().split(":")[0] for r in unresolved) == ["actor 'bad_ratio'", "actor 'ratio'"]
-    assert "ratio.result.schema.json" not in render(stub_broker)  # nothing to publish it from
+    assert "ratio.result-schema.json" not in render(stub_broker)  # nothing to publish it from
 
 
 def test_none_results_cost_nothing_and_annotations_resolve_once(
@@ -363,17 +363,25 @@ def test_the_schema_folder_publishes_result_schemas(stub_broker: StubBroker, tmp
         return n  # type: ignore[return-value]
 
     files = render(stub_broker)
-    assert sorted(name for name in files if ".result." in name) == ["order.result.schema.json"]
+    assert sorted(name for name in files if name.endswith(".result-schema.json")) == [
+        "order.result-schema.json"
+    ]
     index = json.loads(files[INDEX])["actors"]
-    assert index["order"]["result_schema"] == "order.result.schema.json"
+    assert index["order"]["result_schema"] == "order.result-schema.json"
     assert all("result_schema" not in index[name] for name in ("nothing", "unannotated", "hidden"))
-    schema = json.loads(files["order.result.schema.json"])
-    assert schema["$id"] == "order.result.schema.json" and "Order" in schema["$defs"]
+    schema = json.loads(files["order.result-schema.json"])
+    assert schema["$id"] == "order.result-schema.json" and "Order" in schema["$defs"]
     write(tmp_path, files)
     assert compare(tmp_path, files) == []
     assert sorted(load_schemas(tmp_path).actors) == ["hidden", "nothing", "order", "unannotated"]
-    (tmp_path / "order.result.schema.json").write_text("{}\n")
-    assert [(d.name, d.kind) for d in compare(tmp_path, files)] == [("order.result.schema.json", "stale")]
+    (tmp_path / "order.result-schema.json").write_text("{}\n")
+    (tmp_path / "gone.result-schema.json").write_text("{}\n")  # an actor that no longer returns
+    assert [(d.name, d.kind) for d in compare(tmp_path, files)] == [
+        ("order.result-schema.json", "stale"),
+        ("gone.result-schema.json", "extra"),
+    ]
+    assert sorted(write(tmp_path, files)) == ["gone.result-schema.json", "order.result-schema.json"]
+    assert compare(tmp_path, files) == [] and not (tmp_path / "gone.result-schema.json").exists()
 
 
 # -- a real Redis ------------------------------------------------------------------------
