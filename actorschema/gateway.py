@@ -19,6 +19,12 @@ Where it hooks in, and why there:
   that the final message is strict JSON, encodes it once and checks its exact
   size. A rejection raises :class:`~actorschema.errors.PayloadRejected`, a
   ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue.
+* The messages Dramatiq nests in options (later pipeline steps, group
+  completion callbacks) are converted with their own actors' contracts and
+  written back, so typed values reach later steps typed.
+* The wrapper of the actor's function hands Dramatiq the result's JSON form,
+  by the return annotation (see :mod:`actorschema.results`): results
+  backends, pipeline continuations and ``on_success`` callbacks can encode it.
 * Re-enqueues the worker makes itself (retries, delay-queue moves, pipeline
   continuations, group and success/failure callbacks) are never rejected:
   Dramatiq acks the original message first, so raising would lose it. On

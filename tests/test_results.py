@@ -113,6 +113,32 @@ def test_a_typed_result_is_stored_as_its_json_form_and_read_back_typed(
     assert not list(result_validator(stub_broker, "give").iter_errors(stored))
 
 
+def test_async_and_generic_actors_return_typed_results_too(
+    stub_broker: StubBroker, backend: StubBackend
+) -> None:
+    from dramatiq import GenericActor
+    from dramatiq.middleware import AsyncIO
+
+    stub_broker.add_middleware(AsyncIO())
+
+    @dramatiq.actor(store_results=True)
+    async def later(day: int) -> datetime.date:
+        return datetime.date(2024, 1, day)
+
+    class Labelled(GenericActor):
+        class Meta:
+            store_results = True
+
+        def perform(self, n: int) -> uuid.UUID:
+            return uuid.UUID(int=n)
+
+    sent = [later.send(2), Labelled.send(3)]
+    run_worker(stub_broker)
+    assert [m.get_result(backend=backend) for m in sent] == ["2024-01-02", str(uuid.UUID(int=3))]
+    assert typed_result(later, "2024-01-02") == datetime.date(2024, 1, 2)
+    assert typed_result(Labelled, str(uuid.UUID(int=3))) == uuid.UUID(int=3)
+
+
 def test_a_direct_call_returns_the_value_itself(stub_broker: StubBroker, stub_worker: Worker) -> None:
     inner: list[Any] = []
 
