@@ -440,12 +440,23 @@ def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[
     """
     target = inspect.unwrap(fn)
     target = getattr(target, "__func__", target)
-    wanted = {k: v for k, v in getattr(target, "__annotations__", {}).items() if k in names}
+    wanted = {k: v for k, v in _written_annotations(target).items() if k in names}
     if not wanted:
         return {}
     holder = types.SimpleNamespace(__annotations__=wanted)
     resolved = typing.get_type_hints(holder, globalns=getattr(target, "__globals__", {}), include_extras=True)
     return {name: type(None) if hint is None else hint for name, hint in resolved.items()}
+
+
+def _written_annotations(target: Any) -> dict[str, Any]:
+    """``target``'s annotations, without evaluating any of them that Python still defers."""
+    try:
+        # Python 3.14+ evaluates annotations on access: reading __annotations__ would raise for
+        # a return type imported under TYPE_CHECKING even when only the parameters are wanted.
+        import annotationlib  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return dict(getattr(target, "__annotations__", None) or {})
+    return dict(annotationlib.get_annotations(target, format=annotationlib.Format.FORWARDREF))
 
 
 def result_parameter(actor_name: str, hint: Any) -> Parameter:
