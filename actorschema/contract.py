@@ -439,6 +439,8 @@ def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[
       Exception: Whatever evaluating one of those annotations raises (``NameError``...).
     """
     target = inspect.unwrap(fn)
+    while isinstance(target, functools.partial):  # its signature is the function's, less what it binds
+        target = inspect.unwrap(target.func)
     target = getattr(target, "__func__", target)
     wanted = {k: v for k, v in _written_annotations(target).items() if k in names}
     if not wanted:

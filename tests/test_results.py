@@ -275,6 +275,23 @@ def test_a_type_checking_only_return_annotation_never_blocks_the_actor(
     assert "ratio.result-schema.json" not in render(stub_broker)  # nothing to publish it from
 
 
+def test_parameters_and_return_annotation_resolve_apart() -> None:
+    import functools
+
+    from actorschema.contract import ActorContract, resolve_annotations
+
+    def hidden(n: int, ident: uuid.UUID) -> Fraction:
+        raise NotImplementedError
+
+    assert resolve_annotations(hidden, ("n", "ident")) == {"n": int, "ident": uuid.UUID}
+    with pytest.raises(NameError):
+        resolve_annotations(hidden, ("return",))
+    contract = ActorContract.from_function(hidden, "hidden")  # the return type does not block it
+    assert [(p.name, p.hint) for p in contract.parameters] == [("n", int), ("ident", uuid.UUID)]
+    bound = ActorContract.from_function(functools.partial(hidden, 1), "bound")  # still typed
+    assert [(p.name, p.hint) for p in bound.parameters] == [("ident", uuid.UUID)]
+
+
 def test_none_results_cost_nothing_and_annotations_resolve_once(
     stub_broker: StubBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
