@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
+from test_schema_ajv import run_ajv  # the test suite's one Node oracle (ajv 8, strict mode)
 
 from actorschema import PayloadGateway, ResultRejected
 from actorschema import results as results_module
@@ -137,6 +138,28 @@ def test_async_and_generic_actors_return_typed_results_too(
     assert [m.get_result(backend=backend) for m in sent] == ["2024-01-02", str(uuid.UUID(int=3))]
     assert typed_result(later, "2024-01-02") == datetime.date(2024, 1, 2)
     assert typed_result(Labelled, str(uuid.UUID(int=3))) == uuid.UUID(int=3)
+
+
+#: Per typed result case: a JSON value its result schema must refuse.
+NOT_RESULTS = ["2024-06-01", "not-a-uuid", "1e", "2024-02-30", [1, 2], "a+b=", {"ident": 1}, [{}], "x", []]
+
+
+def test_result_schemas_compile_in_ajv_strict_mode_and_agree_with_jsonschema(stub_broker: StubBroker) -> None:
+    schemas: dict[str, Any] = {}
+    messages: list[dict[str, Any]] = []
+    expected: list[bool] = []
+    for index, ((hint, value, form), bad) in enumerate(zip(TYPED_RESULTS, NOT_RESULTS, strict=True)):
+        name = f"give{index}"
+        returning(name, hint, value)
+        schemas[name] = json.loads(render(stub_broker)[f"{name}.result-schema.json"])
+        validator = result_validator(stub_broker, name)
+        for data, valid in ((form, True), (bad, False)):
+            assert validator.is_valid(data) is valid, (hint, data)
+            messages.append({"schema": name, "data": data})
+            expected.append(valid)
+    checked = run_ajv({"schemas": schemas, "messages": messages})
+    assert {name: entry["ok"] for name, entry in checked["schemas"].items()} == dict.fromkeys(schemas, True)
+    assert [result["valid"] for result in checked["messages"]] == expected
 
 
 def test_a_direct_call_returns_the_value_itself(stub_broker: StubBroker, stub_worker: Worker) -> None:
