@@ -210,7 +210,9 @@ def test_property_a_nested_step_is_stored_as_the_same_message_sent_alone_would_b
         pass
 
     @dramatiq.actor
-    def typed(ident: uuid.UUID, when: datetime.datetime, amount: decimal.Decimal) -> None:
+    def typed(
+        ident: uuid.UUID, when: datetime.datetime, amount: decimal.Decimal, previous: Any = None
+    ) -> None:
         pass
 
     @hypothesis_settings
@@ -219,10 +221,14 @@ def test_property_a_nested_step_is_stored_as_the_same_message_sent_alone_would_b
         stub_broker.flush_all()
         arguments = {"ident": ident, "when": when, "amount": amount}
         pipeline([head.message(), typed.message_with_options(kwargs=arguments, pipe_ignore=True)]).run()
+        pipeline([head.message(), typed.message(ident, when, amount)]).run()  # awaits head's result
         typed.send(**arguments)
-        nested, alone = stored(stub_broker)
-        step = nested["options"]["pipe_target"]
+        ignoring, awaiting, alone = stored(stub_broker)
+        step = ignoring["options"]["pipe_target"]
         assert (step["args"], step["kwargs"]) == (alone["args"], alone["kwargs"])
+        # The same values, kept in place for the result Dramatiq appends after them.
+        step = awaiting["options"]["pipe_target"]
+        assert (step["args"], step["kwargs"]) == (list(alone["kwargs"].values()), {})
 
     check()
 
