@@ -505,3 +505,41 @@ def test_inspect_shows_the_result_type() -> None:
     assert result.exit_code == 0, result.output
     returns = {row["actor"]: row["returns"] for row in json.loads(result.stdout)["actors"]}
     assert returns == {"make_thumbnail": "str", "place_order": None, "refund": None, "send_email": None}
+
+
+def test_diff_reports_result_schema_changes(tmp_path: Path) -> None:
+    from actorschema.compat import RULES, breaking, diff, load_folder
+
+    class Receipt(BaseModel):
+        total: decimal.Decimal
+
+    class ReceiptWithNote(BaseModel):
+        total: decimal.Decimal
+        note: str  # a new required field
+
+    def folder(name: str, hints: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        broker = StubBroker()
+        broker.add_middleware(PayloadGateway())
+        for actor_name, hint in hints.items():
+            returning(actor_name, hint, None, broker=broker)
+        write(tmp_path / name, render(broker))
+        broker.close()
+        return load_folder(str(tmp_path / name))
+
+    old = folder("old", {"when": datetime.datetime, "receipt": Receipt, "typed": Any, "same": int})
+    new = folder("new", {"when": int, "receipt": ReceiptWithNote, "typed": uuid.UUID, "same": int})
+    new_with_none = folder("none", {"when": None, "receipt": Receipt, "typed": Any, "same": int})
+    assert isinstance(old["when"]["result_schema"], dict)
+    found = {(c.actor, c.rule, c.path): c.breaks for c in diff(old, new)}
+    assert found == {
+        ("when", "TYPE_CHANGED", "result"): frozenset({"backward", "forward"}),
+        ("receipt", "FIELD_ADDED_REQUIRED", "result.note"): frozenset({"backward"}),
+        ("typed", "TYPE_NARROWED", "result"): frozenset({"backward"}),  # any JSON -> a UUID string
+        ("typed", "CONSTRAINT_TIGHTENED", "result"): frozenset({"backward"}),
+    }
+    gone = diff(old, new_with_none)
+    assert [(c.actor, c.rule) for c in gone] == [("when", "RESULT_UNTYPED")]
+    assert [(c.actor, c.rule) for c in breaking(diff(new_with_none, old), "backward")] == [
+        ("when", "RESULT_TYPED")
+    ]
+    assert {"RESULT_TYPED", "RESULT_UNTYPED"} <= RULES.keys()
