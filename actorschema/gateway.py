@@ -363,8 +363,8 @@ class PayloadGateway(Middleware):
         sent to a later step (``b.message(uuid.uuid4())``) travels as its JSON
         form and reaches ``b`` typed. A step still awaiting the previous step's
         result keeps its positional values where they are: Dramatiq appends the
-        result after them. ``on_success``/``on_failure`` must name actors that
-        take the two arguments Dramatiq calls them with.
+        result after them. ``on_success``, ``on_failure`` and ``on_retry_exhausted``
+        must name actors that take the two arguments Dramatiq calls them with.
 
         The nested dicts are replaced, never changed: Dramatiq shares them with the
         pipeline and group objects (a re-run pipeline converts the same way again).
@@ -406,7 +406,7 @@ class PayloadGateway(Middleware):
                 or callback
                 for index, callback in enumerate(callbacks)
             ]
-        for option, second in (("on_success", "the result"), ("on_failure", "the exception as a dict")):
+        for option, second in _CALLBACKS:
             name = options.get(option)
             if isinstance(name, str):
                 self._check_callback(broker, name, f"{where}.{option}", second, violations)
@@ -455,7 +455,7 @@ class PayloadGateway(Middleware):
     def _check_callback(
         self, broker: Broker, name: str, where: str, second: str, violations: list[Violation]
     ) -> None:
-        """``on_success``/``on_failure`` name an actor Dramatiq calls with (the message as a dict, ``second``)."""
+        """A callback option names an actor Dramatiq calls with (the message as a dict, ``second``)."""
         try:
             contract = self._contract(broker, name)
             if contract is not None:
@@ -567,7 +567,13 @@ def log_rejection(
 
 
 #: The options in which Dramatiq nests messages or names the actors it calls on the worker.
-_NESTING_OPTIONS = frozenset(("pipe_target", "group_completion_callbacks", "on_success", "on_failure"))
+#: The options naming an actor Dramatiq calls with (the message as a dict, then what it says here).
+_CALLBACKS = (
+    ("on_success", "the result"),
+    ("on_failure", "the exception as a dict"),
+    ("on_retry_exhausted", "the retry counts as a dict"),
+)
+_NESTING_OPTIONS = frozenset(("pipe_target", "group_completion_callbacks", *(name for name, _ in _CALLBACKS)))
 
 
 def _nested_violations(rejection: PayloadRejected, where: str) -> list[Violation]:

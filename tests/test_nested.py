@@ -376,6 +376,10 @@ def test_a_callback_that_cannot_take_dramatiqs_two_arguments_is_refused_at_send(
     with pytest.raises(PayloadInvalid) as caught:
         job.send_with_options(on_failure="takes_one")
     assert caught.value.paths == ("options.on_failure",)
+    with pytest.raises(PayloadInvalid) as caught:
+        job.send_with_options(on_retry_exhausted="takes_one")
+    assert caught.value.paths == ("options.on_retry_exhausted",)
+    assert "the retry counts" in str(caught.value)
     assert stored(stub_broker) == []
 
 
