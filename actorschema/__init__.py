@@ -19,6 +19,7 @@ from .errors import (
     PayloadInvalid,
     PayloadRejected,
     PayloadTooLarge,
+    ResultRejected,
     Violation,
 )
 from .gateway import PayloadGateway
@@ -37,6 +38,7 @@ __all__ = [
     "PayloadInvalid",
     "PayloadRejected",
     "PayloadTooLarge",
+    "ResultRejected",
     "Violation",
     "__version__",
     "dead_letter_reasons",

@@ -27,7 +27,7 @@ from .compat import diff as compat_diff
 from .contract import ABSENT, ContractError, hint_text
 from .deadletters import dead_letter_reasons
 from .defaults import function_facts
-from .export import ActorEntry, app_actors, compare, render, write
+from .export import RESULT_SUFFIX, ActorEntry, app_actors, compare, render, write
 from .validate import CatalogueError, load_schemas, read_messages, validate_message
 
 app = typer.Typer(
@@ -107,8 +107,12 @@ def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = F
         }
         print(json.dumps(report, indent=2))
         return
-    actors = len(files) - 1
-    out.print(f"{actors} actor schema(s) in {out_dir}/: {len(touched)} file(s) written or removed")
+    results = sum(name.endswith(RESULT_SUFFIX) for name in files)
+    actors = len(files) - 1 - results
+    out.print(
+        f"{actors} actor schema(s) in {out_dir}/, {results} result schema(s): "
+        f"{len(touched)} file(s) written or removed"
+    )
     for name in touched:
         out.print(f"  {name}")
 
@@ -139,7 +143,7 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
 
 @app.command()
 def inspect(target: Target, as_json: AsJson = False) -> None:
-    """Show each actor: its queue, its parameters with their types and defaults, its size limit."""
+    """Show each actor: its queue, its parameters with their types and defaults, its result type, its size limit."""
     entries = _entries(_broker(target))
     rows: list[dict[str, Any]] = []
     for entry in entries:
@@ -165,6 +169,7 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
                 "actor": contract.actor_name,
                 "queue": contract.queue_name,
                 "parameters": parameters,
+                "returns": None if entry.result is None else hint_text(entry.result.hint),
                 "max_message_bytes": entry.limit.limit,
                 "limit_source": entry.limit.source,
                 "way_out": (
@@ -185,6 +190,8 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
             params += f"\n[yellow]{row['way_out']['option']}[/]: any strict JSON ({row['way_out']['why']})"
         if row["hidden_signature"]:
             params += "\n[yellow]only (*args, **kwargs)[/]: untyped (a wrapper without functools.wraps?)"
+        if row["returns"] is not None:
+            params += f"\n-> {row['returns']}"
         limit = row["max_message_bytes"]
         size = "none" if limit is None else f"{limit:,} B ({row['limit_source']})"
         table.add_row(row["actor"], row["queue"], params, size)

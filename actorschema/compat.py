@@ -108,6 +108,10 @@ RULES: dict[str, str] = {
     "dropped). Breaks forward.",
     "DEFAULT_CHANGED": "A default value changed: messages that omit the value behave differently. "
     "Breaks no schema.",
+    "RESULT_TYPED": "The actor's results now have a schema (a return annotation was added): results "
+    "stored or piped before may not fit it. Breaks backward.",
+    "RESULT_UNTYPED": "The actor's results no longer have a schema: readers written for the old "
+    "result type may get any JSON. Breaks forward.",
 }
 
 
@@ -157,7 +161,8 @@ def load_folder(source: str, *, cwd: str | Path | None = None) -> dict[str, dict
     Returns:
       Actor name -> the actor's entry of ``index.json`` (``queue``,
       ``max_message_bytes``, ``limit_source``, ``sha256``...), with ``schema``
-      replaced by the parsed schema and the file name kept in ``schema_file``.
+      replaced by the parsed schema and the file name kept in ``schema_file``,
+      and ``result_schema`` (for an actor that has one) by its parsed result schema.
 
     Raises:
       CompatError: When the index or a schema is missing or unreadable, or a
@@ -187,22 +192,31 @@ def load_folder(source: str, *, cwd: str | Path | None = None) -> dict[str, dict
         raise CompatError(
             f"{source}: index.json has no 'actors' object: not written by actorschema generate?"
         )
+
+    def schema_file(file_name: str, digest: Any) -> dict[str, Any]:
+        text = read(file_name)
+        if digest is not None and hashlib.sha256(text.encode()).hexdigest() != digest:
+            raise CompatError(
+                f"{source}: {file_name} does not match its sha256 in index.json "
+                "(edited by hand? run actorschema generate)"
+            )
+        schema = _parse(text, f"{source}: {file_name}")
+        if not isinstance(schema, dict):
+            raise CompatError(f"{source}: {file_name} is not a JSON object")
+        return schema
+
     loaded: dict[str, dict[str, Any]] = {}
     for name in sorted(actors):
         entry = actors[name]
         if not isinstance(entry, dict) or not isinstance(entry.get("schema"), str):
             raise CompatError(f"{source}: index.json: actor {name!r} has no schema file")
-        text = read(entry["schema"])
-        digest = entry.get("sha256")
-        if digest is not None and hashlib.sha256(text.encode()).hexdigest() != digest:
-            raise CompatError(
-                f"{source}: {entry['schema']} does not match its sha256 in index.json "
-                "(edited by hand? run actorschema generate)"
-            )
-        schema = _parse(text, f"{source}: {entry['schema']}")
-        if not isinstance(schema, dict):
-            raise CompatError(f"{source}: {entry['schema']} is not a JSON object")
-        loaded[name] = {**entry, "schema_file": entry["schema"], "schema": schema}
+        loaded[name] = {
+            **entry,
+            "schema_file": entry["schema"],
+            "schema": schema_file(entry["schema"], entry.get("sha256")),
+        }
+        if isinstance(entry.get("result_schema"), str):
+            loaded[name]["result_schema"] = schema_file(entry["result_schema"], entry.get("result_sha256"))
     return loaded
 
 
@@ -338,7 +352,22 @@ def _diff_actor(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[_Found]:
     found.extend(_size_change(old.get("max_message_bytes"), new.get("max_message_bytes")))
     comparer = _Comparer(old_schema, new_schema)
     found.extend(comparer.compare(_envelope(old_schema), _envelope(new_schema), ""))
+    found.extend(_result_change(old.get("result_schema"), new.get("result_schema")))
     return _merged(found)
+
+
+def _result_change(old: Any, new: Any) -> list[_Found]:
+    """Results travel too (results backends, the next pipeline step): results already stored or
+    piped are old data that new code reads, so the directions are those of messages."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        detail = "the results now have a schema: results stored or piped before may not fit it"
+        return [_Found("RESULT_TYPED", "result", detail, BACKWARD)]
+    if new is None:
+        detail = "the results no longer have a schema: readers of the old result type may get any JSON"
+        return [_Found("RESULT_UNTYPED", "result", detail, FORWARD)]
+    return _Comparer(old, new).compare(old, new, "result")
 
 
 def _queue(entry: Mapping[str, Any]) -> Any:

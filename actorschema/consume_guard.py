@@ -44,7 +44,7 @@ from .strict_json import find_violations
 if TYPE_CHECKING:
     from .gateway import PayloadGateway
 
-__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "take_delivery"]
+__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "take_delivery"]
 
 logger = logging.getLogger("actorschema")
 
@@ -85,6 +85,8 @@ class _Delivery:
 
 class _Slot(threading.local):
     delivery: _Delivery | None = None
+    #: The message this worker thread is processing (its result's destinations are in its options).
+    message: Message[Any] | None = None
 
 
 _slot = _Slot()
@@ -97,6 +99,11 @@ def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
         return None
     _slot.delivery = None
     return delivery if delivery.fits(actor_name, args, kwargs) else None
+
+
+def current_message() -> Message[Any] | None:
+    """The message this worker thread is processing, if the guard saw one."""
+    return _slot.message
 
 
 class ConsumeGuard(Middleware):
@@ -116,6 +123,7 @@ class ConsumeGuard(Middleware):
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         _slot.delivery = None
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        _slot.message = target
         try:
             delivery = self.check(broker, target)
         except PayloadRejected as rejection:
@@ -132,10 +140,10 @@ class ConsumeGuard(Middleware):
     def after_process_message(
         self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        _slot.delivery = None
+        _slot.delivery = _slot.message = None
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
-        _slot.delivery = None
+        _slot.delivery = _slot.message = None
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         rejection = getattr(message, REJECTION_ATTRIBUTE, None)

@@ -39,7 +39,7 @@ import sys
 import types
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,8 @@ __all__ = [
     "actor_function",
     "declaring_namespace",
     "hint_text",
+    "resolve_annotations",
+    "result_parameter",
 ]
 
 #: The per-actor way out: ``@dramatiq.actor(payload_contract="json")`` checks the actor's
@@ -629,7 +631,7 @@ def _parameter_hints(
     localns: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Resolve the hint of each parameter on its own (never the return annotation)."""
-    target = inspect.unwrap(getattr(fn, "__func__", fn))
+    target = _annotated_target(fn)
     globalns = getattr(target, "__globals__", {})
     local = dict(localns) if localns is not None else declaring_namespace(target)
     hints: dict[str, Any] = {}
@@ -637,9 +639,8 @@ def _parameter_hints(
         annotation = parameter.annotation
         if annotation is _EMPTY:
             continue
-        holder = _AnnotationHolder(name, annotation)
         try:
-            hints[name] = typing.get_type_hints(holder, globalns, local or None, include_extras=True)[name]
+            hints[name] = _resolve_one(annotation, globalns, local or None)
         except Exception as error:
             where = (
                 f"parameter {name!r} ({annotation if isinstance(annotation, str) else hint_text(annotation)})"
@@ -648,13 +649,6 @@ def _parameter_hints(
             fix = "a name importable at run time (not only under TYPE_CHECKING)"
             raise ContractError(actor_name, problem, fix, retry=isinstance(error, NameError)) from error
     return hints
-
-
-class _AnnotationHolder:
-    """What ``typing.get_type_hints`` needs to resolve one annotation as a parameter's."""
-
-    def __init__(self, name: str, annotation: Any) -> None:
-        self.__annotations__ = {name: annotation}
 
 
 def _refuse_pydantic_v1(actor_name: str, where: str, hint: Any) -> None:
@@ -738,6 +732,61 @@ def _contract_parameter(actor_name: str, parameter: inspect.Parameter, hint: Any
         why = str(cause).split("\n", 1)[0].split(". ", 1)[0]
         problem = f"{where} ({hint_text(hint)}): pydantic cannot validate it: {type(cause).__name__}: {why}"
         raise ContractError(actor_name, problem, "a type pydantic can validate") from error
+
+
+def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[str, Any]:
+    """Resolve the annotations of ``fn`` that ``names`` lists, and only those.
+
+    So a return type imported under ``TYPE_CHECKING`` never blocks the
+    parameters, and the other way round.
+
+    Parameters:
+      fn: The function (or method) whose annotations to resolve.
+      names: The annotation names wanted (parameter names, or ``"return"``).
+
+    Raises:
+      Exception: Whatever evaluating one of those annotations raises (``NameError``...).
+    """
+    target = _annotated_target(fn)
+    globalns = getattr(target, "__globals__", {})
+    wanted = {k: v for k, v in _written_annotations(target).items() if k in names}
+    return {name: _resolve_one(annotation, globalns, None) for name, annotation in wanted.items()}
+
+
+def _annotated_target(fn: Any) -> Any:
+    """The function whose ``__globals__`` and annotations ``fn``'s hints were written with."""
+    target = inspect.unwrap(fn)
+    while isinstance(target, functools.partial):  # its signature is the function's, less what it binds
+        target = inspect.unwrap(target.func)
+    return getattr(target, "__func__", target)
+
+
+def _resolve_one(annotation: Any, globalns: dict[str, Any], localns: Mapping[str, Any] | None) -> Any:
+    """One annotation, evaluated as ``typing.get_type_hints`` would (``None`` is ``NoneType``)."""
+    holder = types.SimpleNamespace(__annotations__={"hint": annotation})
+    hint = typing.get_type_hints(holder, globalns, localns, include_extras=True)["hint"]
+    return type(None) if hint is None else hint
+
+
+def _written_annotations(target: Any) -> dict[str, Any]:
+    """``target``'s annotations, without evaluating any of them that Python still defers."""
+    try:
+        # Python 3.14+ evaluates annotations on access: reading __annotations__ would raise for
+        # a return type imported under TYPE_CHECKING even when only the parameters are wanted.
+        import annotationlib  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return dict(getattr(target, "__annotations__", None) or {})
+    return dict(annotationlib.get_annotations(target, format=annotationlib.Format.FORWARDREF))
+
+
+def result_parameter(actor_name: str, hint: Any) -> Parameter:
+    """The return annotation ``hint`` as a parameter: a result converts as an argument of that type would.
+
+    Raises:
+      TypeError: When pydantic cannot build a validator for ``hint``.
+    """
+    slot = inspect.Parameter("result", inspect.Parameter.POSITIONAL_ONLY)
+    return _parameter(actor_name, slot, hint)
 
 
 def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Parameter:

@@ -35,6 +35,7 @@ import inspect
 import linecache
 import operator
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeGuard
@@ -343,11 +344,17 @@ def _is_field_call(node: ast.AST) -> TypeGuard[ast.Call]:
     return name in _FIELD_CALLS
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=256)
 def _parse(filename: str, digest: str, source: str) -> tuple[ast.Module, frozenset[str]] | None:
     del filename, digest  # part of the cache key only
     try:
-        tree = ast.parse(source)
+        # One parse at a time: CPython 3.11's AST conversion keeps its recursion depth in
+        # process-global state, and two worker threads parsing at once raise SystemError.
+        with _PARSE_LOCK:
+            tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
     texts: set[str] = set()

@@ -21,6 +21,7 @@ __all__ = [
     "PayloadInvalid",
     "PayloadRejected",
     "PayloadTooLarge",
+    "ResultRejected",
     "Violation",
 ]
 
@@ -118,6 +119,17 @@ class CheckFailed(PayloadRejected):
         rejection = cls(actor_name, [Violation("$", problem, hint)])
         rejection.__cause__ = error
         return rejection
+
+
+class ResultRejected(PayloadRejected):
+    """An actor's return value does not fit its return annotation, or cannot travel as JSON.
+
+    Raised on the worker from the actor call itself, so the message fails as if
+    the actor had raised: Dramatiq retries it, then dead-letters it. Paths start
+    at ``result``.
+    """
+
+    title = "the result does not fit the actor's contract (it fails like a raised exception)"
 
 
 class MessageMalformed(PayloadRejected):

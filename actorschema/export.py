@@ -1,8 +1,10 @@
 """The schema files of an app: what ``actorschema generate`` writes and ``check`` compares.
 
-One ``<actor_name>.schema.json`` per actor and an ``index.json`` (actors,
-queues, size limits, schema paths relative to the index, a content hash of
-each schema). Output is deterministic (sorted keys, two-space indent, a
+One ``<actor_name>.schema.json`` per actor, one ``<actor_name>.result-schema.json``
+per actor with a return annotation (other than ``-> None``), and an
+``index.json`` (actors, queues, size limits, schema paths relative to the
+index, a content hash of each schema; ``result_schema`` and ``result_sha256``
+for the result schemas). Output is deterministic (sorted keys, two-space indent, a
 trailing newline, no timestamps or absolute paths), so the same app always
 gives byte-identical files and a diff in review is a real change.
 """
@@ -18,15 +20,19 @@ from typing import Any
 
 from dramatiq.broker import Broker
 
-from .contract import ActorContract, ContractError, actor_function
+from .contract import ActorContract, ContractError, Parameter, actor_function
 from .gateway import PayloadGateway
 from .limits import DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, resolve_limit
-from .schema import message_schema
+from .results import ResultContract
+from .schema import message_schema, result_schema
 
-__all__ = ["INDEX", "ActorEntry", "Difference", "app_actors", "compare", "render", "write"]
+__all__ = ["INDEX", "RESULT_SUFFIX", "ActorEntry", "Difference", "app_actors", "compare", "render", "write"]
 
 INDEX = "index.json"
 SUFFIX = ".schema.json"
+#: The suffix of result schema files. Not ``SUFFIX``: tools that read ``*.schema.json`` as the
+#: message schemas keep working, and no actor name (``x.result``) can clash with one.
+RESULT_SUFFIX = ".result-schema.json"
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,14 @@ class ActorEntry:
       limit: The size limit that applies to its messages.
       way_out_reason: For an actor declared with ``payload_contract="json"``: why
         its type hints do not make a contract (or that they would).
+      result: Its result, from its return annotation; None without one, for
+        ``-> None``, or when the annotation cannot be resolved here.
     """
 
     contract: ActorContract
     limit: SizeLimit
     way_out_reason: str | None = None
+    result: Parameter | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,11 @@ def app_actors(broker: Broker) -> list[ActorEntry]:
             contract = ActorContract.from_actor(actor, namespace)
         limit = resolve_limit(actor.options, actor.queue_name, queue_limits, global_limit)
         reason = _way_out_reason(actor, namespace) if contract.way_out else None
-        entries.append(ActorEntry(contract, limit, reason))
+        results = gateway.results.get(name) if gateway is not None else None
+        result = (results or ResultContract(actor)).parameter
+        if result is not None and result.hint is type(None):
+            result = None  # ``-> None``: nothing travels
+        entries.append(ActorEntry(contract, limit, reason, result))
     return entries
 
 
@@ -113,6 +126,12 @@ def render(broker: Broker) -> dict[str, str]:
         }
         if contract.way_out:
             index[contract.actor_name]["payload_contract"] = "json"
+        if entry.result is not None:
+            result_name = contract.actor_name + RESULT_SUFFIX
+            result_text = _dump(result_schema(contract, entry.result))
+            files[result_name] = result_text
+            index[contract.actor_name]["result_schema"] = result_name
+            index[contract.actor_name]["result_sha256"] = hashlib.sha256(result_text.encode()).hexdigest()
     files[INDEX] = _dump({"generator": "actorschema", "format": 1, "actors": index})
     return files
 
@@ -130,7 +149,7 @@ def write(out: Path, files: dict[str, str]) -> list[str]:
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
             touched.append(name)
-    for path in sorted(out.glob("*" + SUFFIX)):
+    for path in _schema_files(out):
         if path.name not in files:
             path.unlink()
             touched.append(path.name)
@@ -147,10 +166,15 @@ def compare(out: Path, files: dict[str, str]) -> list[Difference]:
         elif (current := path.read_text()) != text:
             found.append(Difference(name, "stale", _diff(current, text, name)))
     if out.is_dir():
-        for path in sorted(out.glob("*" + SUFFIX)):
+        for path in _schema_files(out):
             if path.name not in files:
                 found.append(Difference(path.name, "extra", ""))
     return found
+
+
+def _schema_files(out: Path) -> list[Path]:
+    """The message and result schema files in the folder ``out``."""
+    return sorted([*out.glob("*" + SUFFIX), *out.glob("*" + RESULT_SUFFIX)])
 
 
 def _dump(document: Any) -> str:

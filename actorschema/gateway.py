@@ -23,6 +23,12 @@ Where it hooks in, and why there:
   ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue; any other
   exception while checking becomes one (:class:`~actorschema.errors.CheckFailed`):
   Dramatiq would log it and enqueue the message unchecked.
+* The messages Dramatiq nests in options (later pipeline steps, group
+  completion callbacks) are converted with their own actors' contracts and
+  written back, so typed values reach later steps typed.
+* The wrapper of the actor's function hands Dramatiq the result's JSON form,
+  by the return annotation (see :mod:`actorschema.results`): results
+  backends, pipeline continuations and ``on_success`` callbacks can encode it.
 * Re-enqueues the worker makes itself (retries, delay-queue moves, pipeline
   continuations, group and success/failure callbacks) are never rejected:
   Dramatiq acks the original message first, so raising would lose it. On
@@ -45,7 +51,7 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from .consume_guard import ConsumeGuard, take_delivery
+from .consume_guard import ConsumeGuard, current_message, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
 from .envelope import options_violations
@@ -56,9 +62,11 @@ from .errors import (
     PayloadInvalid,
     PayloadRejected,
     PayloadTooLarge,
+    ResultRejected,
     Violation,
 )
 from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
+from .results import ResultContract, result_travels
 from .strict_json import find_violations, is_strict_json
 
 __all__ = ["PayloadGateway", "log_rejection"]
@@ -134,6 +142,8 @@ class PayloadGateway(Middleware):
         self.contract_errors: dict[str, Exception] = {}
         # Names visible where each actor was declared, to resolve its hints again later.
         self._namespaces: dict[str, dict[str, Any]] = {}
+        #: Each wrapped actor's result contract (its return annotation, resolved when first needed).
+        self.results: dict[str, ResultContract] = {}
         #: The worker side: checks consumed messages; put first in the middleware at worker boot.
         self.consume_guard = ConsumeGuard(self)
 
@@ -221,23 +231,54 @@ class PayloadGateway(Middleware):
             return message
 
         actor_name = actor.actor_name
+        results = self.results[actor_name] = ResultContract(actor)
 
         def call_actor(*args: Any, **kwargs: Any) -> Any:
-            if not _state.actor_depth:
+            state = _state
+            outer = not state.actor_depth
+            if outer:
                 # The worker calls the actor with the message's JSON values: the consume
                 # guard has them converted to the declared types already (typed delivery).
                 delivery = take_delivery(actor_name, args, kwargs)
                 if delivery is not None:
                     args, kwargs = delivery.args, delivery.kwargs
-            _state.actor_depth += 1
+            state.actor_depth += 1
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
             finally:
-                _state.actor_depth -= 1
+                state.actor_depth -= 1
+            # Only the worker's own call hands the result to Dramatiq (backend, pipeline, callback):
+            # a direct call from user code gets the value itself.
+            if outer and state.in_worker and (result is not None or not results.none_is_free):
+                return self._result_json(actor, results, result)
+            return result
 
         call_actor.__actorschema_wrapped__ = fn  # type: ignore[attr-defined]
         actor.message_with_options = message_with_options
         actor.fn = call_actor
+
+    def _result_json(self, actor: Any, results: ResultContract, result: Any) -> Any:
+        """The JSON form of what the worker's call of ``actor`` returned, handed on to Dramatiq.
+
+        A result that does not fit raises from the actor call (``enforce``), so the
+        message fails as if the actor had raised; ``warn`` logs it and hands on the
+        result unchanged.
+        """
+        message = current_message()
+        if message is not None and message.actor_name != actor.actor_name:
+            message = None
+        try:
+            travels = results.parameter is not None or result_travels(actor.broker, actor, message)
+            return results.to_json(result, travels=travels)
+        except ResultRejected as rejection:
+            message_id = message.message_id if message is not None else None
+            queue_name = message.queue_name if message is not None else actor.queue_name
+            if self.mode == "warn":
+                log_rejection(rejection, message_id, queue_name, "result handed on unchanged (mode='warn')")
+                return result
+            outcome = "the message fails as if the actor had raised (retried, then dead-lettered)"
+            log_rejection(rejection, message_id, queue_name, outcome, error=True)
+            raise
 
     # -- worker threads ----------------------------------------------------
 
@@ -320,8 +361,8 @@ class PayloadGateway(Middleware):
             violations = options_violations(options, side="send")
             if violations:
                 raise MessageMalformed(_actor_name(message), violations)
-        if "pipe_target" in options or "group_completion_callbacks" in options:
-            self._check_nested(broker, message.actor_name, options)
+        if not _NESTING_OPTIONS.isdisjoint(options):
+            self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
         body = self._encode_strict(message.actor_name, data, contract)
         limit = self._limit(broker, message)
@@ -360,39 +401,118 @@ class PayloadGateway(Middleware):
                 raise incomplete from None
         self._encode_within_limit(actor.broker, message, contract, args, kwargs, worker_path=False)
 
-    def _check_nested(self, broker: Broker, actor_name: str, options: dict[str, Any]) -> None:
-        """Check the messages Dramatiq nests in options: pipeline steps and group callbacks."""
-        step = options.get("pipe_target")
-        prefix = "options.pipe_target"
-        while isinstance(step, dict) and "actor_name" in step:
-            step_options = step.get("options") or {}
-            actor = broker.actors.get(step["actor_name"])
-            ignores = step_options.get("pipe_ignore") or (
-                actor is not None and actor.options.get("pipe_ignore")
-            )
-            # The previous step's result is appended to args at run time.
-            self._check_nested_message(broker, actor_name, step, prefix, awaiting_result=not ignores)
-            step, prefix = step_options.get("pipe_target"), f"{prefix}.options.pipe_target"
-        for index, callback in enumerate(options.get("group_completion_callbacks") or ()):
-            if isinstance(callback, dict):
-                where = f"options.group_completion_callbacks[{index}]"
-                self._check_nested_message(broker, actor_name, callback, where, awaiting_result=False)
+    def _canonical_nested(self, broker: Broker, message: Message[Any]) -> None:
+        """Put the messages Dramatiq nests in ``message.options`` in their JSON form, each with its own contract.
 
-    def _check_nested_message(
-        self, broker: Broker, actor_name: str, data: dict[str, Any], prefix: str, *, awaiting_result: bool
-    ) -> None:
-        try:
-            contract = self._contract(broker, str(data.get("actor_name")))
-            if contract is None:
-                return
-            args, kwargs = tuple(data.get("args") or ()), data.get("kwargs") or {}
-            contract.canonical(args, kwargs, awaiting_result=awaiting_result)
-        except PayloadRejected as rejection:
-            nested = [
-                Violation(f"{prefix}.{v.path}", f"(actor {rejection.actor_name!r}) {v.problem}", v.hint)
-                for v in rejection.violations
+        Pipeline steps (``pipe_target``, each step nesting the next) and group
+        completion callbacks (also inside a pipeline's last step, for a pipeline in
+        a group) are converted exactly as a top-level message, so a typed value
+        sent to a later step (``b.message(uuid.uuid4())``) travels as its JSON
+        form and reaches ``b`` typed. A step still awaiting the previous step's
+        result keeps its positional values where they are: Dramatiq appends the
+        result after them. ``on_success``, ``on_failure`` and ``on_retry_exhausted``
+        must name actors that take the two arguments Dramatiq calls them with.
+
+        The nested dicts are replaced, never changed: Dramatiq shares them with the
+        pipeline and group objects (a re-run pipeline converts the same way again).
+
+        Raises:
+          PayloadInvalid: With every violation, its path starting at ``options``.
+        """
+        violations: list[Violation] = []
+        replaced = self._nested_options(broker, message.actor_name, message.options, "options", violations)
+        if violations:
+            raise PayloadInvalid(message.actor_name, violations)
+        message.options.update(replaced)
+
+    def _nested_options(
+        self, broker: Broker, owner: str, options: dict[str, Any], where: str, violations: list[Violation]
+    ) -> dict[str, Any]:
+        """The converted nested messages of one message's ``options`` (owner: its actor's name)."""
+        replaced: dict[str, Any] = {}
+        step = options.get("pipe_target")
+        if isinstance(step, dict):
+            step_options = step.get("options")
+            owner_actor = broker.actors.get(owner)
+            # As Dramatiq's Pipelines reads it: the step's own option, or the option of the
+            # actor whose result it would receive.
+            ignores = (isinstance(step_options, dict) and step_options.get("pipe_ignore")) or (
+                owner_actor is not None and owner_actor.options.get("pipe_ignore")
+            )
+            converted = self._nested_message(
+                broker, step, f"{where}.pipe_target", violations, awaiting_result=not ignores
+            )
+            if converted is not None:
+                replaced["pipe_target"] = converted
+        callbacks = options.get("group_completion_callbacks")
+        if isinstance(callbacks, list | tuple):
+            replaced["group_completion_callbacks"] = [
+                self._nested_message(
+                    broker, callback, f"{where}.group_completion_callbacks[{index}]", violations
+                )
+                or callback
+                for index, callback in enumerate(callbacks)
             ]
-            raise PayloadInvalid(actor_name, nested) from None
+        for option, second in _CALLBACKS:
+            name = options.get(option)
+            if isinstance(name, str):
+                self._check_callback(broker, name, f"{where}.{option}", second, violations)
+        return replaced
+
+    def _nested_message(
+        self,
+        broker: Broker,
+        data: Any,
+        where: str,
+        violations: list[Violation],
+        *,
+        awaiting_result: bool = False,
+    ) -> dict[str, Any] | None:
+        """A nested message with its arguments in JSON form; None when there is nothing to convert."""
+        if not isinstance(data, dict) or type(data.get("actor_name")) is not str:
+            return None  # not a message Dramatiq could run: the strict JSON and envelope checks judge it
+        name = data["actor_name"]
+        converted = dict(data)
+        args, kwargs = data.get("args") or (), data.get("kwargs") or {}
+        if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
+            problem = "is not a message: args must be an array and kwargs an object"
+            violations.append(Violation(where, problem, "a message built with actor.message(...)"))
+            return None
+        try:
+            contract = self._contract(broker, name)
+            if contract is not None:
+                new_args, new_kwargs = contract.canonical(
+                    tuple(args), kwargs, awaiting_result=awaiting_result
+                )
+                if awaiting_result and len(new_args) < len(args):
+                    # Dramatiq appends the result at args[len(args)]: what was before it stays there.
+                    new_kwargs = dict(new_kwargs)
+                    pinned = contract.positional[len(new_args) : len(args)]
+                    new_args = (*new_args, *(new_kwargs.pop(p.name) for p in pinned))
+                converted["args"], converted["kwargs"] = list(new_args), new_kwargs
+        except PayloadRejected as rejection:
+            violations.extend(_nested_violations(rejection, where))
+        options = data.get("options")
+        if isinstance(options, dict):
+            replaced = self._nested_options(broker, name, options, f"{where}.options", violations)
+            if replaced:
+                converted["options"] = {**options, **replaced}
+        return converted
+
+    def _check_callback(
+        self, broker: Broker, name: str, where: str, second: str, violations: list[Violation]
+    ) -> None:
+        """A callback option names an actor Dramatiq calls with (the message as a dict, ``second``)."""
+        try:
+            contract = self._contract(broker, name)
+            if contract is not None:
+                contract.bind(({}, None), {})
+        except PayloadRejected as rejection:
+            problem = (
+                f"names actor {name!r}, which cannot be called with the two arguments Dramatiq "
+                f"passes (the message as a dict, then {second}): {rejection.reason}"
+            )
+            violations.append(Violation(where, problem, f"an actor taking (message_data: dict, {second})"))
 
     def _encode_strict(self, actor_name: str, data: dict[str, Any], contract: ActorContract | None) -> bytes:
         """Encode the message once, if what users sent in it is strict JSON; else raise NonJSONPayload."""
@@ -501,6 +621,28 @@ def log_rejection(
     # An internal error carries its traceback, for the report its hint asks for.
     exc_info = rejection.__cause__ if isinstance(rejection, CheckFailed) else None
     logger.log(level, "%s\n  %s", rejection, outcome, extra={"actorschema": extra}, exc_info=exc_info)
+
+
+#: The options in which Dramatiq nests messages or names the actors it calls on the worker.
+#: The options naming an actor Dramatiq calls with (the message as a dict, then what it says here).
+_CALLBACKS = (
+    ("on_success", "the result"),
+    ("on_failure", "the exception as a dict"),
+    ("on_retry_exhausted", "the retry counts as a dict"),
+)
+_NESTING_OPTIONS = frozenset(("pipe_target", "group_completion_callbacks", *(name for name, _ in _CALLBACKS)))
+
+
+def _nested_violations(rejection: PayloadRejected, where: str) -> list[Violation]:
+    """A nested message's violations, with paths from the outer message and the nested actor named."""
+    return [
+        Violation(
+            where if v.path == "$" else f"{where}.{v.path}",
+            f"(actor {rejection.actor_name!r}) {v.problem}",
+            v.hint,
+        )
+        for v in rejection.violations
+    ]
 
 
 def _check_limit(where: str, value: object) -> None:

@@ -29,7 +29,7 @@ from .limits import SizeLimit
 from .options import OPTIONS, options_schema
 from .strict_json import MESSAGE_FIELD_ORDER
 
-__all__ = ["DIALECT", "actor_description", "message_schema"]
+__all__ = ["DIALECT", "actor_description", "message_schema", "result_schema"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -111,6 +111,30 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
             {"properties": {"kwargs": {"type": "object", "required": pinned_required}}},
             {"properties": {"args": {"type": "array", "minItems": len(contract.positional) + 1}}},
         ]
+    if definitions:
+        schema["$defs"] = definitions
+    return schema
+
+
+def result_schema(contract: ActorContract, result: Parameter) -> dict[str, Any]:
+    """Return the JSON Schema of the JSON form an actor's results travel in.
+
+    The result converts as an argument of its return annotation's type would
+    (see :mod:`actorschema.results`), so its schema is that parameter's schema.
+
+    Parameters:
+      contract: The actor's contract (for its name and queue).
+      result: The actor's result, as :func:`~actorschema.contract.result_parameter` builds it.
+    """
+    name = contract.actor_name
+    schemas, definitions = _parameter_schemas(ActorContract(name, contract.queue_name, [result]))
+    schema: dict[str, Any] = {
+        "$schema": DIALECT,
+        "$id": f"{name}.result-schema.json",
+        "title": f"Result of actor {name!r}",
+        "$comment": "actorschema: what the actor hands on (results backend, next pipeline step, on_success)",
+        **schemas[result.name],
+    }
     if definitions:
         schema["$defs"] = definitions
     return schema
