@@ -68,8 +68,16 @@ NEEDS_SERVER = {
     ),
 }
 
-#: node id -> reason. None today: every value Dramatiq's tests send is plain JSON.
-DELIBERATE_REJECTIONS: dict[str, str] = {}
+#: node id -> reason.
+DELIBERATE_REJECTIONS: dict[str, str] = {
+    "tests/test_actors.py::test_worker_handles_non_numeric_eta_and_logs_warning": (
+        "builds record.message_with_options(eta='not-a-number') to play a foreign producer: the options "
+        "table refuses a non-integer eta when a message is built (the worker still runs one, as Dramatiq does)"
+    ),
+    "tests/test_actors.py::test_worker_handles_none_eta": (
+        "builds record.message_with_options(eta=None): refused when built, as above"
+    ),
+}
 
 #: node id -> (reason, text the failure shows with the gateway).
 BY_DESIGN = {
@@ -91,7 +99,7 @@ BY_DESIGN = {
 MIN_PASSED = 92
 
 _REJECTION = re.compile(
-    r"actorschema\.errors\.(PayloadRejected|PayloadInvalid|NonJSONPayload|PayloadTooLarge)\b"
+    r"actorschema\.errors\.(PayloadRejected|PayloadInvalid|NonJSONPayload|PayloadTooLarge|MessageMalformed)\b"
 )
 _GATEWAY_COUNTS = re.compile(r"actorschema: gateway on (\d+) brokers, (\d+) enqueues checked, (\d+) rejected")
 
