@@ -18,6 +18,7 @@ non-numeric ``eta``, for one, which Dramatiq replaces with "now" and logs).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from dramatiq import Message
 
 from .encoder import writes_json
 from .errors import MessageMalformed, Violation
+from .formats import UUID_PATTERN
 from .paths import render_path
 from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS, type_name
 
@@ -73,14 +75,27 @@ CONSUMED_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "group_completion_uuid": _rule(lambda v: type(v) is str, "a string"),
 }
 
+_is_uuid = re.compile(UUID_PATTERN).search
+
+# One rule per field, the one the published schema states (schema.py, message_schema) and
+# ``actorschema validate`` applies: a producer whose validator accepts a message's envelope has
+# it accepted here. The schema is per actor and says more about the fields the worker checks
+# elsewhere: actor_name is the actor's (the worker looks the actor up), queue_name is its queue
+# or delay queue (the worker requires the very queue it consumed from), args and kwargs have the
+# actor's parameters (inbound.py).
 _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
     "actor_name": _rule(lambda v: type(v) is str and v != "", "an actor name"),
     "args": _rule(lambda v: type(v) in (list, tuple), "an array"),
     "kwargs": _rule(lambda v: type(v) is dict, "an object"),
     "options": _rule(lambda v: type(v) is dict, "an object"),
-    "message_id": _rule(lambda v: type(v) is str and v != "", "a unique id, e.g. a UUID"),
-    "message_timestamp": _rule(lambda v: _is_number(v) and v >= 0, "milliseconds since the epoch"),
+    # Dramatiq writes str(uuid4()); the schema asks producers for a UUID, so the worker does too.
+    "message_id": _rule(
+        lambda v: type(v) is str and _is_uuid(v) is not None, "a new UUID, e.g. str(uuid.uuid4())"
+    ),
+    "message_timestamp": _rule(
+        lambda v: _is_integer(v) and v >= 0, "an integer: milliseconds since the epoch"
+    ),
 }
 
 
@@ -142,7 +157,7 @@ def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
         and type(fields["kwargs"]) is dict
         and type(options) is dict
         and type(message_id) is str
-        and message_id
+        and _is_uuid(message_id) is not None
         and type(timestamp) is int
         and timestamp >= 0
     ):
