@@ -76,6 +76,7 @@ CONSUMED_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 _is_uuid = re.compile(UUID_PATTERN).search
+_ETA_HINT = "options.eta: when it is due, an integer of milliseconds since the epoch"
 
 # One rule per field, the one the published schema states (schema.py, message_schema) and
 # ``actorschema validate`` applies: a producer whose validator accepts a message's envelope has
@@ -136,6 +137,10 @@ def envelope_violations(
         problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
         found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
     options = fields.get("options")
+    if type(actual) is str and actual.endswith(".DQ") and type(options) is dict and "eta" not in options:
+        # The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do).
+        problem = "is missing: a message in a delay queue says when it is due"
+        found.append(Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT))
     if type(options) is dict:
         found.extend(_option_violations(options, (*prefix, "options"), depth))
     return found
@@ -160,6 +165,7 @@ def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
         and _is_uuid(message_id) is not None
         and type(timestamp) is int
         and timestamp >= 0
+        and ("eta" in options or not queue.endswith(".DQ"))
     ):
         return False
     for name, value in options.items():
