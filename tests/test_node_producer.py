@@ -811,6 +811,8 @@ def test_docs_have_the_blocks_these_tests_run() -> None:
         "console",
         "text",
         "python",
+        "python",
+        "text",
     ]
     assert all(line.startswith("$ ") for block in doc_blocks("console") for line in block.splitlines())
     assert len(doc_commands()) == 4
