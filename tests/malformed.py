@@ -114,7 +114,9 @@ CASES = [
     Malformed("int as a boolean", _with(("kwargs", "n"), True), "kwargs.n"),
     Malformed("date-time month 13", _with(("kwargs", "when"), "2024-13-01T00:00:00Z"), "kwargs.when"),
     Malformed("naive date-time", _with(("kwargs", "when"), "2024-05-01T12:00:00"), "kwargs.when"),
-    Malformed("date-time with a space for T", _with(("kwargs", "when"), "2024-05-01 12:00:00Z"), "kwargs.when"),
+    Malformed(
+        "date-time with a space for T", _with(("kwargs", "when"), "2024-05-01 12:00:00Z"), "kwargs.when"
+    ),
     Malformed(
         "model field of the wrong type", _with(("kwargs", "item", "quantity"), "two"), "kwargs.item.quantity"
     ),
