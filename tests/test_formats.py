@@ -290,46 +290,7 @@ def test_the_edge_corpus_has_both_verdicts_for_every_form() -> None:
         assert verdicts == {True, False}, form
 
 
-def test_the_issues_four_refund_values_are_refused() -> None:
-    """The values the Node producer enqueued and the worker dead-lettered (issue 13)."""
-    for form, value in ISSUE_VALUES:
-        assert not worker_verdict(form, value), value
-        assert not COMPILED[form]["jsonschema_no_formats"](message_for(form, value)), value
-
-
-def run_matrix(pairs: list[tuple[str, Any]], schemas: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Judge ``(schema name, value)`` pairs with every JavaScript validator in one Node run.
-
-    Parameters:
-      pairs: The form whose schema applies (a key of ``schemas``), and the value of ``kwargs.value``.
-      schemas: The schemas by name; the generated ones by default.
-    """
-    node = need("node")
-    if not (NODE_DIR / "node_modules" / "@hyperjump" / "json-schema").is_dir():
-        message = "tests/node/node_modules is missing: npm ci --prefix tests/node"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    payload = {
-        "schemas": SCHEMAS if schemas is None else schemas,
-        "pairs": [
-            {"schema": name, "data": message_for(name.removeprefix("bare "), value)} for name, value in pairs
-        ],
-    }
-    done = subprocess.run(
-        [node, str(MATRIX_CHECK)],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    assert result["compile_errors"] == {}
-    return result
-
-
+#: The values of issue 13's four refund messages: ajv-formats passed them, the worker refuses them.
 ISSUE_VALUES = [
     ("date-time", "2024-05-01 12:00:00Z"),
     ("date-time", "2016-12-31T23:59:60Z"),
@@ -338,51 +299,11 @@ ISSUE_VALUES = [
 ]
 
 
-def test_the_javascript_validators_agree_with_the_worker() -> None:
-    """The edge corpus and every near miss the hypothesis tests drew, in one Node run."""
-    pairs = list(dict.fromkeys(JUDGED))
-    result = run_matrix(pairs)
-    assert len(result["validators"]) == 5
-    disagreements = [
-        (form, value, expected, verdicts)
-        for (form, value), verdicts in zip(pairs, result["verdicts"], strict=True)
-        if set(verdicts.values()) != {expected := worker_verdict(form, value)}
-    ]
-    assert disagreements == [], disagreements[:5]
-
-
-def test_without_the_patterns_ajv_formats_accepts_what_the_worker_refuses() -> None:
-    """The issue, reproduced: the schemas with format alone let ajv-formats pass all four values."""
-    bare = {"bare " + form: _without_patterns(SCHEMAS[form]) for form in ("date-time", "uuid")}
-    result = run_matrix([("bare " + form, value) for form, value in ISSUE_VALUES], bare)
-    for (form, value), verdicts in zip(ISSUE_VALUES, result["verdicts"], strict=True):
-        assert not worker_verdict(form, value)
-        assert verdicts["ajv_formats_full"] is True, value
-        assert verdicts["ajv_no_formats"] is True, value
-
-
-def test_without_the_patterns_the_validators_disagree() -> None:
-    """The matrix can fail: the same schemas without their patterns split on the issue's values."""
-    bare = {form: _without_patterns(schema) for form, schema in SCHEMAS.items()}
-    values = [
-        ("date-time", "2024-05-01 12:00:00Z"),
-        ("date-time", "2023-02-29T00:00:00Z"),
-        ("uuid", "urn:uuid:" + UUID_TEXT),
-    ]
-    message = message_for("date-time", "2023-02-29T00:00:00Z")
-    assert Draft202012Validator(bare["date-time"]).is_valid(message)  # format as an annotation
-    assert not worker_verdict("date-time", "2023-02-29T00:00:00Z")
-    for form, value in values:
-        assert not worker_verdict(form, value)
-        assert Draft202012Validator(bare[form]).is_valid(message_for(form, value))
-
-
-def _without_patterns(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {key: _without_patterns(value) for key, value in node.items() if key != "pattern"}
-    if isinstance(node, list):
-        return [_without_patterns(item) for item in node]
-    return node
+def test_the_issues_four_refund_values_are_refused() -> None:
+    """The values the Node producer enqueued and the worker dead-lettered (issue 13)."""
+    for form, value in ISSUE_VALUES:
+        assert not worker_verdict(form, value), value
+        assert not COMPILED[form]["jsonschema_no_formats"](message_for(form, value)), value
 
 
 # -- what the send side writes --------------------------------------------------------------------------
@@ -484,3 +405,86 @@ def test_the_worker_names_the_form_and_what_to_send() -> None:
     assert violation.path == "kwargs.value"
     assert "is not a 'date-time'" in violation.problem
     assert "2024-05-01T12:00:00Z" in violation.hint
+
+
+# -- the JavaScript validators: last, so that they judge every value the tests above drew ----------------
+
+
+def run_matrix(pairs: list[tuple[str, Any]], schemas: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Judge ``(schema name, value)`` pairs with every JavaScript validator in one Node run.
+
+    Parameters:
+      pairs: The form whose schema applies (a key of ``schemas``), and the value of ``kwargs.value``.
+      schemas: The schemas by name; the generated ones by default.
+    """
+    node = need("node")
+    if not (NODE_DIR / "node_modules" / "@hyperjump" / "json-schema").is_dir():
+        message = "tests/node/node_modules is missing: npm ci --prefix tests/node"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    payload = {
+        "schemas": SCHEMAS if schemas is None else schemas,
+        "pairs": [
+            {"schema": name, "data": message_for(name.removeprefix("bare "), value)} for name, value in pairs
+        ],
+    }
+    done = subprocess.run(
+        [node, str(MATRIX_CHECK)],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    assert result["compile_errors"] == {}
+    return result
+
+
+def test_the_javascript_validators_agree_with_the_worker() -> None:
+    """The edge corpus and every near miss the hypothesis tests drew, in one Node run."""
+    pairs = list(dict.fromkeys(JUDGED))
+    result = run_matrix(pairs)
+    assert len(result["validators"]) == 5
+    disagreements = [
+        (form, value, expected, verdicts)
+        for (form, value), verdicts in zip(pairs, result["verdicts"], strict=True)
+        if set(verdicts.values()) != {expected := worker_verdict(form, value)}
+    ]
+    assert disagreements == [], disagreements[:5]
+
+
+def test_without_the_patterns_ajv_formats_accepts_what_the_worker_refuses() -> None:
+    """The issue, reproduced: the schemas with format alone let ajv-formats pass all four values."""
+    bare = {"bare " + form: _without_patterns(SCHEMAS[form]) for form in ("date-time", "uuid")}
+    result = run_matrix([("bare " + form, value) for form, value in ISSUE_VALUES], bare)
+    for (form, value), verdicts in zip(ISSUE_VALUES, result["verdicts"], strict=True):
+        assert not worker_verdict(form, value)
+        assert verdicts["ajv_formats_full"] is True, value
+        assert verdicts["ajv_no_formats"] is True, value
+
+
+def test_without_the_patterns_the_validators_disagree() -> None:
+    """The matrix can fail: the same schemas without their patterns split on the issue's values."""
+    bare = {form: _without_patterns(schema) for form, schema in SCHEMAS.items()}
+    values = [
+        ("date-time", "2024-05-01 12:00:00Z"),
+        ("date-time", "2023-02-29T00:00:00Z"),
+        ("uuid", "urn:uuid:" + UUID_TEXT),
+    ]
+    message = message_for("date-time", "2023-02-29T00:00:00Z")
+    assert Draft202012Validator(bare["date-time"]).is_valid(message)  # format as an annotation
+    assert not worker_verdict("date-time", "2023-02-29T00:00:00Z")
+    for form, value in values:
+        assert not worker_verdict(form, value)
+        assert Draft202012Validator(bare[form]).is_valid(message_for(form, value))
+
+
+def _without_patterns(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_patterns(value) for key, value in node.items() if key != "pattern"}
+    if isinstance(node, list):
+        return [_without_patterns(item) for item in node]
+    return node
