@@ -26,6 +26,13 @@ reads back to the same value:
   side writes for ``timedelta(seconds=-1)`` or ``timedelta(milliseconds=500)``.
 - ``ipv4``: dotted quads without leading zeros (Python's ``ipaddress`` refuses them).
 
+pydantic also names formats no standard defines (``path``, ``ipvanyaddress``,
+``ipv4network``, ``password``...). They are dropped: ajv in strict mode, which
+the Node.js producer uses, refuses to compile a schema with a format it does
+not know, and other validators ignore them anyway. Standard formats this module
+has no pattern for (``email``, ``uri``, ``ipv6``...) are kept as they are: the
+worker checks them with ``jsonschema``'s checkers, and pydantic has the last word.
+
 Every pattern is written in the common subset of ECMA-262 and Python's ``re``
 (``[0-9]``, never ``\\d``, which in Python also matches other scripts'
 digits; ``(?!\\n)$``, because Python's ``$`` also matches before a trailing
@@ -52,6 +59,7 @@ __all__ = [
     "FORMAT_CHECKER",
     "IPV4_PATTERN",
     "PATTERNS",
+    "STANDARD_FORMATS",
     "TIME_PATTERN",
     "UUID_PATTERN",
     "WHAT_TO_SEND",
@@ -160,14 +168,23 @@ WHAT_TO_SEND: dict[str, str] = {
 
 _UUID_VERSION = re.compile(r"uuid([1-8])")
 
+#: The formats JSON Schema draft 2020-12 defines (section 7.3 of its validation vocabulary).
+STANDARD_FORMATS = frozenset(
+    {
+        "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+        "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+        "json-pointer", "relative-json-pointer", "regex",
+    }
+)  # fmt: skip
+
 
 def exact_string_form(node: dict[str, Any]) -> dict[str, Any]:
     """A string schema with a ``format`` this module knows, made exact: its pattern added beside it.
 
-    Returns ``node`` unchanged when its format is not one of this module's.
-    pydantic's ``uuid1`` ... ``uuid8`` become ``uuid`` (the name validators know)
-    with the version in the pattern; ``duration`` loses its ``format`` (see the
-    module docstring).
+    Returns ``node`` unchanged when its format is a standard one this module
+    has no pattern for. pydantic's ``uuid1`` ... ``uuid8`` become ``uuid`` (the
+    name validators know) with the version in the pattern; ``duration`` and
+    formats no standard defines lose their ``format`` (see the module docstring).
 
     Parameters:
       node: A schema node with ``"type": "string"``.
@@ -181,6 +198,8 @@ def exact_string_form(node: dict[str, Any]) -> dict[str, Any]:
     version = _UUID_VERSION.fullmatch(form)
     if version:
         return {**node, "format": "uuid", "pattern": uuid_pattern(int(version.group(1)))}
+    if form not in STANDARD_FORMATS:
+        return {key: value for key, value in node.items() if key != "format"}
     if form in PATTERNS and "pattern" not in node:
         return {**node, "pattern": PATTERNS[form]}
     return node

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import pathlib
 import re
 import subprocess
 import uuid
@@ -39,7 +40,7 @@ from format_edges import EDGES, UUID_TEXT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from pydantic import UUID4, TypeAdapter
+from pydantic import UUID4, UUID7, IPvAnyAddress, TypeAdapter
 
 from actorschema import PayloadGateway, PayloadRejected
 from actorschema.formats import (
@@ -394,6 +395,8 @@ def test_exact_string_form() -> None:
         "pattern": DURATION_PATTERN,
     }
     assert exact_string_form({"type": "string", "format": "email"}) == {"type": "string", "format": "email"}
+    # Formats no standard defines: ajv's strict mode refuses to compile them.
+    assert exact_string_form({"type": "string", "format": "path"}) == {"type": "string"}
 
 
 def test_the_worker_names_the_form_and_what_to_send() -> None:
@@ -454,6 +457,36 @@ def test_the_javascript_validators_agree_with_the_worker() -> None:
         if set(verdicts.values()) != {expected := worker_verdict(form, value)}
     ]
     assert disagreements == [], disagreements[:5]
+
+
+def test_pydantics_own_format_names_do_not_break_ajvs_strict_mode() -> None:
+    """The Node producer compiles the schemas with ajv in strict mode: an unknown format is an error."""
+
+    def actor(path, address, network, uuid7):  # type: ignore[no-untyped-def]
+        return None
+
+    actor.__annotations__ = {
+        "path": pathlib.Path,
+        "address": IPvAnyAddress,
+        "network": ipaddress.IPv4Network,
+        "uuid7": UUID7,
+        "return": None,
+    }
+    declared = dramatiq.actor(actor, actor_name="odd_formats", queue_name="forms", broker=BROKER)
+    schema = message_schema(GATEWAY.contracts[declared.actor_name], SizeLimit(None, "global"))
+    node = need("node")
+    done = subprocess.run(
+        [node, str(NODE_DIR / "ajv_check.mjs")],
+        input=json.dumps({"schemas": {"odd_formats": schema}}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)["schemas"]["odd_formats"]
+    assert result["ok"], result["error"]
+    assert schema["properties"]["kwargs"]["properties"]["uuid7"]["format"] == "uuid"
 
 
 def test_without_the_patterns_ajv_formats_accepts_what_the_worker_refuses() -> None:
