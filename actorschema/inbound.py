@@ -15,9 +15,13 @@ durations...) the very pattern the schema carries beside its ``format``, so
 the worker, ``actorschema validate`` and any producer's validator apply one
 rule, whether that validator asserts ``format`` or not.
 
-The worker is stricter than the schema in one way only, recorded in the
+The worker can be stricter than the schema in two ways, recorded in the
 tests: values JSON cannot hold (``NaN``, lone surrogates), which a lenient
-decoder may have let through.
+decoder may have let through, and values pydantic cannot turn into the
+declared type although the schema does not rule them out. The string forms
+:mod:`actorschema.formats` makes exact leave none of the latter; constraints
+JSON Schema cannot state still can (a ``FutureDatetime``, a ``datetime`` with
+``gt=``, a URL pydantic's parser refuses).
 
 A message in the legacy positional form (older producers, pipeline
 continuations) is bound to the signature first and then judged in canonical

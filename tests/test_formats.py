@@ -307,6 +307,14 @@ def test_the_issues_four_refund_values_are_refused() -> None:
         assert not COMPILED[form]["jsonschema_no_formats"](message_for(form, value)), value
 
 
+@pytest.mark.parametrize("form", ["date-time", "date", "time", "uuid", "ipv4"])
+def test_validate_applies_the_workers_rule_to_schemas_written_before_the_patterns(form: str) -> None:
+    """actorschema validate checks format with formats.py's checker: an older schema, format alone, agrees."""
+    older = Draft202012Validator(_without_patterns(SCHEMAS[form]), format_checker=FORMAT_CHECKER)
+    for value in EDGES[form]:
+        assert older.is_valid(message_for(form, value)) is worker_verdict(form, value), value
+
+
 # -- what the send side writes --------------------------------------------------------------------------
 
 whole_minute_offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(
