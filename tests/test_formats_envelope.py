@@ -1,7 +1,7 @@
 """The envelope's fields: one rule each, applied alike by the schema, the worker and ``validate``.
 
-For ``message_id``, ``message_timestamp``, ``queue_name``, ``args`` and
-``kwargs`` of a ``refund`` message (examples/shop.py), each value is judged by
+For ``message_id``, ``message_timestamp``, ``queue_name``, ``actor_name``,
+``args``, ``kwargs`` and ``options`` (as a whole) of a ``refund`` message (examples/shop.py), each value is judged by
 the committed schema (``jsonschema``, formats asserted and not), by the worker
 (its real decoding of the stored bytes, then its whole consume check) and by
 ``actorschema validate``; all three must agree.
@@ -12,7 +12,9 @@ from; the schema allows the actor's queue and its delay queue, so each message
 here is consumed from the queue it names. The worker also reads the legacy
 positional form (arguments in ``args``), which the schema does not describe:
 a producer that follows the schema never sends it, and the tests of that form
-are in test_differential.py.
+are in test_differential.py. And an ``actor_name`` no schema describes is not
+the envelope's business: ``validate`` reports the unknown actor, and the
+worker leaves it to Dramatiq (its actor may be declared in another process).
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ CASES: list[tuple[str, Any, bool]] = [
     ("queue_name", "", False),
     ("queue_name", 5, False),
     ("queue_name", "orders.DQ", False),  # a delayed message says when it is due: options.eta
+    ("actor_name", "", False),
+    ("actor_name", 5, False),
+    ("actor_name", None, False),
+    ("actor_name", "place_order", False),  # another actor: its contract, which these kwargs break
     ("args", [], True),
     ("args", {}, False),
     ("args", "x", False),
