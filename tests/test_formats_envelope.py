@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 import examples.shop as shop
@@ -138,3 +140,35 @@ def test_the_worker_says_what_message_id_to_send() -> None:
     assert "uuid" in violation.hint.lower()
     [finding] = validate_message(CATALOGUE, message, None)
     assert finding.path == "$.message_id" and "uuid" in finding.reason
+
+
+message_ids = st.one_of(
+    st.uuids().map(str),
+    st.uuids().map(lambda value: str(value).upper()),
+    st.uuids().map(lambda value: value.hex),
+    st.uuids().map(lambda value: value.urn),
+    st.uuids().map(lambda value: "{" + str(value) + "}"),
+    st.uuids().map(lambda value: str(value) + "\n"),
+    st.text(alphabet="0123456789abcdefABCDEF-g \n", min_size=30, max_size=40),
+    st.text(max_size=10),
+)
+timestamps = st.one_of(
+    st.integers(-(2**64), 2**64), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(message_id=message_ids, timestamp=timestamps)
+def test_schema_worker_and_validate_agree_on_generated_ids_and_timestamps(
+    message_id: str, timestamp: Any
+) -> None:
+    message = {**copy.deepcopy(VALID), "message_id": message_id, "message_timestamp": timestamp}
+    verdicts = {
+        "schema, formats asserted": Draft202012Validator(
+            SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+        ).is_valid(message),
+        "schema, formats as annotations": Draft202012Validator(SCHEMA).is_valid(message),
+        "worker": worker_accepts(message),
+        "actorschema validate": validate_message(CATALOGUE, message, None) == [],
+    }
+    assert len(set(verdicts.values())) == 1, verdicts
