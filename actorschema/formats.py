@@ -25,6 +25,8 @@ reads back to the same value:
   has no sign and no fractional seconds, so they would refuse values the send
   side writes for ``timedelta(seconds=-1)`` or ``timedelta(milliseconds=500)``.
 - ``ipv4``: dotted quads without leading zeros (Python's ``ipaddress`` refuses them).
+- ``ipv6``: RFC 3986's forms (an IPv4 address in the last 32 bits allowed), without a
+  ``%zone``, which ``format`` checkers refuse.
 
 pydantic also names formats no standard defines (``path``, ``ipvanyaddress``,
 ``ipv4network``, ``password``...). They are dropped: ajv in strict mode, which
@@ -58,6 +60,7 @@ __all__ = [
     "DURATION_PATTERN",
     "FORMAT_CHECKER",
     "IPV4_PATTERN",
+    "IPV6_PATTERN",
     "PATTERNS",
     "STANDARD_FORMATS",
     "TIME_PATTERN",
@@ -144,7 +147,32 @@ DURATION_PATTERN = _anchored(
 
 _OCTET = "25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]"
 #: Dotted-quad IPv4 addresses, as Python's ``ipaddress`` reads them.
-IPV4_PATTERN = _anchored(f"(?:(?:{_OCTET})\\.){{3}}(?:{_OCTET})")
+_IPV4 = f"(?:(?:{_OCTET})\\.){{3}}(?:{_OCTET})"
+IPV4_PATTERN = _anchored(_IPV4)
+
+_H16 = "[0-9a-fA-F]{1,4}"
+_LS32 = f"(?:{_H16}:{_H16}|{_IPV4})"
+# RFC 3986's IPv6address, branch by branch: where the "::" falls, and how many groups precede it.
+_IPV6_BRANCHES = [
+    f"(?:{_H16}:){{6}}{_LS32}",
+    f"::(?:{_H16}:){{5}}{_LS32}",
+    f"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+    *(
+        f"(?:(?:{_H16}:){{0,{before}}}{_H16})?::"
+        + (f"(?:{_H16}:){{{after}}}" if after > 1 else f"{_H16}:" * after)
+        + tail
+        for before, after, tail in (
+            (1, 3, _LS32),
+            (2, 2, _LS32),
+            (3, 1, _LS32),
+            (4, 0, _LS32),
+            (5, 0, _H16),
+            (6, 0, ""),
+        )
+    ),
+]
+#: IPv6 addresses as RFC 3986 writes them (and Python's ``ipaddress`` reads them), without a zone.
+IPV6_PATTERN = _anchored("|".join(_IPV6_BRANCHES))
 
 #: Each ``format`` the schemas keep, with its pattern.
 PATTERNS: dict[str, str] = {
@@ -153,6 +181,7 @@ PATTERNS: dict[str, str] = {
     "time": TIME_PATTERN,
     "uuid": UUID_PATTERN,
     "ipv4": IPV4_PATTERN,
+    "ipv6": IPV6_PATTERN,
 }
 
 #: For each form, what to send: the hint in an error about a value that is not of the form.
@@ -164,6 +193,7 @@ WHAT_TO_SEND: dict[str, str] = {
     "uuid": "a hyphenated UUID, e.g. 0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c",
     "duration": "an ISO 8601 duration as pydantic writes it, e.g. P1DT2H or -PT0.5S",
     "ipv4": "a dotted-quad IPv4 address without leading zeros, e.g. 192.0.2.1",
+    "ipv6": "an IPv6 address without a zone, e.g. 2001:db8::1 or ::ffff:192.0.2.1",
 }
 
 _UUID_VERSION = re.compile(r"uuid([1-8])")

@@ -1,7 +1,7 @@
 """The string forms (actorschema/formats.py): one verdict under every validator a producer may use.
 
 For each form the schemas constrain (``date-time``, ``date``, ``time``,
-``uuid``, a versioned ``uuid``, ``duration``, ``ipv4``) an actor takes a value
+``uuid``, a versioned ``uuid``, ``duration``, ``ipv4``, ``ipv6``) an actor takes a value
 of that type, behind a real :class:`PayloadGateway` on a StubBroker. Every
 value of an edge corpus, and values hypothesis builds to sit just beside each
 form (leap days, month 13, second 60, offsets without a colon, lower case,
@@ -70,6 +70,7 @@ HINTS: dict[str, Any] = {
     "uuid4": UUID4,
     "duration": datetime.timedelta,
     "ipv4": ipaddress.IPv4Address,
+    "ipv6": ipaddress.IPv6Address,
 }
 
 BROKER = StubBroker()
@@ -203,6 +204,21 @@ near_durations = st.builds(
 _octets = st.sampled_from(["0", "1", "01", "99", "199", "255", "256", "300"]) | st.integers(0, 255).map(str)
 near_ipv4 = st.lists(_octets, min_size=3, max_size=5).map(".".join)
 
+
+def _ipv6_text(address: ipaddress.IPv6Address, shape: str, suffix: str) -> str:
+    text = {"short": str(address), "exploded": address.exploded, "upper": str(address).upper()}[shape]
+    return text + suffix
+
+
+near_ipv6 = st.builds(
+    _ipv6_text,
+    st.ip_addresses(v=6),
+    st.sampled_from(["short", "exploded", "upper"]),
+    st.sampled_from(["", "", "", "%eth0", ":", "::", ":1", "1", "\n", ".1", ":1.2.3.4"]),
+) | st.lists(
+    st.sampled_from(["1", "ffff", "0", "12345", "", "1.2.3.4", "01.2.3.4"]), min_size=2, max_size=9
+).map(":".join)
+
 NEAR_MISSES: dict[str, st.SearchStrategy[str]] = {
     "date-time": near_date_times,
     "date": near_dates,
@@ -211,6 +227,7 @@ NEAR_MISSES: dict[str, st.SearchStrategy[str]] = {
     "uuid4": near_uuids,
     "duration": near_durations,
     "ipv4": near_ipv4,
+    "ipv6": near_ipv6,
 }
 
 # -- the verdicts -------------------------------------------------------------------------------------
@@ -307,7 +324,7 @@ def test_the_issues_four_refund_values_are_refused() -> None:
         assert not COMPILED[form]["jsonschema_no_formats"](message_for(form, value)), value
 
 
-@pytest.mark.parametrize("form", ["date-time", "date", "time", "uuid", "ipv4"])
+@pytest.mark.parametrize("form", ["date-time", "date", "time", "uuid", "ipv4", "ipv6"])
 def test_validate_applies_the_workers_rule_to_schemas_written_before_the_patterns(form: str) -> None:
     """actorschema validate checks format with formats.py's checker: an older schema, format alone, agrees."""
     older = Draft202012Validator(_without_patterns(SCHEMAS[form]), format_checker=FORMAT_CHECKER)
@@ -328,6 +345,7 @@ SENT: dict[str, st.SearchStrategy[Any]] = {
     "uuid4": st.uuids(version=4),
     "duration": st.timedeltas(),
     "ipv4": st.ip_addresses(v=4),
+    "ipv6": st.ip_addresses(v=6),
 }
 
 
