@@ -91,7 +91,6 @@ def _up_to(limit: int) -> str:
     return "(?:" + "|".join(branches) + ")"
 
 
-_YEAR = "(?!0000)[0-9]{4}"
 # Leap years: a multiple of 4 that does not end in 00, or a multiple of 400.
 _LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
 _MONTH_DAY = (
@@ -99,7 +98,9 @@ _MONTH_DAY = (
     "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
     "|02-(?:0[1-9]|1[0-9]|2[0-8])"
 )
-_FULL_DATE = f"{_YEAR}-(?:{_MONTH_DAY})|{_LEAP_YEAR}-02-29"
+# Years 0001 to 9999, as Python's: the lookahead keeps year 0 out of both branches (0000 is a
+# multiple of 400, so the leap-year branch alone would take 0000-02-29).
+_FULL_DATE = f"(?!0000)(?:[0-9]{{4}}-(?:{_MONTH_DAY})|{_LEAP_YEAR}-02-29)"
 _OFFSET = "[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
 _FULL_TIME = f"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?(?:{_OFFSET})"
 

@@ -128,7 +128,8 @@ separators = st.sampled_from(["T", "T", "t", " ", "_"])
 trailers = st.sampled_from(["", "", "", "\n", " ", "x"])
 leaders = st.sampled_from(["", "", "", " ", "+"])
 
-near_dates = st.builds(
+leap_days = st.integers(0, 9999).map(lambda year: f"{year:04d}-02-29")
+near_dates = leap_days | st.builds(
     lambda *parts: "".join(parts), leaders, years, st.just("-"), months, st.just("-"), days, trailers
 )
 near_times = st.builds(
@@ -142,7 +143,7 @@ near_times = st.builds(
     offsets,
     trailers,
 )
-near_date_times = st.builds(
+near_date_times = st.builds(lambda day, time: f"{day}T{time}", leap_days, near_times) | st.builds(
     lambda *parts: "".join(parts),
     leaders,
     years,
@@ -386,6 +387,7 @@ def test_leap_days_follow_the_gregorian_calendar() -> None:
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
         assert bool(date.search(f"{year:04d}-02-29")) is leap, year
     assert date.search("0001-01-01") and not date.search("0000-01-01")
+    assert not date.search("0000-02-29")  # year 0 is a multiple of 400, and Python has no year 0
 
 
 @settings(max_examples=500, deadline=None)
