@@ -390,6 +390,32 @@ def test_leap_days_follow_the_gregorian_calendar() -> None:
     assert not date.search("0000-02-29")  # year 0 is a multiple of 400, and Python has no year 0
 
 
+def test_every_month_and_day_of_the_calendars_edge_years() -> None:
+    """Each YYYY-MM-DD with month 00-13 and day 00-32 of years around every leap rule, against Python."""
+    date = re.compile(DATE_PATTERN)
+    for year in (0, 1, 4, 99, 100, 400, 1900, 1996, 2000, 2023, 2024, 2100, 2400, 9996, 9999):
+        for month in range(14):
+            for day in range(33):
+                text = f"{year:04d}-{month:02d}-{day:02d}"
+                try:
+                    datetime.date(year, month, day)
+                except ValueError:
+                    real = False
+                else:
+                    real = True
+                assert bool(date.search(text)) is real, text
+
+
+def test_every_clock_time() -> None:
+    """Each HH:MM:SS with hours 00-25 and minutes and seconds 00-61: Python's clock, no leap second."""
+    time = re.compile(TIME_PATTERN)
+    for hour in range(26):
+        for minute in range(62):
+            for second in range(62):
+                text = f"{hour:02d}:{minute:02d}:{second:02d}Z"
+                assert bool(time.search(text)) is (hour < 24 and minute < 60 and second < 60), text
+
+
 @settings(max_examples=500, deadline=None)
 @given(value=st.dates())
 def test_every_calendar_date_matches(value: datetime.date) -> None:
