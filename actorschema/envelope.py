@@ -8,7 +8,11 @@ was consumed from, and options of the types Dramatiq's middleware computes
 with. A wrong type there does not merely fail the message: it kills a worker
 thread (``options.throws`` as text), restarts the consumer and strands the
 messages fetched with it (an undecodable body, a ``queue_name`` naming another
-queue), or silently loses a retry (``options.retries`` as text).
+queue), or silently loses a retry (``options.retries`` as text). The fields
+follow the rules the published schema states for them, so that a producer
+whose validator accepts an envelope has it accepted here: ``message_id`` is a
+UUID, ``message_timestamp`` an integer, and a message in a delay queue
+carries its ``options.eta``.
 
 Options are checked only where a wrong type breaks Dramatiq. The JSON Schema
 that producers follow types more of them; the worker is deliberately more
