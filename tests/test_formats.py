@@ -35,6 +35,7 @@ import dramatiq
 import jsonschema_rs
 import pytest
 from conftest import IN_CI, need
+from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from format_edges import EDGES, UUID_TEXT
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +44,7 @@ from jsonschema import Draft202012Validator
 from pydantic import UUID4, UUID7, IPvAnyAddress, TypeAdapter
 
 from actorschema import PayloadGateway, PayloadRejected
+from actorschema.brokers import StubBroker as GuardedStubBroker
 from actorschema.formats import (
     DATE_PATTERN,
     DATE_TIME_PATTERN,
@@ -331,6 +333,45 @@ def test_validate_applies_the_workers_rule_to_schemas_written_before_the_pattern
     older = Draft202012Validator(_without_patterns(SCHEMAS[form]), format_checker=FORMAT_CHECKER)
     for value in EDGES[form]:
         assert older.is_valid(message_for(form, value)) is worker_verdict(form, value), value
+
+
+def test_a_real_worker_runs_exactly_what_the_verdicts_accept() -> None:
+    """The edge corpus stored raw on a StubBroker and consumed by a real Dramatiq Worker with the gateway:
+    what the consume check accepted ran, as its declared type; the rest was dead-lettered, not run."""
+    broker = GuardedStubBroker()
+    gateway = PayloadGateway()
+    broker.add_middleware(gateway)
+    ran: dict[str, Any] = {}
+
+    def declare(form: str, hint: Any) -> None:
+        def actor(value):  # type: ignore[no-untyped-def]
+            ran[dramatiq.middleware.CurrentMessage.get_current_message().message_id] = value
+
+        actor.__annotations__ = {"value": hint, "return": None}
+        dramatiq.actor(actor, actor_name=ACTORS[form].actor_name, queue_name="forms", broker=broker)
+
+    broker.add_middleware(dramatiq.middleware.CurrentMessage())
+    for form, hint in HINTS.items():
+        declare(form, hint)
+    expected: dict[str, bool] = {}
+    types: dict[str, type] = {}
+    for form, values in EDGES.items():
+        for value in values:
+            message = message_for(form, value)
+            expected[message["message_id"]] = worker_verdict(form, value)
+            types[message["message_id"]] = uuid.UUID if form == "uuid4" else HINTS[form]
+            broker.queues["forms"].put(json.dumps(message).encode())
+    worker = Worker(broker, worker_timeout=50, worker_threads=2)
+    worker.start()
+    try:
+        broker.join("forms", timeout=60_000, fail_fast=False)
+        worker.join()
+    finally:
+        worker.stop()
+    dead = {proxy.message_id for proxy in broker.dead_letters}
+    assert sorted(ran) == sorted(message_id for message_id, ok in expected.items() if ok)
+    assert dead == {message_id for message_id, ok in expected.items() if not ok}
+    assert all(isinstance(value, types[message_id]) for message_id, value in ran.items())
 
 
 # -- what the send side writes --------------------------------------------------------------------------
