@@ -16,7 +16,10 @@ form (leap days, month 13, second 60, offsets without a colon, lower case,
 All must agree with the worker on every value, and every value the worker
 accepts arrives as the declared type (pydantic's JSON mode reads it), and
 reads back to the value it names. Everything the send side writes is accepted
-by all of them.
+by all of them. The worker's verdict is its whole consume check; a real
+Dramatiq Worker, consuming the edge corpus stored raw, runs exactly what that
+check accepts. The JavaScript validators judge every value in one Node run
+(tests/node/matrix_check.mjs), at the end of the module.
 """
 
 from __future__ import annotations
