@@ -8,7 +8,11 @@ was consumed from, and options of the types Dramatiq's middleware computes
 with. A wrong type there does not merely fail the message: it kills a worker
 thread (``options.throws`` as text), restarts the consumer and strands the
 messages fetched with it (an undecodable body, a ``queue_name`` naming another
-queue), or silently loses a retry (``options.retries`` as text).
+queue), or silently loses a retry (``options.retries`` as text). The fields
+follow the rules the published schema states for them, so that a producer
+whose validator accepts an envelope has it accepted here: ``message_id`` is a
+UUID, ``message_timestamp`` an integer, and a message in a delay queue
+carries its ``options.eta``.
 
 Options are checked only where a wrong value breaks Dramatiq, by the worker's
 side of the one table in :mod:`actorschema.options`. The send side and the
@@ -20,6 +24,7 @@ replaces with "now" and logs). The table says where the two differ.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,7 +34,8 @@ from dramatiq import Message
 
 from .encoder import writes_json
 from .errors import CheckFailed, MessageMalformed, Violation
-from .options import WORKER_RULES, Side, describe, option_violations
+from .formats import UUID_PATTERN
+from .options import WORKER_RULES, Side, describe, is_json_integer, option_violations
 from .paths import render_path
 from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
 
@@ -62,14 +68,28 @@ def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], b
 #: the one table in :mod:`actorschema.options`.
 CONSUMED_OPTIONS = WORKER_RULES
 
+_is_uuid = re.compile(UUID_PATTERN).search
+_ETA_HINT = "options.eta: when it is due, an integer of milliseconds since the epoch"
+
+# One rule per field, the one the published schema states (schema.py, message_schema) and
+# ``actorschema validate`` applies: a producer whose validator accepts a message's envelope has
+# it accepted here. The schema is per actor and says more about the fields the worker checks
+# elsewhere: actor_name is the actor's (the worker looks the actor up), queue_name is its queue
+# or delay queue (the worker requires the very queue it consumed from), args and kwargs have the
+# actor's parameters (inbound.py).
 _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
     "actor_name": _rule(lambda v: type(v) is str and v != "", "an actor name"),
     "args": _rule(lambda v: type(v) in (list, tuple), "an array"),
     "kwargs": _rule(lambda v: type(v) is dict, "an object"),
     "options": _rule(lambda v: type(v) is dict, "an object"),
-    "message_id": _rule(lambda v: type(v) is str and v != "", "a unique id, e.g. a UUID"),
-    "message_timestamp": _rule(lambda v: _is_number(v) and v >= 0, "milliseconds since the epoch"),
+    # Dramatiq writes str(uuid4()); the schema asks producers for a UUID, so the worker does too.
+    "message_id": _rule(
+        lambda v: type(v) is str and _is_uuid(v) is not None, "a new UUID, e.g. str(uuid.uuid4())"
+    ),
+    "message_timestamp": _rule(
+        lambda v: is_json_integer(v) and v >= 0, "an integer: milliseconds since the epoch"
+    ),
 }
 
 
@@ -117,6 +137,10 @@ def envelope_violations(
         problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
         found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
     options = fields.get("options")
+    if type(actual) is str and actual.endswith(".DQ") and type(options) is dict and "eta" not in options:
+        # The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do).
+        problem = "is missing: a message in a delay queue says when it is due"
+        found.append(Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT))
     if type(options) is dict:
         found.extend(_option_violations(options, (*prefix, "options"), depth, side))
     return found
@@ -148,9 +172,10 @@ def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
         and type(fields["kwargs"]) is dict
         and type(options) is dict
         and type(message_id) is str
-        and message_id
+        and _is_uuid(message_id) is not None
         and type(timestamp) is int
         and timestamp >= 0
+        and ("eta" in options or not queue.endswith(".DQ"))
     ):
         return False
     for name, value in options.items():

@@ -2,18 +2,26 @@
 
 The arguments of a consumed message are judged with **JSON semantics**: the
 verdict is that of a standard JSON Schema validator (``jsonschema``, draft
-2020-12, formats asserted) on the very schema ``actorschema generate``
+2020-12) on the very schema ``actorschema generate``
 publishes for the actor, which is built from the actor's
 :class:`~actorschema.contract.ActorContract`. So there is one definition of a
 valid message: the contract; the schema is how it reads in JSON, and the
 worker applies exactly that reading. For an ``int`` parameter ``5`` and
 ``5.0`` are valid, ``"5"`` and ``true`` are not.
 
-The worker is stricter than the schema in two ways only, both recorded in
-the tests: values JSON cannot hold (``NaN``, lone surrogates), which a
-lenient decoder may have let through, and values pydantic cannot turn into
-the declared type although the schema's formats do not rule them out (a
-``timedelta`` in a text ``jsonschema`` has no checker for, for one).
+Formats are checked with :data:`actorschema.formats.FORMAT_CHECKER`: for
+every form the schemas constrain (``date-time``, ``date``, ``time``, ``uuid``,
+durations...) the very pattern the schema carries beside its ``format``, so
+the worker, ``actorschema validate`` and any producer's validator apply one
+rule, whether that validator asserts ``format`` or not.
+
+The worker can be stricter than the schema in two ways, recorded in the
+tests: values JSON cannot hold (``NaN``, lone surrogates), which a lenient
+decoder may have let through, and values pydantic cannot turn into the
+declared type although the schema does not rule them out. The string forms
+:mod:`actorschema.formats` makes exact leave none of the latter; constraints
+JSON Schema cannot state still can (a ``FutureDatetime``, a ``datetime`` with
+``gt=``, a URL pydantic's parser refuses).
 
 A message in the legacy positional form (older producers, pipeline
 continuations) is bound to the signature first and then judged in canonical
@@ -43,6 +51,7 @@ from jsonschema.exceptions import ValidationError, best_match  # type: ignore[im
 from .contract import ActorContract, Parameter, hint_text
 from .encoder import encode_json
 from .errors import NonJSONPayload, PayloadInvalid, Violation
+from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
 from .limits import SizeLimit
 from .paths import Path, render_path
 from .schema import message_schema
@@ -50,33 +59,32 @@ from .strict_json import find_violations, is_strict_json
 
 __all__ = ["InboundContract"]
 
-_FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
-
-
 _STRICTER_HINT = "a value every JSON Schema validator accepts (ASCII digits, no trailing newline)"
 
 
 def _fast_validator(schema: dict[str, Any]) -> Any:
-    """jsonschema-rs for the common case, with jsonschema's own format checkers plugged in.
+    """jsonschema-rs for the common case, with the worker's format checkers plugged in.
 
     Structure, types and bounds are standard; formats are where validators
     differ (leap seconds, a space for ``T``, ``urn:uuid:``), so the fast
-    engine asks the very functions ``jsonschema`` uses. Its verdict then
-    differs from jsonschema's only on patterns, and there it is the stricter
-    one. None when jsonschema-rs is not installed: jsonschema alone decides.
+    engine asks the very functions the slow one uses
+    (:data:`actorschema.formats.FORMAT_CHECKER`). Its verdict then differs
+    from jsonschema's only on patterns written with ``\\d`` or ``$``, and there
+    it is the stricter one. None when jsonschema-rs is not installed:
+    jsonschema alone decides.
     """
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - a platform without its wheel
         return None
     formats: dict[str, Callable[..., bool]] = {
-        str(name): functools.partial(_conforms, str(name)) for name in _FORMAT_CHECKER.checkers
+        str(name): functools.partial(_conforms, str(name)) for name in FORMAT_CHECKER.checkers
     }
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats=formats)
 
 
 def _conforms(format_name: str, value: Any) -> bool:
-    return bool(_FORMAT_CHECKER.conforms(value, format_name))
+    return bool(FORMAT_CHECKER.conforms(value, format_name))
 
 
 def _arguments_part(schema: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +111,7 @@ class InboundContract:
         # The size limit is not a JSON Schema keyword: it only changes the schema's prose.
         self.schema = message_schema(contract, SizeLimit(None, "global"))
         part = _arguments_part(self.schema)
-        self._validator = Draft202012Validator(part, format_checker=_FORMAT_CHECKER)
+        self._validator = Draft202012Validator(part, format_checker=FORMAT_CHECKER)
         self._fast = _fast_validator(part)
         kinds = inspect.Parameter
         self._slots = [
@@ -138,7 +146,7 @@ class InboundContract:
 
     def _refuse(self, document: dict[str, Any], origins: dict[str, Path]) -> None:
         """Raise PayloadInvalid with jsonschema's account of what is wrong (the rare, slow path)."""
-        errors = list(self._validator.iter_errors(document))
+        errors = without_pattern_twins(list(self._validator.iter_errors(document)))
         if errors:
             raise PayloadInvalid(
                 self.contract.actor_name, [self._violation(error, origins) for error in errors]
@@ -184,7 +192,14 @@ class InboundContract:
             steps = (*steps, key)
             problem = "is required but missing" if best.validator == "required" else "is not allowed here"
         parameter = self._parameter_at(steps)
-        hint = f"a value of type {hint_text(parameter.hint)}" if parameter is not None else _schema_hint(best)
+        form = form_of(best.schema) if best.validator in ("format", "pattern") else None
+        if form is not None:
+            problem = f"{best.instance!r} is not a {form!r}"
+            hint = WHAT_TO_SEND[form]
+        elif parameter is not None:
+            hint = f"a value of type {hint_text(parameter.hint)}"
+        else:
+            hint = _schema_hint(best)
         return Violation(render_path(_original_path(steps, origins)), problem, hint)
 
     def _parameter_at(self, steps: Path) -> Parameter | None:

@@ -33,7 +33,15 @@ from .errors import Violation
 from .paths import render_path
 from .strict_json import type_name
 
-__all__ = ["OPTIONS", "WORKER_RULES", "OptionRule", "describe", "option_violations", "options_schema"]
+__all__ = [
+    "OPTIONS",
+    "WORKER_RULES",
+    "OptionRule",
+    "describe",
+    "is_json_integer",
+    "option_violations",
+    "options_schema",
+]
 
 Side = Literal["send", "worker"]
 
@@ -73,7 +81,7 @@ def _number(value: Any) -> bool:
     return type(value) is int or (type(value) is float and math.isfinite(value))
 
 
-def _integer(value: Any) -> bool:
+def is_json_integer(value: Any) -> bool:
     # JSON semantics, as JSON Schema's "integer": 5 and 5.0, never true.
     return type(value) is int or (type(value) is float and value.is_integer())
 
@@ -94,7 +102,7 @@ def _rules() -> list[OptionRule]:
     return [
         OptionRule(
             "retries",
-            lambda v: _integer(v) and v >= 0,
+            lambda v: is_json_integer(v) and v >= 0,
             {"type": "integer", **_MS_NONNEGATIVE},
             "an integer >= 0 (how many times the message was retried)",
             "Retries adds 1 to it and compares it with max_retries (retries.py L108-121); text loses the retry",
@@ -144,11 +152,11 @@ def _rules() -> list[OptionRule]:
         ),
         OptionRule(
             "broker_priority",
-            _optional(lambda v: _integer(v) and 0 <= v <= 255),
+            _optional(lambda v: is_json_integer(v) and 0 <= v <= 255),
             {"type": ["integer", "null"], "minimum": 0, "maximum": 255},
             "an integer from 0 to 255, or null",
             "RabbitMQ publishes it as the AMQP priority, one octet (rabbitmq.py L393); other brokers ignore it",
-            worker=_optional(lambda v: _integer(v) and v >= 0),
+            worker=_optional(lambda v: is_json_integer(v) and v >= 0),
             send_only="above 255 only RabbitMQ fails (when it re-enqueues a retry); the worker runs it",
             worker_expected="an integer >= 0, or null",
         ),
@@ -231,7 +239,7 @@ def _rules() -> list[OptionRule]:
         ),
         OptionRule(
             "requeue_timestamp",
-            lambda v: _integer(v) and v >= 0,
+            lambda v: is_json_integer(v) and v >= 0,
             {"type": "integer", **_MS_NONNEGATIVE},
             "milliseconds since the epoch (Retries writes it)",
             "Retries writes it (retries.py L112); nothing reads it",

@@ -13,7 +13,10 @@ Where pydantic's own JSON Schema is looser or stricter than its validator,
 the schema is tightened to what the validator converts: ``Decimal`` strings
 follow one finite-decimal pattern (pydantic's own pattern rejects ``1E+5``,
 which its serializer writes), and ``bytes`` carry a base64url pattern instead
-of a format most validators do not know.
+of a format most validators do not know. Every other string ``format``
+(``date-time``, ``uuid``...) gets the pattern :mod:`actorschema.formats`
+holds for it, so that validators that treat ``format`` as an annotation (the
+draft 2020-12 default) and those that assert it reach the worker's verdict.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pydantic import TypeAdapter
 
 from .contract import ActorContract, Parameter
 from .defaults import PublishedJsonSchema, function_facts, published_text, scrub_field, scrub_texts
+from .formats import UUID_PATTERN, exact_string_form
 from .limits import SizeLimit
 from .options import OPTIONS, options_schema
 from .strict_json import MESSAGE_FIELD_ORDER
@@ -45,7 +49,6 @@ DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)
 BASE64URL_PATTERN = (
     r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]={0,2}|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048]=?)?(?!\n)$"
 )
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?!\n)$"
 
 
 def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
@@ -274,6 +277,8 @@ def _tightened(node: Any, bytes_form: dict[str, Any]) -> Any:
     if node.get("type") == "string" and node.get("format") in ("binary", "base64url"):
         del node["format"]
         node.update(bytes_form)
+    elif node.get("type") == "string" and "format" in node:
+        node = exact_string_form(node)
     any_of = node.get("anyOf")
     if isinstance(any_of, list) and len(any_of) == 2 and {"type": "number"} in any_of:
         for branch in any_of:

@@ -2,8 +2,10 @@
 
 ``load_schemas`` reads what ``actorschema generate`` wrote (``index.json`` and
 one schema per actor) and compiles one draft 2020-12 validator per actor,
-with format assertion on (``date-time`` needs ``rfc3339-validator``, a
-dependency of this package). ``read_messages`` reads messages from a JSON file
+with format assertion on: the worker's own format checker
+(:data:`actorschema.formats.FORMAT_CHECKER`), so ``validate`` and the worker
+apply one rule to every ``date-time``, ``uuid``... even in a schema written
+before the patterns were. ``read_messages`` reads messages from a JSON file
 (one message or a list of them), a JSON Lines file, or stdin (``-``).
 ``validate_message`` returns what is wrong with one message: each problem as a
 :class:`Finding` with a JSON path (``$.kwargs.order.items[0].quantity``) and
@@ -35,6 +37,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unus
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 from .export import INDEX
+from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
 
 __all__ = [
     "Catalogue",
@@ -120,8 +123,6 @@ def load_schemas(folder: Path) -> Catalogue:
       CatalogueError: The index or a schema is missing, not JSON, not a valid
         draft 2020-12 schema, or not the file the index hashed (edited or stale).
     """
-    if "date-time" not in Draft202012Validator.FORMAT_CHECKER.checkers:
-        raise CatalogueError("jsonschema cannot check date-time formats: pip install rfc3339-validator")
     folder = Path(folder)
     index = _read_json(folder / INDEX)
     actors_index = index.get("actors") if isinstance(index, dict) else None
@@ -146,7 +147,7 @@ def load_schemas(folder: Path) -> Catalogue:
             Draft202012Validator.check_schema(schema)
         except Exception as error:
             raise CatalogueError(f"{path}: not a valid draft 2020-12 schema: {error}") from None
-        validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
         limit = meta.get("max_message_bytes")
         actors[name] = SchemaEntry(
             actor=name,
@@ -180,10 +181,8 @@ def validate_message(catalogue: Catalogue, message: object, encoded_size: int | 
     if entry is None:
         known = ", ".join(sorted(catalogue.actors)) or "none"
         return [Finding("$.actor_name", f"unknown actor {actor!r} (the schema folder has: {known})")]
-    findings = [
-        Finding(_json_path(error.absolute_path), _reason(error))
-        for error in entry.validator.iter_errors(message)
-    ]
+    errors = without_pattern_twins(list(entry.validator.iter_errors(message)))
+    findings = [Finding(_json_path(error.absolute_path), _reason(error)) for error in errors]
     findings.sort(key=lambda finding: (finding.path, finding.reason))
     limit = entry.max_message_bytes
     if limit is not None:
@@ -320,6 +319,9 @@ def _json_path(parts: Any) -> str:
 def _reason(error: ValidationError) -> str:
     """jsonschema's message, with the closest branch's complaint for a failed anyOf/oneOf."""
     reason = str(error.message)
+    form = form_of(error.schema) if error.validator in ("format", "pattern") else None
+    if form is not None:
+        reason = f"{error.instance!r} is not a {form!r}; send {WHAT_TO_SEND[form]}"
     if error.validator in ("anyOf", "oneOf") and error.context:
         reasons = sorted({sub.message for sub in error.context})
         reason += " (" + "; ".join(reasons) + ")"

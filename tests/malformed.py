@@ -108,11 +108,15 @@ CASES = [
     Malformed("options.retries as text", _with(("options", "retries"), "3"), "options.retries"),
     Malformed("options.time_limit as text", _with(("options", "time_limit"), "soon"), "options.time_limit"),
     Malformed("message_timestamp as text", _with(("message_timestamp",), "now"), "message_timestamp"),
+    Malformed("message_id not a UUID", _with(("message_id",), "order-7"), "message_id"),
     # Arguments that break the contract, judged with JSON semantics.
     Malformed("int as a string", _with(("kwargs", "n"), "5"), "kwargs.n"),
     Malformed("int as a boolean", _with(("kwargs", "n"), True), "kwargs.n"),
     Malformed("date-time month 13", _with(("kwargs", "when"), "2024-13-01T00:00:00Z"), "kwargs.when"),
     Malformed("naive date-time", _with(("kwargs", "when"), "2024-05-01T12:00:00"), "kwargs.when"),
+    Malformed(
+        "date-time with a space for T", _with(("kwargs", "when"), "2024-05-01 12:00:00Z"), "kwargs.when"
+    ),
     Malformed(
         "model field of the wrong type", _with(("kwargs", "item", "quantity"), "two"), "kwargs.item.quantity"
     ),

@@ -19,11 +19,18 @@ VALID = {
     "args": [],
     "kwargs": {"n": 1},
     "options": {"redis_message_id": "r", "retries": 1},
-    "message_id": "id",
+    "message_id": "0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c",
     "message_timestamp": 1,
 }
+VALID_ID = VALID["message_id"]
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5) | st.sampled_from(["", "q", "a", "x"]),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(-5, 5)
+    | st.sampled_from(
+        ["", "q", "a", "x", "q.DQ", VALID_ID, VALID_ID.upper(), VALID_ID + "\n", "urn:uuid:" + VALID_ID]
+    ),
     lambda children: (
         st.lists(children, max_size=2) | st.dictionaries(st.sampled_from(["q", "x"]), children, max_size=2)
     ),
@@ -47,7 +54,7 @@ def envelopes(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(fields=envelopes(), consumed_from=st.sampled_from([None, "q", "other"]))
+@given(fields=envelopes(), consumed_from=st.sampled_from([None, "q", "q.DQ", "other"]))
 def test_the_fast_path_agrees_with_the_full_check(fields: dict[str, Any], consumed_from: str | None) -> None:
     fast = envelope_violations(fields, queue_name=consumed_from)
     with pytest.MonkeyPatch.context() as patched:
@@ -70,3 +77,10 @@ def test_undecodable_bodies_name_where_they_break(body: bytes, path: str) -> Non
     with pytest.raises(MessageMalformed) as caught:
         decode_message(body, "q")
     assert path in caught.value.paths
+
+
+def test_the_fast_path_takes_the_valid_envelope() -> None:
+    """Else the agreement test above would only ever compare the full check with itself."""
+    assert envelope._plainly_valid(VALID, "q")
+    assert not envelope._plainly_valid({**VALID, "message_id": "id"}, "q")
+    assert not envelope._plainly_valid({**VALID, "queue_name": "q.DQ"}, "q.DQ")  # no eta

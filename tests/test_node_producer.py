@@ -30,6 +30,7 @@ import pytest
 from conftest import IN_CI, need
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
+from format_edges import EDGES
 from node_e2e_app import (
     QUEUES,
     Recorder,
@@ -608,6 +609,53 @@ def test_a_raw_message_that_breaks_the_schema_is_dead_lettered_and_the_worker_go
     assert len(harness.recorder.calls) == 1  # the bad message never reached the actor
 
 
+def edge_requests() -> list[dict[str, Any]]:
+    """The edge corpus of the date-time and uuid forms, at every place the shop's schemas hold them."""
+    refund = VALID[-1]["kwargs"]
+    requests = [
+        {"actor": "refund", "kwargs": {**refund, "requested_at": value}} for value in EDGES["date-time"]
+    ]
+    requests += [{"actor": "refund", "kwargs": {**refund, "order_id": value}} for value in EDGES["uuid"]]
+    requests += [
+        {"actor": "place_order", "kwargs": {"order": {**ORDER, "placed_at": value}}}
+        for value in EDGES["date-time"]
+    ]
+    requests += [
+        {"actor": "place_order", "kwargs": {"order": {**ORDER, "order_id": value}}} for value in EDGES["uuid"]
+    ]
+    return requests
+
+
+def test_the_edge_corpus_through_the_node_producer(redis_harness: RedisHarness) -> None:
+    """What the producer (ajv + ajv-formats) accepts runs on the worker; what it refuses, the worker would
+    dead-letter: stored raw, unchecked, every refused message lands in the dead-letter queue."""
+    requests = edge_requests()
+    results = produce(redis_harness.target, requests)
+    accepted = [result["message"] for result in results if result["ok"]]
+    refused = [request for request, result in zip(requests, results, strict=True) if not result["ok"]]
+    assert accepted and refused
+    for result in results:
+        if not result["ok"]:
+            assert result["error"]["kind"] == "invalid", result
+            assert all(p["path"].startswith("/kwargs/") for p in result["error"]["problems"]), result
+    for request in refused:
+        rid = str(uuid.uuid4())
+        body = encode(_raw(request["actor"], request["kwargs"], "orders", rid))
+        redis_harness.enqueue_raw("orders", body, rid)
+
+    redis_harness.start_worker()
+    redis_harness.wait_for_calls(len(accepted))
+    dead = redis_harness.dead_letters("orders", len(refused))
+    time.sleep(0.3)
+    ran = redis_harness.recorder.by_message_id()
+    assert sorted(ran) == sorted(message["message_id"] for message in accepted)
+    assert len(dead) == len(refused)
+    assert all(reason["violations"] for _, reason in dead)
+    redis_harness.worker.stop()  # type: ignore[union-attr]
+    redis_harness.worker = None
+    assert redis_harness.depths() == {**EMPTY, "orders.XQ": len(refused)}
+
+
 def _raw(actor: str, kwargs: dict[str, Any], queue: str, rid: str | None, **extra: Any) -> dict[str, Any]:
     message = raw_message(actor, kwargs, queue, **({} if rid is None else {"redis_message_id": rid}))
     return {**message, **extra}
@@ -763,6 +811,8 @@ def test_docs_have_the_blocks_these_tests_run() -> None:
         "console",
         "text",
         "python",
+        "python",
+        "text",
     ]
     assert all(line.startswith("$ ") for block in doc_blocks("console") for line in block.splitlines())
     assert len(doc_commands()) == 4

@@ -85,8 +85,9 @@ export async function loadContracts(schemasDir) {
   if (index.generator !== "actorschema" || index.format !== 1) {
     throw new Error(`${fileURLToPath(dir)}index.json: not an actorschema index of format 1`);
   }
-  // Strict mode, as the repository's tests compile the schemas; allErrors to report every problem.
-  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  // Strict mode, as the repository's tests compile the schemas; allErrors to report every problem;
+  // verbose so that a pattern error can name the format its pattern makes exact.
+  const ajv = new Ajv2020({ strict: true, allErrors: true, verbose: true });
   addFormats(ajv);
   const actors = new Map();
   for (const [name, entry] of Object.entries(index.actors)) {
@@ -172,10 +173,23 @@ export function strictJsonProblems(value, path = "", depth = 0, seen = new Set()
 
 function renderAjvError(error) {
   let message = error.message ?? error.keyword;
+  const format = error.keyword === "pattern" ? error.parentSchema?.format : undefined;
+  if (format !== undefined) {
+    // The schemas pair each format with a pattern: the form the worker reads, which ajv-formats
+    // alone would let slip (a space for T, a leap second, +0100, urn:uuid:...).
+    message = `must match format "${format}" exactly as the worker reads it (the schema's pattern)`;
+    return { path: error.instancePath, message, keyword: error.keyword, params: error.params };
+  }
   if (error.keyword === "additionalProperties") message += `: '${error.params.additionalProperty}'`;
   if (error.keyword === "enum") message += `: ${error.params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
   if (error.keyword === "const") message += `: ${JSON.stringify(error.params.allowedValue)}`;
   return { path: error.instancePath, message, keyword: error.keyword, params: error.params };
+}
+
+/** ajv's errors without the pattern error that repeats a format error on the same value. */
+function withoutPatternTwins(errors) {
+  const formats = new Set(errors.filter((e) => e.keyword === "format").map((e) => e.instancePath));
+  return errors.filter((e) => e.keyword !== "pattern" || !formats.has(e.instancePath));
 }
 
 /**
@@ -214,7 +228,9 @@ export function checkAndEncode(contract, message) {
   const sent = JSON.parse(text); // validate exactly what is stored (a Date is its text by now)
   if (!contract.validate(sent)) {
     // `if` only says that a `then` failed; the `then` error itself carries the path.
-    const problems = contract.validate.errors.filter((e) => e.keyword !== "if").map(renderAjvError);
+    const problems = withoutPatternTwins(contract.validate.errors.filter((e) => e.keyword !== "if")).map(
+      renderAjvError,
+    );
     throw new ProduceError("invalid", contract.name, `the message does not match ${contract.schemaFile}`, problems);
   }
   const body = Buffer.from(text, "utf8");

@@ -121,3 +121,26 @@ test("an unknown actor is refused, naming the known ones", () => {
   assert.equal(error.kind, "unknown_actor");
   assert.match(error.message, /make_thumbnail, place_order, refund, send_email/);
 });
+
+test("values ajv-formats alone would pass but the worker refuses are refused, each with its path", () => {
+  // The four refund messages of issue 13: a space for T, a leap second, an offset without its colon,
+  // a urn:uuid: prefix. The schemas' patterns make them invalid whatever ajv does with format.
+  const refund = { order_id: "0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c", amount: "1.00", reason: "x", requested_at: "2024-05-01T12:00:00Z" };
+  assert.ok(dryRun.prepare("refund", refund).message);
+  const cases = [
+    ["requested_at", "2024-05-01 12:00:00Z", "date-time"],
+    ["requested_at", "2016-12-31T23:59:60Z", "date-time"],
+    ["requested_at", "2024-05-01T12:00:00+0100", "date-time"],
+    ["order_id", "urn:uuid:0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c", "uuid"],
+  ];
+  for (const [field, value, format] of cases) {
+    const error = refusal(() => dryRun.prepare("refund", { ...refund, [field]: value }));
+    assert.equal(error.kind, "invalid");
+    assert.deepEqual(
+      error.problems.map((p) => [p.path, p.keyword]),
+      [[`/kwargs/${field}`, "pattern"]],
+      value,
+    );
+    assert.match(error.problems[0].message, new RegExp(`must match format "${format}" exactly as the worker reads it`));
+  }
+});
