@@ -43,6 +43,7 @@ from jsonschema.exceptions import ValidationError, best_match  # type: ignore[im
 from .contract import ActorContract, Parameter, hint_text
 from .encoder import encode_json
 from .errors import NonJSONPayload, PayloadInvalid, Violation
+from .hints import key_collisions
 from .limits import SizeLimit
 from .paths import Path, render_path
 from .schema import message_schema
@@ -204,6 +205,13 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
     if parameter.adapter is None or type(value) is parameter.exact:
         return value
     adapter = parameter.adapter
+    node = parameter.node
+    if node is not None and node.collides:
+        # Two texts naming one key ("1" and "01" for an int key): pydantic would keep one entry.
+        collisions = key_collisions(node, value, path)
+        if collisions:
+            violations.extend(collisions)
+            return value
     try:
         # JSON mode: the inverse of the send side's JSON form (base64url bytes, RFC 3339 times).
         return adapter.validate_json(encode_json(value))
