@@ -441,29 +441,30 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
     if _is_raw(hint):
         return Parameter(parameter.name, kind, hint, parameter.default)
     try:
-        node = classify(hint)
-    except Unsupported as error:
-        raise TypeError(
-            f"actor {actor_name!r}: parameter {parameter.name!r} ({hint_text(hint)}) cannot make the round "
-            f"trip to JSON and back: {error.where} {error.why}; declare {error.instead}"
-        ) from error
-    try:
-        adapter = _adapter(for_pydantic(hint))
+        adapter, configured = _adapter(for_pydantic(hint))
     except Exception as error:
         raise TypeError(
             f"actor {actor_name!r}: parameter {parameter.name!r} has a type hint pydantic cannot validate "
             f"({hint!r}): {error}"
         ) from error
+    try:
+        node = classify(hint, base64_bytes=configured)
+    except Unsupported as error:
+        raise TypeError(
+            f"actor {actor_name!r}: parameter {parameter.name!r} ({hint_text(hint)}) cannot make the round "
+            f"trip to JSON and back: {error.where} {error.why}; declare {error.instead}"
+        ) from error
     native = _is_json_native(hint) or _is_json_native_sequence(hint)
     return Parameter(parameter.name, kind, hint, parameter.default, adapter, native, node)
 
 
-def _adapter(hint: Any) -> TypeAdapter[Any]:
+def _adapter(hint: Any) -> tuple[TypeAdapter[Any], bool]:
+    """pydantic's validator for ``hint``, and whether the gateway's config (base64url bytes) applies to it."""
     try:
-        return TypeAdapter(hint, config=_ADAPTER_CONFIG)
+        return TypeAdapter(hint, config=_ADAPTER_CONFIG), True
     except pydantic.PydanticUserError:
-        # Models (and other types with their own config) refuse an outer one.
-        return TypeAdapter(hint)
+        # Models, dataclasses and TypedDicts refuse an outer config: their own applies.
+        return TypeAdapter(hint), False
 
 
 def _is_exact_scalar(hint: Any) -> bool:

@@ -128,13 +128,15 @@ class Node:
         return self._key_adapter
 
 
-def classify(hint: Any) -> Node:
+def classify(hint: Any, *, base64_bytes: bool = True) -> Node:
     """Classify ``hint`` into its wire tree, or raise :class:`Unsupported`.
 
     Parameters:
       hint: A resolved parameter hint (``inspect.Parameter.empty`` for none).
+      base64_bytes: ``bytes`` outside any model travel as base64url (the
+        gateway's adapter config applies to the hint).
     """
-    root = _Classifier().node(hint, _hint_name(hint))
+    root = _Classifier(base64_bytes).node(hint, _hint_name(hint))
     _mark(root)
     return root
 
@@ -204,8 +206,10 @@ _CONVERTED_KEY_TYPES = (int, float, bool, datetime.datetime, datetime.date, date
 
 
 class _Classifier:
-    def __init__(self) -> None:
+    def __init__(self, base64_bytes: bool) -> None:
         self.records: dict[Any, Node] = {}
+        #: The bytes encoding in effect: the enclosing model's config, else the adapter's.
+        self.base64_bytes = base64_bytes
 
     def node(self, hint: Any, where: str) -> Node:
         import inspect
@@ -286,8 +290,7 @@ class _Classifier:
                     place, f"{base.__name__} keys travel as text, which no member equals", instead
                 )
             if issubclass(base, enum.Enum):
-                values = [member.value for member in base]
-                if all(type(value) is str for value in values):
+                if all(type(member.value) is str for member in base):
                     return Node("text", hint)
                 if issubclass(base, int):
                     return Node("converted", hint)
@@ -325,6 +328,14 @@ class _Classifier:
             return Node("leaf", hint)  # pydantic.v1 models: the failclosed workstream decides
         if issubclass(hint, float):
             return Node("float", hint)
+        if issubclass(hint, bytes | bytearray) and not self.base64_bytes:
+            raise Unsupported(
+                where,
+                "travels as UTF-8 text under this model's config (pydantic's default), so bytes that are not "
+                "UTF-8 cannot be sent; actorschema stores bytes as base64url everywhere",
+                "model_config = ConfigDict(ser_json_bytes='base64', val_json_bytes='base64') on the class "
+                "that holds it (pydantic.with_config for a TypedDict or dataclass)",
+            )
         if issubclass(hint, _TIME_TYPES):
             return Node("time", hint)
         if issubclass(hint, enum.Flag) and not _flag_fits(hint):
@@ -349,8 +360,24 @@ class _Classifier:
         if hint in self.records:
             return self.records[hint]
         node = self.records[hint] = Node("record", hint)
-        name = _hint_name(hint)
         cls = typing.get_origin(hint) or hint
+        outer = self.base64_bytes
+        config: Mapping[str, Any] | None = getattr(cls, "model_config", None)
+        if config is None:
+            config = getattr(cls, "__pydantic_config__", None)
+        if config is None and isinstance(cls, type) and issubclass(cls, pydantic.BaseModel):
+            config = {}
+        if config is not None:
+            self.base64_bytes = (
+                config.get("ser_json_bytes") == "base64" and config.get("val_json_bytes") == "base64"
+            )
+        try:
+            return self.record_fields(node, hint, cls)
+        finally:
+            self.base64_bytes = outer
+
+    def record_fields(self, node: Node, hint: Any, cls: Any) -> Node:
+        name = _hint_name(hint)
         if isinstance(cls, type) and issubclass(cls, pydantic.RootModel):
             node.kind = "root"
             node.children = [self.node(_field_type(hint.model_fields["root"]), f"{name}.root")]
@@ -363,7 +390,15 @@ class _Classifier:
             node.record = "dataclass"
             fields: Mapping[str, FieldInfo] | None = getattr(cls, "__pydantic_fields__", None)
             if fields is not None:
-                self.pydantic_fields(node, cls, fields, name, validate_by_alias=True, validate_by_name=False)
+                config: Mapping[str, Any] = getattr(cls, "__pydantic_config__", {})
+                self.pydantic_fields(
+                    node,
+                    fields,
+                    name,
+                    validate_by_alias=config.get("validate_by_alias", True),
+                    validate_by_name=config.get("validate_by_name", False)
+                    or config.get("populate_by_name", False),
+                )
             else:
                 hints = typing.get_type_hints(cls, include_extras=True)
                 for field in dataclasses.fields(cls):
@@ -405,7 +440,7 @@ class _Classifier:
         by_alias = config.get("validate_by_alias", True)
         by_name = config.get("validate_by_name", False) or config.get("populate_by_name", False)
         self.pydantic_fields(
-            node, cls, hint.model_fields, name, validate_by_alias=by_alias, validate_by_name=by_name
+            node, hint.model_fields, name, validate_by_alias=by_alias, validate_by_name=by_name
         )
         if config.get("extra") == "allow":
             extra_hint = _extras_hint(cls)
@@ -414,7 +449,6 @@ class _Classifier:
     def pydantic_fields(
         self,
         node: Node,
-        cls: type,
         fields: Mapping[str, FieldInfo],
         name: str,
         *,
@@ -571,7 +605,7 @@ def flag_values(flag: type[enum.Flag]) -> tuple[int, ...]:
 
 def _flag_fits(flag: type[enum.Flag]) -> bool:
     bits = [member for member in flag if member.value and not member.value & (member.value - 1)]
-    return 2 ** len(bits) <= MAX_FLAG_VALUES
+    return bool(2 ** len(bits) <= MAX_FLAG_VALUES)
 
 
 # -- values ---------------------------------------------------------------
@@ -844,7 +878,7 @@ class _Rewriter:
                 base = typing.get_args(base)[0]
             wrapper = typing_extensions.Required if key in required else typing_extensions.NotRequired
             fields[key] = wrapper[self.rewrite(base)]
-        copy = typing_extensions.TypedDict(cls.__name__, fields)  # type: ignore[operator]
+        copy: Any = typing_extensions.TypedDict(cls.__name__, fields)  # type: ignore[misc]
         copy.__module__ = cls.__module__
         copy.__qualname__ = cls.__qualname__
         self.done[cls] = copy
