@@ -16,12 +16,20 @@ Values of parameters without a hint (or hinted ``Any``, ``object``, bare
 validated values of hints made of JSON types only (``dict | None``,
 ``list[dict[str, Any]]``): pydantic checks their shape, and the strict JSON
 check judges their ``Any`` positions. Every other hint is validated by
-pydantic and travels as pydantic's JSON form: a model as its JSON object, a
-``datetime`` as RFC 3339 text, a ``UUID`` or ``Decimal`` as a string, a tuple
-or set as an array, ``bytes`` as base64url. What that form would hide is
-refused instead: naive times, UTC offsets with seconds, and non-JSON values in
-a model's ``Any``-like fields. A pipeline step may lack exactly the argument
-Dramatiq appends (the previous step's result), and must have room for it.
+pydantic and travels as pydantic's JSON form, by alias and in round-trip form:
+a model as its JSON object, a ``datetime`` as RFC 3339 text, a ``UUID`` or
+``Decimal`` as a string, a tuple or set as an array, ``bytes`` as base64url.
+
+Each hint is classified once, when the actor is declared
+(:mod:`actorschema.hints`): a hint whose JSON form would not read back as the
+value sent (a ``SecretStr``, a serializer, an excluded field, ``Literal[1]``
+dict keys...) is refused there, with the reason and what to declare instead.
+What the JSON form would hide in a value is refused at send: naive times, UTC
+offsets with seconds, non-finite floats, non-JSON values in ``Any`` positions
+(of models, their extras, dataclasses and TypedDicts), and dict keys that two
+texts name once converted (``1`` and ``"01"`` for an ``int`` key). A pipeline
+step may lack exactly the argument Dramatiq appends (the previous step's
+result), and must have room for it.
 """
 
 from __future__ import annotations

@@ -33,12 +33,15 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import datetime
+import decimal
 import enum
 import functools
+import inspect
 import math
 import operator
 import types
 import typing
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,8 +92,11 @@ class Node:
     """One position in a hint's wire tree.
 
     Parameters:
-      kind: ``any``, ``float``, ``time``, ``leaf``, ``seq``, ``map``, ``record``,
-        ``root``, ``union`` or ``struct``.
+      kind: ``any`` (strict JSON), ``float``, ``time`` (``datetime``/``time``),
+        ``leaf`` (a value pydantic writes exactly), ``seq``, ``map``, ``record``,
+        ``root`` (a ``RootModel``) or ``union``; a dict key is ``text``, ``any``,
+        or ``converted``/``float``/``time`` (its text is converted back, and
+        two texts may name one key).
       hint: The hint at this position.
       children: Item nodes (``seq``; one per position for a fixed tuple), the
         value node of a ``map``, the members of a ``union``, the value of a ``root``.
@@ -212,8 +218,6 @@ class _Classifier:
         self.base64_bytes = base64_bytes
 
     def node(self, hint: Any, where: str) -> Node:
-        import inspect
-
         if hint is inspect.Parameter.empty or hint in _EMPTY_HINTS:
             return Node("any", hint)
         origin = typing.get_origin(hint)
@@ -240,8 +244,9 @@ class _Classifier:
         supertype = getattr(hint, "__supertype__", None)  # typing.NewType
         if supertype is not None:
             return self.node(supertype, where)
-        if isinstance(hint, typing.TypeAliasType if hasattr(typing, "TypeAliasType") else ()):
-            return self.node(hint.__value__, where)
+        alias_value = getattr(hint, "__value__", None)  # a ``type X = ...`` alias (Python 3.12+)
+        if alias_value is not None and not isinstance(hint, type):
+            return self.node(alias_value, where)
         if not isinstance(hint, type):
             return Node("leaf", hint)
         return self.of_class(hint, where)
@@ -310,9 +315,6 @@ class _Classifier:
                 if kind == "time":
                     return Node("time", hint)
                 return Node(kind, hint)
-            import decimal
-            import uuid
-
             if issubclass(base, decimal.Decimal | uuid.UUID):
                 return Node("converted", hint)
         raise Unsupported(place, f"{base!r} keys do not survive as JSON object keys", instead)

@@ -22,7 +22,9 @@ form, the one documented difference between the schema and the worker.
 After the verdict, typed parameters are converted to their Python types,
 through pydantic's JSON mode, the inverse of how the send side wrote them:
 models, ``datetime``, ``UUID``, ``Decimal``, ``Enum``, ``tuple``, ``bytes``
-(from base64url) and containers of them. The converted values go to the
+(from base64url) and containers of them; dict keys that two texts name once
+converted (``"1"`` and ``"1.0"`` for a ``float`` key) are refused, both named,
+rather than one entry silently kept. The converted values go to the
 actor only, never back into the message: a retry re-encodes the message as it
 arrived.
 """

@@ -13,7 +13,10 @@ Where pydantic's own JSON Schema is looser or stricter than its validator,
 the schema is tightened to what the validator converts: ``Decimal`` strings
 follow one finite-decimal pattern (pydantic's own pattern rejects ``1E+5``,
 which its serializer writes), and ``bytes`` carry a base64url pattern instead
-of a format most validators do not know.
+of a format most validators do not know. :class:`WorkerSchema` tightens the rest
+where the validator reads more strictly than pydantic's schema says: dict keys
+as the text the gateway writes, ``Flag`` combinations, URL schemes, required
+discriminator tags.
 """
 
 from __future__ import annotations
