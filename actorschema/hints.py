@@ -323,7 +323,7 @@ class _Classifier:
         if issubclass(hint, _SECRETS):
             raise Unsupported(
                 where,
-                f"is a {hint.__name__}: its JSON form is the mask '**********', not the secret",
+                "is a secret type: its JSON form is the mask '**********', not the secret",
                 "a reference the worker can look the secret up by (a key name, a vault path), as str",
             )
         if _is_v1_model(hint):
