@@ -42,7 +42,7 @@ import operator
 import types
 import typing
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -121,6 +121,10 @@ class Node:
     #: Some dict under this node has keys that two texts can name (see key_collisions).
     collides: bool = False
     _key_adapter: TypeAdapter[Any] | None = dataclasses.field(default=None, repr=False)
+    #: A record's ``float`` fields, read at C speed (see _finite), and its other fields that walk.
+    _floats: Callable[[Any], Any] | None = dataclasses.field(default=None, repr=False)
+    _deep: list[tuple[str, str | int, Node]] = dataclasses.field(default_factory=list, repr=False)
+    _float_each: list[Callable[[Any], Any]] = dataclasses.field(default_factory=list, repr=False)
 
     def successors(self) -> list[Node]:
         found = [*self.children, *(node for _, _, node in self.fields)]
@@ -170,6 +174,17 @@ def _mark(root: Node) -> None:
                 stack.extend(current.successors())
         node.walks = any(_walks_here(n) for n in reach)
         node.collides = any(n.kind == "map" and n.key is not None and n.key.kind in _CONVERTED for n in reach)
+    for node in nodes:
+        floats = [attribute for attribute, _, child in node.fields if child.kind == "float"]
+        if floats and node.record != "typeddict":
+            getter = operator.attrgetter(*floats)
+            node._floats = getter if len(floats) > 1 else lambda value, one=getter: (one(value),)
+            node._float_each = [operator.attrgetter(attribute) for attribute in floats]
+        node._deep = [
+            field
+            for field in node.fields
+            if field[2].walks and not (node._floats and field[2].kind == "float")
+        ]
 
 
 _CONVERTED = ("converted", "float", "time")
@@ -612,6 +627,7 @@ def _flag_fits(flag: type[enum.Flag]) -> bool:
 
 # -- values ---------------------------------------------------------------
 
+_NO_VIOLATIONS: list[Violation] = []
 _AWARE_HINT = "an aware value with a UTC offset, e.g. value.replace(tzinfo=datetime.timezone.utc)"
 _PLAIN_SCALARS = frozenset((str, int, bool, type(None)))
 
@@ -659,6 +675,8 @@ def _walk(node: Node, value: Any, path: Path, found: list[Violation], seen: set[
         if kind == "seq":
             if isinstance(value, list | tuple | set | frozenset | collections.deque):
                 items = list(value)
+                if node.variadic and _all_finite(node.children[0], items):
+                    return
                 if node.variadic:
                     for index, item in enumerate(items):
                         _walk(node.children[0], item, (*path, index), found, seen)
@@ -686,15 +704,47 @@ def _walk_record(node: Node, value: Any, path: Path, found: list[Violation], see
                 if attribute in value:
                     _walk(child, value[attribute], (*path, key), found, seen)
         return
-    if not hasattr(value, "__class__") or isinstance(value, Mapping | list):
+    if isinstance(value, Mapping | list):
         return
-    for attribute, key, child in node.fields:
-        if child.walks and hasattr(value, attribute):
+    floats = node._floats
+    if floats is not None:
+        try:
+            finite = _finite(floats(value))
+        except AttributeError:
+            finite = False
+        if not finite:
+            for attribute, key, child in node.fields:
+                if child.kind == "float" and hasattr(value, attribute):
+                    _walk(child, getattr(value, attribute), (*path, key), found, seen)
+    for attribute, key, child in node._deep:
+        if hasattr(value, attribute):
             _walk(child, getattr(value, attribute), (*path, key), found, seen)
     if node.extras is not None:
         extras = getattr(value, "__pydantic_extra__", None) or {}
         for key, item in extras.items():
             _walk(node.extras, item, (*path, key), found, seen)
+
+
+def _all_finite(item: Node, items: list[Any]) -> bool:
+    """Items that could only hide non-finite floats, all finite: checked in one C-speed pass."""
+    if item.kind == "float":
+        return _finite(items)
+    floats = item._floats
+    if floats is None or item._deep or item.extras is not None or item.kind != "record":
+        return False
+    try:
+        # Field by field over all items: the fastest pure-Python reading measured.
+        return all(_finite(map(getter, items)) for getter in item._float_each)
+    except AttributeError:  # not the record's instances after all: the item walk decides
+        return False
+
+
+def _finite(numbers: Any) -> bool:
+    """All finite, at C speed; False also when unsure (a sum overflowing, a value not a number)."""
+    try:
+        return bool(0.0 * sum(numbers) == 0.0)
+    except TypeError:
+        return False
 
 
 def _check_key(key_node: Node, key: Any, path: Path, found: list[Violation]) -> None:
@@ -742,8 +792,10 @@ def _could_be(node: Node, value: Any) -> bool:
 
 def time_violations(node: datetime.datetime | datetime.time, where: Path) -> list[Violation]:
     """A naive time, or an offset with seconds: RFC 3339 text would name another instant."""
-    kind = "datetime" if isinstance(node, datetime.datetime) else "time"
     offset = node.utcoffset()
+    if offset is not None and not offset.microseconds and not offset.seconds % 60:
+        return _NO_VIOLATIONS  # the common case, without timedelta arithmetic
+    kind = "datetime" if isinstance(node, datetime.datetime) else "time"
     if offset is None:
         return [Violation(render_path(where), f"is a naive {kind} (no UTC offset)", _AWARE_HINT)]
     if offset % datetime.timedelta(minutes=1):

@@ -508,7 +508,7 @@ ROWS: list[Row] = [
     # -- refused at declare time, with the reason
     Row("secret-str", SecretStr, refused="mask"),
     Row("secret-bytes", SecretBytes, refused="mask"),
-    Row("model-secret", WithSecret, refused="WithSecret.password is a SecretStr"),
+    Row("model-secret", WithSecret, refused="WithSecret.password is a secret type"),
     Row("field-serializer", WithSerializer, refused="WithSerializer.when has a field_serializer"),
     Row("model-serializer", WithModelSerializer, refused="model_serializer"),
     Row("plain-serializer", Annotated[int, PlainSerializer(str)], refused="PlainSerializer"),

@@ -1486,6 +1486,16 @@ class OpenModel(BaseModel):
     name: str
 
 
+class Priced(BaseModel):
+    price: float
+    label: str = ""
+
+
+class Basket(BaseModel):
+    prices: list[float]
+    at: dt.datetime
+
+
 class AliasModel(BaseModel):
     user_id: int = Field(alias="userId")
 
@@ -1513,11 +1523,26 @@ class Lowercased(BaseModel):
         ),
         pytest.param(list[float], [1.0, math.nan], "kwargs.x[1]", "NaN", id="list-float-nan"),
         pytest.param(dict[str, float], {"k": math.nan}, "kwargs.x.k", "NaN", id="dict-float-nan"),
+        pytest.param(Priced, Priced(price=math.inf), "kwargs.x.price", "inf", id="model-float-inf"),
+        pytest.param(
+            list[Priced],
+            [Priced(price=1.0), Priced(price=-math.inf)],
+            "kwargs.x[1].price",
+            "inf",
+            id="models-float",
+        ),
+        pytest.param(
+            Basket,
+            Basket(prices=[2.0, math.nan], at=dt.datetime(2024, 1, 1)),
+            None,
+            "",
+            id="model-nan-and-naive",
+        ),
         pytest.param(dict[float, int], {math.inf: 1}, "kwargs.x", "inf", id="float-key-inf"),
     ],
 )
 def test_any_positions_and_floats_are_held_to_strict_json_with_the_path(
-    stub_broker: StubBroker, hint: Any, value: Any, path: str, words: str
+    stub_broker: StubBroker, hint: Any, value: Any, path: str | None, words: str
 ) -> None:
     """Before: NaN became null, a set a list, int keys strings, a nested dataclass a dict, silently."""
 
@@ -1527,6 +1552,9 @@ def test_any_positions_and_floats_are_held_to_strict_json_with_the_path(
     actor = dramatiq.actor(holder, actor_name="holder")
     with pytest.raises(PayloadRejected) as caught:
         actor.send(x=value)
+    if path is None:  # every problem, each at its own path
+        assert [v.path for v in caught.value.violations] == ["kwargs.x.prices[1]", "kwargs.x.at"]
+        return
     assert [v.path for v in caught.value.violations] == [path]
     assert words in caught.value.violations[0].problem
 
