@@ -280,7 +280,13 @@ class _Classifier:
                     where, "is excluded from the JSON form (exclude=True)", "it without exclude"
                 )
             if isinstance(meta, pydantic.Json):
-                return Node("leaf", hint)  # travels as its JSON text (round_trip), parsed on both sides
+                raise Unsupported(
+                    where,
+                    "is JSON text inside JSON: the published schema cannot check what the text holds "
+                    "(contentSchema is only an annotation), so producers' messages the schema accepts "
+                    "would be dead-lettered by the worker",
+                    "the parsed type itself (Json[list[int]] -> list[int]): the message then carries the value",
+                )
         return self.node(base, where)
 
     def sequence(self, hint: Any, origin: Any, args: tuple[Any, ...], where: str) -> Node:

@@ -45,7 +45,7 @@ REFUSED = [row for row in ROWS if row.refused is not None]
 ROUND_TRIP = settings(
     max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
-VERDICT = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+VERDICT = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 
 
@@ -115,6 +115,8 @@ def contract_of(row: Row) -> ActorContract:
 PENDING = {
     "timedelta": "the worker's duration check refuses pydantic's ISO form for negative and sub-second "
     "durations; the formats workstream replaces the format with an exact pattern",
+    "any-url": "jsonschema does not assert the 'uri' format (rfc3987 is not installed) while the worker's "
+    "jsonschema-rs does; the formats workstream owns URL patterns",
 }
 
 
@@ -156,6 +158,47 @@ def stored_form(row: Row) -> st.SearchStrategy[Any]:
     return row.values.map(lambda value: contract.canonical((), {"x": value})[1]["x"])
 
 
+def places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool]]:
+    """Every place in a JSON value: (path, is a key), the value itself first."""
+    found: list[tuple[tuple[Any, ...], bool]] = [(path, False)]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append(((*path, key), True))
+            found.extend(places(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(places(item, (*path, index)))
+    return found
+
+
+def changed(value: Any, path: tuple[Any, ...], is_key: bool, new: Any) -> Any:
+    """``value`` with the value (or the key) at ``path`` replaced by ``new``."""
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, list):
+        return [changed(item, rest, is_key, new) if i == head else item for i, item in enumerate(value)]
+    if not rest and is_key:
+        return {(str(new) if k == head else k): item for k, item in value.items()}
+    return {k: changed(item, rest, is_key, new) if k == head else item for k, item in value.items()}
+
+
+NEAR_MISSES = st.sampled_from(
+    ["01", "+1", "1.0", "1e3", "", "TRUE", "ftp://x.org/", "http://", "P1Y", "-PT1S", "8", "a@B", "NaN", " 1"]
+)
+
+
+def mutated(wire: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A stored value with one value or key replaced: the near misses a producer in another language sends."""
+
+    def one_change(value: Any) -> st.SearchStrategy[Any]:
+        return st.tuples(st.sampled_from(places(value)), json_values | NEAR_MISSES | st.integers()).map(
+            lambda choice: changed(value, choice[0][0], choice[0][1], choice[1])
+        )
+
+    return wire.flatmap(one_change)
+
+
 @pytest.mark.parametrize("row", [pending(row) for row in ACCEPTED])
 def test_worker_verdict_is_the_schemas(corpus: Corpus, row: Row) -> None:
     """For any JSON in the parameter's place, the worker accepts exactly what the published schema does."""
@@ -168,7 +211,7 @@ def test_worker_verdict_is_the_schemas(corpus: Corpus, row: Row) -> None:
     )
 
     @VERDICT
-    @given(json_values | stored_form(row) | st.dictionaries(st.text(max_size=3), json_values, max_size=3))
+    @given(json_values | stored_form(row) | mutated(stored_form(row)))
     def verdict(value: Any) -> None:
         schema_ok = validator.is_valid({"kwargs": {"x": value}})
         try:
