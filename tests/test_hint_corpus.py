@@ -276,3 +276,38 @@ def test_ajv_accepts_every_stored_message(corpus: Corpus) -> None:
     ]
     assert not refused
     assert len(messages) >= len(ACCEPTED)
+
+
+# -- issue 9, "Why" 2: the published schema is no looser than the worker ------------------------------
+
+
+def by_id(row_id: str) -> Row:
+    return next(row for row in ROWS if row.id == row_id)
+
+
+@pytest.mark.parametrize(
+    ("row_id", "refused", "accepted"),
+    [
+        pytest.param("dict-int-str", {"01": "a"}, {"-12": "a"}, id="int-keys-one-spelling"),
+        pytest.param("dict-int-str", {"a": "b"}, {"0": "b"}, id="int-keys-not-text"),
+        pytest.param("dict-intenum-str", {"3": "a"}, {"2": "a"}, id="intenum-keys"),
+        pytest.param("dict-bool-int", {"yes": 1}, {"false": 1}, id="bool-keys"),
+        pytest.param("http-url", "ftp://example.com/", "HTTPS://example.com/", id="http-url-scheme"),
+        pytest.param("discriminated", {"lives": 3}, {"kind": "cat", "lives": 3}, id="tag-with-default"),
+        pytest.param("flag", 8, 7, id="flag-combinations"),
+    ],
+)
+def test_the_schema_refuses_what_the_worker_refuses(
+    corpus: Corpus, row_id: str, refused: Any, accepted: Any
+) -> None:
+    """Before: the schema accepted these and the worker refused them (or the reverse, for Flag combinations)."""
+    row = by_id(row_id)
+    published = corpus.schemas[row.id]
+    schema = {**published["properties"]["kwargs"], "$defs": published.get("$defs", {})}
+    validator = Draft202012Validator(schema, format_checker=FORMATS)
+    inbound = InboundContract(corpus.gateway.contracts[actor_name(row)])
+    assert not validator.is_valid({"x": refused})
+    with pytest.raises(PayloadInvalid):
+        inbound.check((), {"x": refused})
+    assert validator.is_valid({"x": accepted})
+    inbound.check((), {"x": accepted})
