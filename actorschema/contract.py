@@ -153,7 +153,7 @@ class Parameter:
         try:
             validated = self.adapter.validate_python(value)
         except pydantic.ValidationError as error:
-            violations.extend(_pydantic_violations(error, path, self.hint, value))
+            violations.extend(pydantic_violations(error, path, self.hint, value))
             return value
         if self.keeps_value:
             return list(validated) if isinstance(validated, tuple | set | frozenset) else validated
@@ -534,9 +534,17 @@ _NATIVE_LEAVES: frozenset[Any] = frozenset((Any, object, type(None), None, bool,
 _NOTHING: dict[str, Any] = {}
 
 
-def _pydantic_violations(
+def pydantic_violations(
     error: pydantic.ValidationError, path: Path, hint: Any, value: Any
 ) -> list[Violation]:
+    """pydantic's errors as violations at their place in ``value`` (send side and worker alike).
+
+    Parameters:
+      error: What pydantic refused.
+      path: Where ``value`` is in the message.
+      hint: The parameter's hint, for what to send instead.
+      value: The value pydantic was given (Python on send, JSON on the worker).
+    """
     found = []
     for detail in error.errors(include_url=False):
         where, bad_key = _locate(value, detail["loc"])

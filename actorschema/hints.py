@@ -311,7 +311,7 @@ class _Classifier:
                 return Node("text", hint)
             raise Unsupported(place, f"{base!r} keys travel as text, which no Literal member equals", instead)
         if isinstance(base, type):
-            if issubclass(base, enum.Flag) and not issubclass(base, int):
+            if issubclass(base, enum.Flag):  # IntFlag too: pydantic reads only single members from key text
                 raise Unsupported(
                     place, f"{base.__name__} keys travel as text, which no member equals", instead
                 )

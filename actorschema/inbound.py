@@ -31,6 +31,7 @@ arrived.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -42,7 +43,7 @@ import pydantic
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
 
-from .contract import ActorContract, Parameter, hint_text
+from .contract import ActorContract, Parameter, hint_text, pydantic_violations
 from .encoder import encode_json
 from .errors import NonJSONPayload, PayloadInvalid, Violation
 from .hints import key_collisions
@@ -225,12 +226,13 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
                 return adapter.validate_json(encode_json(_integral_floats_as_ints(value)))
             except pydantic.ValidationError as retry_error:
                 error = retry_error
-        for detail in error.errors(include_url=False):
-            where = (*path, *(step for step in detail["loc"] if isinstance(step, int | str)))
-            problem = f"{detail['msg']} (the schema allows it; the declared type does not)"
-            violations.append(
-                Violation(render_path(where), problem, f"a value of type {hint_text(parameter.hint)}")
+        # The send side's reading of pydantic's locations (union members and "[key]" are not places).
+        violations.extend(
+            dataclasses.replace(
+                found, problem=f"{found.problem} (the schema allows it; the declared type does not)"
             )
+            for found in pydantic_violations(error, path, parameter.hint, value)
+        )
         return value
 
 

@@ -316,7 +316,13 @@ def _key_text_schema(keys: Any) -> dict[str, Any] | None:
     if kind == "bool":
         return {"enum": ["true", "false"]}
     if kind == "enum" and keys.get("sub_type") == "int":
-        return {"enum": [str(member.value) for member in keys["members"]]}
+        cls = keys["cls"]
+        values = (
+            flag_values(cls) if issubclass(cls, enum.Flag) else [member.value for member in keys["members"]]
+        )
+        return {"enum": [str(value) for value in values]}
+    if kind == "decimal":
+        return {"pattern": DECIMAL_PATTERN}
     return None
 
 

@@ -432,6 +432,12 @@ ROWS: list[Row] = [
     ),
     Row("dict-strenum-int", dict[Color, int], st.dictionaries(st.sampled_from(Color), ints, max_size=2)),
     Row("dict-datetime-int", dict[dt.datetime, int], st.dictionaries(aware, ints, max_size=2)),
+    Row(
+        "dict-decimal-int",
+        dict[Decimal, int],
+        st.dictionaries(st.decimals(allow_nan=False, allow_infinity=False, places=2), ints, max_size=2),
+    ),
+    Row("dict-date-int", dict[dt.date, int], st.dictionaries(st.dates(), ints, max_size=2)),
     Row("dict-uuid-int", dict[uuid.UUID, int], st.dictionaries(st.uuids(), ints, max_size=2)),
     Row("dict-str-list", dict[str, list[int]], st.dictionaries(keys, st.lists(ints, max_size=2), max_size=2)),
     Row(
@@ -524,6 +530,7 @@ ROWS: list[Row] = [
     Row("dict-tuple-keys", dict[tuple[int, int], str], refused="keys do not survive as JSON object keys"),
     Row("dict-literal-int-keys", dict[Literal[1, 2], str], refused="keys travel as text"),
     Row("dict-flag-keys", dict[Perm, str], refused="Perm keys travel as text"),
+    Row("dict-intflag-keys", dict[Bits, int], refused="Bits keys travel as text"),
     Row("dict-mixed-enum-keys", dict[Shape, str], refused="Shape keys travel as text"),
     Row("flag-too-wide", Wide, refused="combinations"),
     Row("model-json", WithJson, refused="WithJson.payload is JSON text inside JSON"),
