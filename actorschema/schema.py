@@ -316,11 +316,8 @@ def _key_text_schema(keys: Any) -> dict[str, Any] | None:
     if kind == "bool":
         return {"enum": ["true", "false"]}
     if kind == "enum" and keys.get("sub_type") == "int":
-        cls = keys["cls"]
-        values = (
-            flag_values(cls) if issubclass(cls, enum.Flag) else [member.value for member in keys["members"]]
-        )
-        return {"enum": [str(value) for value in values]}
+        # An IntEnum (Flag keys are refused: pydantic reads only single members from key text).
+        return {"enum": [str(member.value) for member in keys["members"]]}
     if kind == "decimal":
         return {"pattern": DECIMAL_PATTERN}
     return None
