@@ -373,10 +373,6 @@ class _Classifier:
             return self.record(hint, where)
         if issubclass(hint, msgspec.Struct):
             return self.record(hint, where)
-        if hint in _MAPPINGS:
-            return Node("map", hint, [Node("any", Any)], key=Node("any", Any))
-        if hint in _SEQUENCES:
-            return self.sequence(hint, hint, (), where)
         return Node("leaf", hint)
 
     def record(self, hint: Any, where: str) -> Node:

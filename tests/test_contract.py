@@ -1675,3 +1675,39 @@ def test_what_cannot_round_trip_is_refused_when_declared_with_actor_parameter_an
     reason = str(caught.value)
     assert reason.startswith("actor 'actor': parameter 'x' (")
     assert words in reason and "; declare " in reason
+
+
+NUMBER_KEY_TEXTS = st.sampled_from(["1", "01", "+1", "1.0", "1e0", "2", "02", "-0", "0", " 3", "3"])
+
+
+@PROPERTY
+@given(
+    hint=st.sampled_from([dict[int, str], dict[float, str], dict[Decimal, str], dict[bool, str]]),
+    arrived=st.dictionaries(
+        NUMBER_KEY_TEXTS | st.sampled_from(["true", "false", "yes"]), st.text(max_size=2)
+    ),
+)
+def test_the_worker_never_drops_an_entry(hint: Any, arrived: dict[str, str]) -> None:
+    """Whatever key texts arrive, the worker refuses them or delivers one entry per key."""
+    from actorschema.inbound import InboundContract
+
+    inbound = InboundContract(one(hint))
+    try:
+        _, kwargs = inbound.check((), {"x": arrived})
+    except PayloadInvalid as error:
+        assert all(v.path.startswith("kwargs.x") for v in error.violations)
+    else:
+        assert len(kwargs["x"]) == len(arrived)
+
+
+@PROPERTY
+@given(sent=st.dictionaries(st.integers(-3, 3) | NUMBER_KEY_TEXTS, st.text(max_size=2)))
+def test_send_never_drops_an_entry(sent: dict[Any, str]) -> None:
+    """Keys sent as ints and as texts: refused with both keys named, or stored one entry per key."""
+    contract = one(dict[int, str])
+    try:
+        _, kwargs = contract.canonical((), {"x": sent})
+    except PayloadInvalid as error:
+        assert all(v.path == "kwargs.x" for v in error.violations)
+    else:
+        assert len(kwargs["x"]) == len(sent)
