@@ -462,6 +462,11 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
             f"actor {actor_name!r}: parameter {parameter.name!r} ({hint_text(hint)}) cannot make the round "
             f"trip to JSON and back: {error.where} {error.why}; declare {error.instead}"
         ) from error
+    except Exception as error:  # a hint inside the type that cannot be read (a field's forward reference)
+        raise TypeError(
+            f"actor {actor_name!r}: parameter {parameter.name!r} ({hint_text(hint)}): cannot read the "
+            f"types inside it: {type(error).__name__}: {error}"
+        ) from error
     native = _is_json_native(hint) or _is_json_native_sequence(hint)
     return Parameter(parameter.name, kind, hint, parameter.default, adapter, native, node)
 

@@ -1711,3 +1711,13 @@ def test_send_never_drops_an_entry(sent: dict[Any, str]) -> None:
         assert all(v.path == "kwargs.x" for v in error.violations)
     else:
         assert len(kwargs["x"]) == len(sent)
+
+
+@dataclasses.dataclass
+class Unreadable:
+    later: "NotDefinedAnywhere | None" = None  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_a_type_whose_inner_hints_cannot_be_read_is_refused_not_waved_through() -> None:
+    with pytest.raises(TypeError, match="parameter 'x' .*cannot read the types inside it: NameError"):
+        one(Unreadable)
