@@ -1719,5 +1719,5 @@ class Unreadable:
 
 
 def test_a_type_whose_inner_hints_cannot_be_read_is_refused_not_waved_through() -> None:
-    with pytest.raises(TypeError, match="parameter 'x' .*cannot read the types inside it: NameError"):
+    with pytest.raises(TypeError, match=r"parameter 'x' .*cannot read the types inside it: NameError"):
         one(Unreadable)
