@@ -9,11 +9,13 @@ valid message: the contract; the schema is how it reads in JSON, and the
 worker applies exactly that reading. For an ``int`` parameter ``5`` and
 ``5.0`` are valid, ``"5"`` and ``true`` are not.
 
-The worker is stricter than the schema in two ways only, both recorded in
+The worker is stricter than the schema in three ways only, all recorded in
 the tests: values JSON cannot hold (``NaN``, lone surrogates), which a
-lenient decoder may have let through, and values pydantic cannot turn into
+lenient decoder may have let through; values pydantic cannot turn into
 the declared type although the schema's formats do not rule them out (a
-``timedelta`` in a text ``jsonschema`` has no checker for, for one).
+``timedelta`` in a text ``jsonschema`` has no checker for, for one); and two
+dict keys that name one key once converted (``"1"`` and ``"1.0"`` for a
+``float`` key), which no JSON Schema keyword can express.
 
 A message in the legacy positional form (older producers, pipeline
 continuations) is bound to the signature first and then judged in canonical
