@@ -240,6 +240,7 @@ class _Classifier:
         if origin is typing.Annotated:
             return self.annotated(hint, args, where)
         if origin in (typing.Union, types.UnionType):
+            _check_struct_union(args, where)
             return Node("union", hint, [self.node(arg, where) for arg in args])
         if origin is typing.Literal:
             return Node("leaf", hint)
@@ -513,6 +514,24 @@ class _Classifier:
             where = f"{name}.{field.name}"
             _check_struct_type(field.type, where)
             node.fields.append((field.name, field.encode_name, self.node(hints[field.name], where)))
+
+
+def _check_struct_union(members: tuple[Any, ...], where: str) -> None:
+    """Untagged Structs in one union: the first that converts wins, which may not be the one sent."""
+    untagged = [
+        member.__qualname__
+        for member in members
+        if isinstance(member, type)
+        and issubclass(member, msgspec.Struct)
+        and typing.cast(msgspec.inspect.StructType, msgspec.inspect.type_info(member)).tag is None
+    ]
+    if len(untagged) > 1:
+        raise Unsupported(
+            where,
+            f"unites the untagged msgspec Structs {', '.join(untagged)}: a message for one may convert "
+            "to another",
+            "the Structs with tag=True (msgspec's tagged unions)",
+        )
 
 
 def _check_struct_type(info: msgspec.inspect.Type, where: str) -> None:

@@ -338,6 +338,23 @@ class StructFloat(msgspec.Struct):
     meta: Any = None
 
 
+class Circle(msgspec.Struct, tag=True):
+    radius: float
+
+
+class Square(msgspec.Struct, tag=True):
+    side: float
+
+
+class Left(msgspec.Struct):
+    value: int
+
+
+class Right(msgspec.Struct):
+    value: int
+    note: str = ""
+
+
 class StructBytes(msgspec.Struct):
     blob: bytes
 
@@ -509,6 +526,11 @@ ROWS: list[Row] = [
     ),
     Row("struct-float-any", StructFloat, st.builds(StructFloat, ratio=floats, meta=json_values)),
     Row("list-struct", list[Struct], st.lists(structs, max_size=3)),
+    Row(
+        "struct-tagged-union",
+        Union[Circle, Square],
+        st.builds(Circle, radius=floats) | st.builds(Square, side=floats),
+    ),
     Row("optional-struct", Optional[Struct], st.none() | structs),
     # -- refused at declare time, with the reason
     Row("secret-str", SecretStr, refused="mask"),
@@ -538,5 +560,6 @@ ROWS: list[Row] = [
     Row("struct-bytes", StructBytes, refused="StructBytes.blob is a Bytes inside a msgspec Struct"),
     Row("struct-decimal", StructDecimal, refused="StructDecimal.price is a Decimal"),
     Row("struct-recursive", StructLoop, refused="recursive msgspec Struct"),
+    Row("struct-untagged-union", Union[Left, Right], refused="untagged msgspec Structs Left, Right"),
     Row("struct-array-like", StructArray, refused="array_like"),
 ]
