@@ -47,6 +47,7 @@ from pydantic import ConfigDict, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
+from .encoder import encode_json
 from .errors import PayloadInvalid, Violation
 from .hints import Node, Unsupported, classify, for_pydantic, hidden_by_json_form, key_collisions
 from .paths import Path, render_path
@@ -163,10 +164,25 @@ class Parameter:
                 violations.extend(hidden)
                 return value
         try:
-            return self.json_form(validated)
+            wire = self.json_form(validated)
         except (PydanticSerializationError, ValueError, TypeError) as error:
             violations.append(Violation(render_path(path), f"cannot be serialised: {error}", _a(self.hint)))
             return value
+        if node is not None and node.overlaps:
+            # A union whose members share a JSON form: read it back as the worker will.
+            try:
+                arrived = self.adapter.validate_json(encode_json(wire))
+            except pydantic.ValidationError as error:
+                arrived = error
+            if arrived != validated:
+                problem = (
+                    f"would arrive on the worker as {arrived!r}, not as the {type_name(validated)} sent: "
+                    f"members of {hint_text(self.hint)} share this JSON form"
+                )
+                instead = "a discriminated union (Field(discriminator=...)) or a value of one member type"
+                violations.append(Violation(render_path(path), problem, instead))
+                return value
+        return wire
 
     def json_form(self, validated: Any) -> Any:
         """The JSON form of a validated value: what the schema publishes and the worker reads back.

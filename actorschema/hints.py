@@ -120,6 +120,11 @@ class Node:
     walks: bool = False
     #: Some dict under this node has keys that two texts can name (see key_collisions).
     collides: bool = False
+    #: A ``union`` with a discriminator (pydantic picks the member by its tag).
+    tagged: bool = False
+    #: Some union under this node has members whose JSON forms may overlap: the worker
+    #: could pick another member than the one sent (``A | B`` with the same fields).
+    overlaps: bool = False
     _key_adapter: TypeAdapter[Any] | None = dataclasses.field(default=None, repr=False)
     #: A record's ``float`` fields, read at C speed (see _finite), and its other fields that walk.
     _floats: Callable[[Any], Any] | None = dataclasses.field(default=None, repr=False)
@@ -174,6 +179,7 @@ def _mark(root: Node) -> None:
                 stack.extend(current.successors())
         node.walks = any(_walks_here(n) for n in reach)
         node.collides = any(n.kind == "map" and n.key is not None and n.key.kind in _CONVERTED for n in reach)
+        node.overlaps = any(_may_overlap(n) for n in reach)
     for node in nodes:
         floats = [attribute for attribute, _, child in node.fields if child.kind == "float"]
         if floats and node.record != "typeddict":
@@ -188,6 +194,27 @@ def _mark(root: Node) -> None:
 
 
 _CONVERTED = ("converted", "float", "time")
+#: Union members whose JSON forms never overlap (pydantic's smart mode picks them by exact type).
+_DISTINCT = frozenset((int, float, str, bool, type(None), None))
+
+
+def _may_overlap(node: Node) -> bool:
+    """Could two members of this union share a JSON form, so that pydantic's smart mode picks another?"""
+    if node.kind != "union" or node.tagged:
+        return False
+    members = [child for child in node.children if child.hint not in (None, type(None))]
+    if len(members) < 2:
+        return False
+    if any(child.kind == "any" for child in members):
+        return True
+    distinct = [
+        child
+        for child in members
+        if child.hint in _DISTINCT or typing.get_origin(child.hint) is typing.Literal
+    ]
+    structured = [child for child in members if child.kind in ("record", "root", "map", "seq", "union")]
+    texts = [child for child in members if child not in distinct and child not in structured]
+    return len(structured) >= 2 or len(texts) >= 2 or bool(texts and distinct)
 
 
 def _walks_here(node: Node) -> bool:
@@ -269,7 +296,10 @@ class _Classifier:
 
     def annotated(self, hint: Any, args: tuple[Any, ...], where: str) -> Node:
         base, *metadata = args
+        tagged = False
         for meta in metadata:
+            if getattr(meta, "discriminator", None) is not None or isinstance(meta, pydantic.Discriminator):
+                tagged = True
             if isinstance(meta, PlainSerializer | WrapSerializer):
                 raise Unsupported(
                     where,
@@ -288,7 +318,10 @@ class _Classifier:
                     "would be dead-lettered by the worker",
                     "the parsed type itself (Json[list[int]] -> list[int]): the message then carries the value",
                 )
-        return self.node(base, where)
+        node = self.node(base, where)
+        if tagged and node.kind == "union":
+            node.tagged = True
+        return node
 
     def sequence(self, hint: Any, origin: Any, args: tuple[Any, ...], where: str) -> Node:
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):

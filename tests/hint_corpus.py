@@ -497,6 +497,9 @@ ROWS: list[Row] = [
     Row("model-transforming-validator", Lowered, st.builds(Lowered, email=text)),
     Row("optional-model", Optional[Item], st.none() | items),
     Row("model-or-int", Union[Item, int], items | ints),
+    Row("models-union", Union[Item, Tree], items | trees),
+    Row("str-or-uuid", Union[str, uuid.UUID], text | st.uuids()),
+    Row("datetime-or-int", Union[dt.datetime, int], aware | ints),
     # -- dataclasses, TypedDict, NamedTuple
     Row("dataclass", Point, points),
     Row("dataclass-any", Tagged, st.builds(Tagged, label=text, meta=json_values)),

@@ -1721,3 +1721,22 @@ class Unreadable:
 def test_a_type_whose_inner_hints_cannot_be_read_is_refused_not_waved_through() -> None:
     with pytest.raises(TypeError, match=r"parameter 'x' .*cannot read the types inside it: NameError"):
         one(Unreadable)
+
+
+class Twin(BaseModel):
+    x: int
+
+
+class OtherTwin(BaseModel):
+    x: int
+
+
+def test_a_union_member_that_would_arrive_as_another_is_refused_on_send() -> None:
+    """``A | B`` with the same fields: B's JSON form is also A's, and the worker would build an A."""
+    contract = one(Twin | OtherTwin)
+    assert contract.canonical((), {"x": Twin(x=1)})[1] == {"x": {"x": 1}}
+    error = invalid(contract, (), {"x": OtherTwin(x=1)})
+    (violation,) = error.violations
+    assert violation.path == "kwargs.x"
+    assert "would arrive on the worker as Twin(x=1)" in violation.problem
+    assert "discriminat" in violation.hint
