@@ -195,7 +195,7 @@ def _mark(root: Node) -> None:
 
 _CONVERTED = ("converted", "float", "time")
 #: Union members whose JSON forms never overlap (pydantic's smart mode picks them by exact type).
-_DISTINCT = frozenset((int, float, str, bool, type(None), None))
+_DISTINCT = (int, float, str, bool, type(None), None)  # a tuple: hints may be unhashable
 
 
 def _may_overlap(node: Node) -> bool:
@@ -250,7 +250,7 @@ _SEQUENCES = (
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping, collections.OrderedDict)
 _TEXT_KEY_TYPES = (str,)
 #: Dict key types whose JSON text converts back exactly, but where two texts may name one key.
-_CONVERTED_KEY_TYPES = (int, float, bool, datetime.datetime, datetime.date, datetime.time)
+_CONVERTED_KEY_TYPES = (int, datetime.date, decimal.Decimal, uuid.UUID)  # bool is an int
 
 
 class _Classifier:
@@ -359,18 +359,11 @@ class _Classifier:
                 )
             if issubclass(base, _TEXT_KEY_TYPES):
                 return Node("text", hint)
+            if issubclass(base, float):
+                return Node("float", hint)  # also walked: a non-finite key has no JSON text
+            if issubclass(base, _TIME_TYPES):
+                return Node("time", hint)  # also walked: a naive key would name another instant
             if issubclass(base, _CONVERTED_KEY_TYPES):
-                kind = (
-                    "float"
-                    if issubclass(base, float)
-                    else "time"
-                    if issubclass(base, _TIME_TYPES)
-                    else "converted"
-                )
-                if kind == "time":
-                    return Node("time", hint)
-                return Node(kind, hint)
-            if issubclass(base, decimal.Decimal | uuid.UUID):
                 return Node("converted", hint)
         raise Unsupported(place, f"{base!r} keys do not survive as JSON object keys", instead)
 
