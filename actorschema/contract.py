@@ -467,6 +467,12 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
     try:
         adapter, configured = _adapter(for_pydantic(hint))
     except Exception as error:
+        try:
+            classify(hint)  # a known reason (a serializer some pydantic versions cannot even build) says more
+        except Unsupported as unsupported:
+            raise _refusal(actor_name, parameter.name, hint, unsupported) from error
+        except Exception:
+            pass  # pydantic's own error, below, is the one to report
         raise TypeError(
             f"actor {actor_name!r}: parameter {parameter.name!r} has a type hint pydantic cannot validate "
             f"({hint!r}): {error}"
@@ -474,10 +480,7 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
     try:
         node = classify(hint, base64_bytes=configured)
     except Unsupported as error:
-        raise TypeError(
-            f"actor {actor_name!r}: parameter {parameter.name!r} ({hint_text(hint)}) cannot make the round "
-            f"trip to JSON and back: {error.where} {error.why}; declare {error.instead}"
-        ) from error
+        raise _refusal(actor_name, parameter.name, hint, error) from error
     except Exception as error:  # a hint inside the type that cannot be read (a field's forward reference)
         raise TypeError(
             f"actor {actor_name!r}: parameter {parameter.name!r} ({hint_text(hint)}): cannot read the "
@@ -485,6 +488,13 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
         ) from error
     native = _is_json_native(hint) or _is_json_native_sequence(hint)
     return Parameter(parameter.name, kind, hint, parameter.default, adapter, native, node)
+
+
+def _refusal(actor_name: str, name: str, hint: Any, error: Unsupported) -> TypeError:
+    return TypeError(
+        f"actor {actor_name!r}: parameter {name!r} ({hint_text(hint)}) cannot make the round trip to JSON "
+        f"and back: {error.where} {error.why}; declare {error.instead}"
+    )
 
 
 def _adapter(hint: Any) -> tuple[TypeAdapter[Any], bool]:

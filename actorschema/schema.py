@@ -315,9 +315,12 @@ def _key_text_schema(keys: Any) -> dict[str, Any] | None:
         return {"pattern": FLOAT_KEY_PATTERN}
     if kind == "bool":
         return {"enum": ["true", "false"]}
-    if kind == "enum" and keys.get("sub_type") == "int":
-        # An IntEnum (Flag keys are refused: pydantic reads only single members from key text).
+    if kind == "enum" and keys.get("sub_type") in ("int", "str"):
+        # An IntEnum or a str Enum, said here whatever pydantic's version writes (Flag keys are
+        # refused: pydantic reads only single members from key text).
         return {"enum": [str(member.value) for member in keys["members"]]}
+    if kind == "literal" and all(type(value) is str for value in keys["expected"]):
+        return {"enum": list(keys["expected"])}
     if kind == "decimal":
         return {"pattern": DECIMAL_PATTERN}
     return None
