@@ -67,6 +67,9 @@ __all__ = [
     "key_collisions",
 ]
 
+#: This pydantic reads base64 bytes back from JSON (``val_json_bytes``, newer than ``ser_json_bytes``).
+BASE64_READABLE = "val_json_bytes" in pydantic.ConfigDict.__annotations__
+
 #: Most values a ``Flag`` may take before its schema (every combination, listed) is refused as too large.
 MAX_FLAG_VALUES = 1024
 
@@ -151,7 +154,7 @@ def classify(hint: Any, *, base64_bytes: bool = True) -> Node:
       base64_bytes: ``bytes`` outside any model travel as base64url (the
         gateway's adapter config applies to the hint).
     """
-    root = _Classifier(base64_bytes).node(hint, _hint_name(hint))
+    root = _Classifier(base64_bytes and BASE64_READABLE).node(hint, _hint_name(hint))
     _mark(root)
     return root
 
@@ -378,6 +381,13 @@ class _Classifier:
             return Node("leaf", hint)  # pydantic.v1 models: the failclosed workstream decides
         if issubclass(hint, float):
             return Node("float", hint)
+        if issubclass(hint, bytes | bytearray) and not BASE64_READABLE:
+            raise Unsupported(
+                where,
+                f"cannot travel as base64url with pydantic {pydantic.VERSION}, which reads bytes from JSON "
+                "as UTF-8 text only (val_json_bytes came later)",
+                "base64url text as str, decoded in the actor, or a newer pydantic",
+            )
         if issubclass(hint, bytes | bytearray) and not self.base64_bytes:
             raise Unsupported(
                 where,
@@ -415,7 +425,9 @@ class _Classifier:
             config = {}
         if config is not None:
             self.base64_bytes = (
-                config.get("ser_json_bytes") == "base64" and config.get("val_json_bytes") == "base64"
+                BASE64_READABLE
+                and config.get("ser_json_bytes") == "base64"
+                and config.get("val_json_bytes") == "base64"
             )
         try:
             return self.record_fields(node, hint, cls)
