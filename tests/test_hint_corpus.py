@@ -251,7 +251,7 @@ def test_a_refused_hint_fails_every_send_with_its_reason(row: Row) -> None:
 
 
 def test_ajv_accepts_every_stored_message(corpus: Corpus) -> None:
-    """ajv (strict mode, ajv-formats) on every corpus schema and a batch of stored messages, in one run."""
+    """ajv (strict mode, ajv-formats) on every corpus schema, stored messages and near misses, in one run."""
     messages: list[dict[str, Any]] = []
 
     @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -266,7 +266,38 @@ def test_ajv_accepts_every_stored_message(corpus: Corpus) -> None:
             messages.append({"schema": row.id, "data": json.loads(encode_json(message.asdict()))})
 
     collect()
+    valid_count = len(messages)
+    # Near misses too: ajv's verdict must be the worker's (the message is not sent, only judged).
+    verdicts: list[bool] = []
+    inbound = {row.id: InboundContract(corpus.gateway.contracts[actor_name(row)]) for row in ACCEPTED}
+
+    @settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(st.tuples(*(mutated(stored_form(row)) for row in ACCEPTED)))
+    def collect_near_misses(values: tuple[Any, ...]) -> None:
+        for row, value in zip(ACCEPTED, values, strict=True):
+            message = dramatiq.Message(
+                queue_name="default", actor_name=actor_name(row), args=(), kwargs={"x": value}, options={}
+            )
+            messages.append({"schema": row.id, "data": json.loads(encode_json(message.asdict()))})
+            try:
+                inbound[row.id].check((), {"x": value})
+            except PayloadRejected:
+                verdicts.append(False)
+            else:
+                verdicts.append(True)
+
+    collect_near_misses()
     result = run_ajv({"schemas": corpus.schemas, "messages": messages})
+    disagreements = [
+        (m["schema"], m["data"]["kwargs"], worker, r["errors"])
+        for m, r, worker in zip(
+            messages[valid_count:], result["messages"][valid_count:], verdicts, strict=True
+        )
+        if r["valid"] != worker and m["schema"] not in PENDING
+    ]
+    assert not disagreements
+    assert True in verdicts and False in verdicts  # near misses that pass, and ones that do not
+    messages, result["messages"] = messages[:valid_count], result["messages"][:valid_count]
     broken = {name: entry["error"] for name, entry in result["schemas"].items() if not entry["ok"]}
     assert not broken
     refused = [
