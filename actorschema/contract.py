@@ -16,29 +16,32 @@ Values of parameters without a hint (or hinted ``Any``, ``object``, bare
 validated values of hints made of JSON types only (``dict | None``,
 ``list[dict[str, Any]]``): pydantic checks their shape, and the strict JSON
 check judges their ``Any`` positions. Every other hint is validated by
-pydantic and travels as pydantic's JSON form: a model as its JSON object, a
-``datetime`` as RFC 3339 text, a ``UUID`` or ``Decimal`` as a string, a tuple
-or set as an array, ``bytes`` as base64url. What that form would hide is
-refused instead: naive times, UTC offsets with seconds, and non-JSON values in
-a model's ``Any``-like fields. A pipeline step may lack exactly the argument
-Dramatiq appends (the previous step's result), and must have room for it.
+pydantic and travels as pydantic's JSON form, by alias and in round-trip form:
+a model as its JSON object, a ``datetime`` as RFC 3339 text, a ``UUID`` or
+``Decimal`` as a string, a tuple or set as an array, ``bytes`` as base64url.
+
+Each hint is classified once, when the actor is declared
+(:mod:`actorschema.hints`): a hint whose JSON form would not read back as the
+value sent (a ``SecretStr``, a serializer, an excluded field, ``Literal[1]``
+dict keys...) is refused there, with the reason and what to declare instead.
+What the JSON form would hide in a value is refused at send: naive times, UTC
+offsets with seconds, non-finite floats, non-JSON values in ``Any`` positions
+(of models, their extras, dataclasses and TypedDicts), and dict keys that two
+texts name once converted (``1`` and ``"01"`` for an ``int`` key). A pipeline
+step may lack exactly the argument Dramatiq appends (the previous step's
+result), and must have room for it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
-import decimal
-import enum
 import functools
 import inspect
-import pathlib
 import re
 import sys
 import types
 import typing
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,9 +52,11 @@ from pydantic import ConfigDict, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
+from .encoder import encode_json
 from .errors import PayloadInvalid, Violation
+from .hints import Node, Unsupported, classify, for_pydantic, hidden_by_json_form, key_collisions
 from .paths import Path, render_path
-from .strict_json import find_violations, type_name
+from .strict_json import type_name
 
 __all__ = [
     "ABSENT",
@@ -231,8 +236,9 @@ class Parameter:
         ``list[dict[str, Any]]``...): the validated value is its own JSON form
         (a top-level tuple or set of them becomes a list), and the strict JSON
         check applies to it as to an unhinted value.
-      walks: Validated values must be walked for what pydantic's JSON form would
-        hide: naive or second-offset times, and non-JSON values in ``Any`` fields.
+      node: The hint's wire tree (:mod:`actorschema.hints`): where values must
+        be walked for what pydantic's JSON form would hide, and where dict keys
+        may collide once converted.
     """
 
     name: str
@@ -241,7 +247,7 @@ class Parameter:
     default: Any
     adapter: TypeAdapter[Any] | None = dataclasses.field(default=None, compare=False, repr=False)
     keeps_value: bool = False
-    walks: bool = False
+    node: Node | None = dataclasses.field(default=None, compare=False, repr=False)
     #: ``hint`` when values of exactly that type are already their own JSON form.
     exact: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
     #: ``dict`` or ``list`` for raw hints that still name their container.
@@ -282,23 +288,54 @@ class Parameter:
                 problem = f"is a {type_name(value)}, not a {container.__name__}"
                 violations.append(Violation(render_path(path), problem, _a(self.hint)))
             return value
+        node = self.node
+        if node is not None and node.collides:
+            collisions = key_collisions(node, value, path)
+            if collisions:
+                violations.extend(collisions)
+                return value
         try:
             validated = self.adapter.validate_python(value)
         except pydantic.ValidationError as error:
-            violations.extend(_pydantic_violations(error, path, self.hint, value))
+            violations.extend(pydantic_violations(error, path, self.hint, value))
             return value
         if self.keeps_value:
             return list(validated) if isinstance(validated, tuple | set | frozenset) else validated
-        if self.walks:
-            hidden = _hidden_by_json_form(validated, path)
+        if node is not None and node.walks:
+            hidden = hidden_by_json_form(node, validated, path)
             if hidden:
                 violations.extend(hidden)
                 return value
         try:
-            return self.adapter.dump_python(validated, mode="json")
+            wire = self.json_form(validated)
         except (PydanticSerializationError, ValueError, TypeError) as error:
             violations.append(Violation(render_path(path), f"cannot be serialised: {error}", _a(self.hint)))
             return value
+        if node is not None and node.overlaps:
+            # A union whose members share a JSON form: read it back as the worker will.
+            try:
+                arrived = self.adapter.validate_json(encode_json(wire))
+            except pydantic.ValidationError as error:
+                arrived = error
+            if arrived != validated:
+                problem = (
+                    f"would arrive on the worker as {arrived!r}, not as the {type_name(validated)} sent: "
+                    f"members of {hint_text(self.hint)} share this JSON form"
+                )
+                instead = "a discriminated union (Field(discriminator=...)) or a value of one member type"
+                violations.append(Violation(render_path(path), problem, instead))
+                return value
+        return wire
+
+    def json_form(self, validated: Any) -> Any:
+        """The JSON form of a validated value: what the schema publishes and the worker reads back.
+
+        By alias (the schema and the validator name fields by their alias) and
+        in round-trip form (``Json[...]`` as its text; computed fields, which no
+        validator reads, left out).
+        """
+        assert self.adapter is not None
+        return self.adapter.dump_python(validated, mode="json", by_alias=True, round_trip=True)
 
 
 class ActorContract:
@@ -726,6 +763,8 @@ def _contract_parameter(actor_name: str, parameter: inspect.Parameter, hint: Any
     _refuse_pydantic_v1(actor_name, where, hint)
     try:
         return _parameter(actor_name, parameter, hint)
+    except ContractError:
+        raise  # already says what, why and what to declare instead
     except Exception as error:
         cause = error.__cause__ or error
         # pydantic's texts run to paragraphs of advice about its own config: its first sentence says why.
@@ -801,20 +840,49 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
     if _is_raw(hint):
         return Parameter(parameter.name, kind, hint, parameter.default)
     try:
-        try:
-            adapter: TypeAdapter[Any] = TypeAdapter(hint, config=_ADAPTER_CONFIG)
-        except pydantic.PydanticUserError:
-            # Models (and other types with their own config) refuse an outer one.
-            adapter = TypeAdapter(hint)
+        adapter, configured = _adapter(for_pydantic(hint))
     except Exception as error:
+        try:
+            classify(hint)  # a known reason (a serializer some pydantic versions cannot even build) says more
+        except Unsupported as unsupported:
+            raise _refusal(actor_name, parameter.name, hint, unsupported) from error
+        except Exception:
+            pass  # pydantic's own error, below, is the one to report
         raise TypeError(
             f"actor {actor_name!r}: parameter {parameter.name!r} has a type hint pydantic cannot validate "
             f"({hint_text(hint)}): {error}"
         ) from error
+    try:
+        node = classify(hint, base64_bytes=configured)
+    except Unsupported as error:
+        raise _refusal(actor_name, parameter.name, hint, error) from error
+    except Exception as error:  # a hint inside the type that cannot be read (a field's forward reference)
+        problem = (
+            f"parameter {parameter.name!r} ({hint_text(hint)}): cannot read the "
+            f"types inside it: {type(error).__name__}: {error}"
+        )
+        fix = "types whose fields' hints resolve at run time"
+        # A field's forward reference may name a class defined later: try again on the next send.
+        raise ContractError(actor_name, problem, fix, retry=isinstance(error, NameError)) from error
     native = _is_json_native(hint) or _is_json_native_sequence(hint)
-    return Parameter(
-        parameter.name, kind, hint, parameter.default, adapter, native, not native and _needs_walk(hint)
+    return Parameter(parameter.name, kind, hint, parameter.default, adapter, native, node)
+
+
+def _refusal(actor_name: str, name: str, hint: Any, error: Unsupported) -> ContractError:
+    problem = (
+        f"parameter {name!r} ({hint_text(hint)}) cannot make the round trip to JSON "
+        f"and back: {error.where} {error.why}"
     )
+    return ContractError(actor_name, problem, error.instead)
+
+
+def _adapter(hint: Any) -> tuple[TypeAdapter[Any], bool]:
+    """pydantic's validator for ``hint``, and whether the gateway's config (base64url bytes) applies to it."""
+    try:
+        return TypeAdapter(hint, config=_ADAPTER_CONFIG), True
+    except pydantic.PydanticUserError:
+        # Models, dataclasses and TypedDicts refuse an outer config: their own applies.
+        return TypeAdapter(hint), False
 
 
 def _is_exact_scalar(hint: Any) -> bool:
@@ -872,131 +940,21 @@ def _is_raw_json_native(hint: Any) -> bool:
     return not args or any(map(_is_raw_json_native, args))
 
 
-def _needs_walk(hint: Any, seen: frozenset[Any] = frozenset()) -> bool:
-    """Can a value of type ``hint`` hold a ``datetime``/``time`` or an ``Any`` position? Unknown says yes."""
-    if hint is Any or hint is object or hint is _EMPTY:
-        return True
-    origin = typing.get_origin(hint)
-    if origin is typing.Annotated:
-        return _needs_walk(typing.get_args(hint)[0], seen)
-    if origin is typing.Literal:
-        return False
-    if origin is not None:
-        return any(_needs_walk(arg, seen) for arg in typing.get_args(hint) if arg is not Ellipsis)
-    if hint is None or hint is type(None):
-        return False
-    if not isinstance(hint, type):
-        supertype = getattr(hint, "__supertype__", None)  # typing.NewType
-        return supertype is None or _needs_walk(supertype, seen)
-    if issubclass(hint, datetime.datetime | datetime.time):
-        return True
-    if issubclass(hint, _TIME_FREE) or hint in seen:
-        return False
-    fields = _field_hints(hint)
-    if fields is None:
-        return True  # bare containers (untyped contents) and classes this cannot see into
-    return any(_needs_walk(field, seen | {hint}) for field in fields.values())
-
-
-def _field_hints(cls: type) -> dict[str, Any] | None:
-    """The field types of a model, TypedDict, NamedTuple or dataclass; None for anything else."""
-    if issubclass(cls, pydantic.BaseModel):
-        return {name: field.annotation for name, field in cls.model_fields.items()}
-    if (
-        typing.is_typeddict(cls)
-        or (issubclass(cls, tuple) and hasattr(cls, "_fields"))
-        or dataclasses.is_dataclass(cls)
-    ):
-        try:
-            return typing.get_type_hints(cls)
-        except Exception:
-            return {name: Any for name in getattr(cls, "_fields", ())} or None
-    return None
-
-
-@functools.cache
-def _walk_plan(model: type[pydantic.BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """For one model class, worked out once: (fields holding raw JSON, fields to walk into)."""
-    raw, deep = [], []
-    for name, field in model.model_fields.items():
-        if _is_raw_json_native(field.annotation):
-            raw.append(name)
-        elif _needs_walk(field.annotation):
-            deep.append(name)
-    return tuple(raw), tuple(deep)
-
-
-def _hidden_by_json_form(value: Any, path: Path) -> list[Violation]:
-    """What pydantic's JSON form would hide in a validated value.
-
-    Naive ``datetime``/``time`` values (RFC 3339 requires an offset), offsets
-    with seconds (RFC 3339 has minutes only: the text would name another
-    instant), and values in a model's ``Any``-like fields that are not strict
-    JSON (pydantic would turn ``NaN`` into ``null``, a set into a list...).
-    """
-    found: list[Violation] = []
-    stack: list[tuple[Any, Path]] = [(value, path)]
-    seen: set[int] = set()
-    while stack:
-        node, where = stack.pop()
-        if isinstance(node, datetime.datetime | datetime.time):
-            found.extend(_time_violations(node, where))
-            continue
-        if id(node) in seen:
-            continue
-        if isinstance(node, pydantic.BaseModel):
-            seen.add(id(node))
-            raw, deep = _walk_plan(type(node))
-            for name in raw:
-                found.extend(find_violations(getattr(node, name), (*where, name)))
-            stack.extend((getattr(node, name), (*where, name)) for name in deep)
-        elif isinstance(node, dict):
-            seen.add(id(node))
-            stack.extend((v, (*where, k)) for k, v in node.items() if type(v) not in _PLAIN_SCALARS)
-        elif isinstance(node, list | tuple | set | frozenset):
-            seen.add(id(node))
-            stack.extend((v, (*where, i)) for i, v in enumerate(node) if type(v) not in _PLAIN_SCALARS)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            seen.add(id(node))
-            stack.extend((getattr(node, f.name), (*where, f.name)) for f in dataclasses.fields(node))
-    return found
-
-
-def _time_violations(node: datetime.datetime | datetime.time, where: Path) -> list[Violation]:
-    kind = "datetime" if isinstance(node, datetime.datetime) else "time"
-    offset = node.utcoffset()
-    if offset is None:
-        return [Violation(render_path(where), f"is a naive {kind} (no UTC offset)", _AWARE_HINT)]
-    if offset % datetime.timedelta(minutes=1):
-        problem = f"has the UTC offset {offset}, with seconds: RFC 3339 offsets are whole minutes"
-        return [
-            Violation(render_path(where), problem, "the same instant in UTC: value.astimezone(datetime.UTC)")
-        ]
-    return []
-
-
-_TIME_FREE = (
-    str,
-    bytes,
-    bytearray,
-    int,
-    float,
-    complex,
-    decimal.Decimal,
-    uuid.UUID,
-    datetime.date,
-    datetime.timedelta,
-    enum.Enum,
-    pathlib.PurePath,
-)
 _NATIVE_LEAVES: frozenset[Any] = frozenset((Any, object, type(None), None, bool, int, float, str, dict, list))
-_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 _NOTHING: dict[str, Any] = {}
 
 
-def _pydantic_violations(
+def pydantic_violations(
     error: pydantic.ValidationError, path: Path, hint: Any, value: Any
 ) -> list[Violation]:
+    """pydantic's errors as violations at their place in ``value`` (send side and worker alike).
+
+    Parameters:
+      error: What pydantic refused.
+      path: Where ``value`` is in the message.
+      hint: The parameter's hint, for what to send instead.
+      value: The value pydantic was given (Python on send, JSON on the worker).
+    """
     found = []
     for detail in error.errors(include_url=False):
         where, bad_key = _locate(value, detail["loc"])

@@ -21,7 +21,9 @@ decoder may have let through, and values pydantic cannot turn into the
 declared type although the schema does not rule them out. The string forms
 :mod:`actorschema.formats` makes exact leave none of the latter; constraints
 JSON Schema cannot state still can (a ``FutureDatetime``, a ``datetime`` with
-``gt=``, a URL pydantic's parser refuses).
+``gt=``, a URL pydantic's parser refuses), and so can two dict keys that name
+one key once converted (``"1"`` and ``"1.0"`` for a ``float`` key), which no
+JSON Schema keyword can express.
 
 A message in the legacy positional form (older producers, pipeline
 continuations) is bound to the signature first and then judged in canonical
@@ -30,13 +32,16 @@ form, the one documented difference between the schema and the worker.
 After the verdict, typed parameters are converted to their Python types,
 through pydantic's JSON mode, the inverse of how the send side wrote them:
 models, ``datetime``, ``UUID``, ``Decimal``, ``Enum``, ``tuple``, ``bytes``
-(from base64url) and containers of them. The converted values go to the
+(from base64url) and containers of them; dict keys that two texts name once
+converted (``"1"`` and ``"1.0"`` for a ``float`` key) are refused, both named,
+rather than one entry silently kept. The converted values go to the
 actor only, never back into the message: a retry re-encodes the message as it
 arrived.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -48,10 +53,11 @@ import pydantic
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
 
-from .contract import ActorContract, Parameter, hint_text
+from .contract import ActorContract, Parameter, hint_text, pydantic_violations
 from .encoder import encode_json
 from .errors import NonJSONPayload, PayloadInvalid, Violation
 from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
+from .hints import key_collisions
 from .limits import SizeLimit
 from .paths import Path, render_path
 from .schema import message_schema
@@ -219,6 +225,13 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
     if parameter.adapter is None or type(value) is parameter.exact:
         return value
     adapter = parameter.adapter
+    node = parameter.node
+    if node is not None and node.collides:
+        # Two texts naming one key ("1" and "01" for an int key): pydantic would keep one entry.
+        collisions = key_collisions(node, value, path)
+        if collisions:
+            violations.extend(collisions)
+            return value
     try:
         # JSON mode: the inverse of the send side's JSON form (base64url bytes, RFC 3339 times).
         return adapter.validate_json(encode_json(value))
@@ -230,12 +243,13 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
                 return adapter.validate_json(encode_json(_integral_floats_as_ints(value)))
             except pydantic.ValidationError as retry_error:
                 error = retry_error
-        for detail in error.errors(include_url=False):
-            where = (*path, *(step for step in detail["loc"] if isinstance(step, int | str)))
-            problem = f"{detail['msg']} (the schema allows it; the declared type does not)"
-            violations.append(
-                Violation(render_path(where), problem, f"a value of type {hint_text(parameter.hint)}")
+        # The send side's reading of pydantic's locations (union members and "[key]" are not places).
+        violations.extend(
+            dataclasses.replace(
+                found, problem=f"{found.problem} (the schema allows it; the declared type does not)"
             )
+            for found in pydantic_violations(error, path, parameter.hint, value)
+        )
         return value
 
 

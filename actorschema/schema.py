@@ -17,18 +17,26 @@ of a format most validators do not know. Every other string ``format``
 (``date-time``, ``uuid``...) gets the pattern :mod:`actorschema.formats`
 holds for it, so that validators that treat ``format`` as an annotation (the
 draft 2020-12 default) and those that assert it reach the worker's verdict.
+:class:`WorkerSchema` tightens the rest
+where the validator reads more strictly than pydantic's schema says: dict keys
+as the text the gateway writes, ``Flag`` combinations, URL schemes, required
+discriminator tags.
 """
 
 from __future__ import annotations
 
+import enum
 import inspect
 from typing import Any
 
 from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from .contract import ActorContract, Parameter
 from .defaults import PublishedJsonSchema, function_facts, published_text, scrub_field, scrub_texts
 from .formats import UUID_PATTERN, exact_string_form
+from .hints import flag_values
 from .limits import SizeLimit
 from .options import OPTIONS, options_schema
 from .strict_json import MESSAGE_FIELD_ORDER
@@ -49,6 +57,10 @@ DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)
 BASE64URL_PATTERN = (
     r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]={0,2}|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048]=?)?(?!\n)$"
 )
+#: ``int`` dict keys as pydantic writes them (and the only spelling of each: ``"01"`` would collide with ``"1"``).
+INT_KEY_PATTERN = r"^-?(?:0|[1-9][0-9]*)(?!\n)$"
+#: Finite ``float`` dict keys as pydantic writes them (Python's ``repr``: ``1.0``, ``1e+20``, ``1e-05``).
+FLOAT_KEY_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?!\n)$"
 
 
 def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
@@ -162,12 +174,15 @@ def _parameter_schemas(contract: ActorContract) -> tuple[dict[str, Any], dict[st
         by_key, shared = TypeAdapter.json_schemas(
             typed,  # type: ignore[arg-type]
             ref_template="#/$defs/{model}",
-            schema_generator=PublishedJsonSchema,
+            schema_generator=WorkerSchema,
         )
-        # pydantic says "format": "binary" for bytes whatever their JSON form: base64url
-        # for the gateway's own adapters, UTF-8 text (pydantic's default) inside models.
-        schemas = {name: _tightened(schema, _BASE64URL) for (name, _), schema in by_key.items()}
-        definitions = _tightened(shared.get("$defs", {}), _TEXT)
+        # bytes travel as base64url everywhere (the contract refuses models that would write UTF-8 text).
+        definitions = _tightened(shared.get("$defs", {}), _BASE64URL)
+        schemas = {
+            name: _text_keys(_tightened(schema, _BASE64URL), definitions)
+            for (name, _), schema in by_key.items()
+        }
+        definitions = _text_keys(definitions, definitions)
     for parameter in contract.parameters:
         if parameter.adapter is None:
             schemas[parameter.name] = _raw_schema(parameter)
@@ -259,7 +274,112 @@ def _limit_comment(limit: SizeLimit) -> str:
 
 
 _BASE64URL = {"contentEncoding": "base64url", "pattern": BASE64URL_PATTERN}
-_TEXT: dict[str, Any] = {}
+
+
+class WorkerSchema(PublishedJsonSchema):
+    """pydantic's validation-mode JSON Schema, tightened to exactly what the worker's validator accepts.
+
+    Dict keys as the text the gateway writes (an ``int`` key is ``"1"``, never
+    ``1``, which a JSON object key cannot be); every combination of a ``Flag``;
+    a URL type's schemes; a discriminated union's tag required, default or not
+    (pydantic's validator cannot pick a member without it); a ``NamedTuple``
+    as the full array the gateway writes (ajv's strict mode also wants that).
+    """
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        result = super().dict_schema(schema)
+        keys = _key_text_schema(schema.get("keys_schema"))
+        if keys is not None:
+            result["propertyNames"] = keys
+        return result
+
+    def enum_schema(self, schema: core_schema.EnumSchema) -> JsonSchemaValue:
+        result = super().enum_schema(schema)
+        cls = schema["cls"]
+        if issubclass(cls, enum.Flag):
+            result["enum"] = list(flag_values(cls))
+        return result
+
+    def url_schema(self, schema: core_schema.UrlSchema) -> JsonSchemaValue:
+        result = super().url_schema(schema)
+        schemes = schema.get("allowed_schemes")
+        if schemes:
+            # Case-insensitive, as the URL parser reads schemes; in allOf, beside any format pattern.
+            alternatives = "|".join(
+                "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in scheme)
+                for scheme in schemes
+            )
+            result.setdefault("allOf", []).append({"pattern": f"^(?:{alternatives}):"})
+        return result
+
+    def tuple_schema(self, schema: core_schema.TupleSchema) -> JsonSchemaValue:
+        return _full_tuple(super().tuple_schema(schema))
+
+    def call_schema(self, schema: core_schema.CallSchema) -> JsonSchemaValue:
+        return _full_tuple(super().call_schema(schema))
+
+    def tagged_union_schema(self, schema: core_schema.TaggedUnionSchema) -> JsonSchemaValue:
+        result = super().tagged_union_schema(schema)
+        # OpenAPI's keyword, unknown to JSON Schema validators (ajv's strict mode refuses it):
+        # the required tags below say the same, exactly.
+        tag = (result.pop("discriminator", None) or {}).get("propertyName")
+        if isinstance(tag, str) and isinstance(result.get("oneOf"), list):
+            result["oneOf"] = [_requiring(branch, tag) for branch in result["oneOf"]]
+        return result
+
+
+def _full_tuple(result: JsonSchemaValue) -> JsonSchemaValue:
+    items = result.get("prefixItems")
+    if isinstance(items, list) and result.get("maxItems") == len(items) and "items" not in result:
+        result["minItems"] = len(items)
+    return result
+
+
+def _requiring(branch: Any, tag: str) -> Any:
+    if not isinstance(branch, dict):
+        return branch
+    required = branch.get("required", [])
+    if tag in required:
+        return branch
+    # "type" beside "required": ajv's strict mode wants to know the keyword applies.
+    return {**branch, "type": "object", "required": [*required, tag]}
+
+
+def _key_text_schema(keys: Any) -> dict[str, Any] | None:
+    """The ``propertyNames`` of a dict whose keys pydantic writes as text; None where it says it right."""
+    if not isinstance(keys, dict):
+        return None
+    kind = keys.get("type")
+    if kind == "int":
+        return {"pattern": INT_KEY_PATTERN}
+    if kind == "float":
+        return {"pattern": FLOAT_KEY_PATTERN}
+    if kind == "bool":
+        return {"enum": ["true", "false"]}
+    if kind == "enum" and keys.get("sub_type") in ("int", "str"):
+        # An IntEnum or a str Enum, said here whatever pydantic's version writes (Flag keys are
+        # refused: pydantic reads only single members from key text).
+        return {"enum": [str(member.value) for member in keys["members"]]}
+    if kind == "literal" and all(type(value) is str for value in keys["expected"]):
+        return {"enum": list(keys["expected"])}
+    if kind == "decimal":
+        return {"pattern": DECIMAL_PATTERN}
+    return None
+
+
+def _text_keys(node: Any, definitions: dict[str, Any]) -> Any:
+    """``propertyNames`` that name an integer enum in ``$defs`` (pydantic's, for IntEnum keys): their texts."""
+    if isinstance(node, list):
+        return [_text_keys(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _text_keys(value, definitions) for key, value in node.items()}
+    names = out.get("propertyNames")
+    if isinstance(names, dict) and isinstance(names.get("$ref"), str):
+        target = definitions.get(names["$ref"].removeprefix("#/$defs/"), {})
+        if target.get("type") == "integer" and isinstance(target.get("enum"), list):
+            out["propertyNames"] = {"enum": [str(value) for value in target["enum"]]}
+    return out
 
 
 def _tightened(node: Any, bytes_form: dict[str, Any]) -> Any:
@@ -274,6 +394,8 @@ def _tightened(node: Any, bytes_form: dict[str, Any]) -> Any:
     if not isinstance(node, dict):
         return node
     node = {key: _tightened(value, bytes_form) for key, value in node.items()}
+    if node.get("format") == "path":
+        del node["format"]  # pydantic's own name; a path is any text to its validator
     if node.get("type") == "string" and node.get("format") in ("binary", "base64url"):
         del node["format"]
         node.update(bytes_form)

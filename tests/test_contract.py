@@ -27,11 +27,12 @@ from uuid import UUID
 
 import contract_future_annotations as future
 import dramatiq
+import pydantic
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from rfc3339_validator import validate_rfc3339
 from typing_extensions import TypedDict
 
@@ -1453,3 +1454,289 @@ def test_typed_helper_tells_json_types_apart() -> None:
     assert typed({"a": 1}) != typed(collections.OrderedDict(a=1))
     assert typed(1) != typed(1.0)
     assert typed(1) != typed(True)
+
+
+# -- issue 9, "Why" 1: nothing accepted at send is lost or changed on the worker -------------------------
+#
+# The hint corpus (test_hint_corpus.py) holds the round-trip law for every supported hint and the
+# declare-time refusals; these are the issue's own examples, one test each, with the exact paths.
+
+
+LETTERED_ID = UUID("abcdef01-abcd-4bcd-8bcd-abcdefabcdef")
+
+
+@dataclasses.dataclass
+class Carrier:
+    label: str
+    meta: Any = None
+
+
+@dataclasses.dataclass
+class Inner:
+    n: int
+
+
+class LooseTD(TypedDict):
+    name: str
+    value: Any
+
+
+class OpenModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+
+class Priced(BaseModel):
+    price: float
+    label: str = ""
+
+
+class Basket(BaseModel):
+    prices: list[float]
+    at: dt.datetime
+
+
+class AliasModel(BaseModel):
+    user_id: int = Field(alias="userId")
+
+
+class Lowercased(BaseModel):
+    email: Annotated[str, AfterValidator(str.lower)]
+
+
+@pytest.mark.parametrize(
+    ("hint", "value", "path", "words"),
+    [
+        pytest.param(Carrier, Carrier("a", math.nan), "kwargs.x.meta", "NaN", id="dataclass-any-nan"),
+        pytest.param(Carrier, Carrier("a", {1, 2}), "kwargs.x.meta", "set", id="dataclass-any-set"),
+        pytest.param(Carrier, Carrier("a", {1: "b"}), "kwargs.x.meta", "1", id="dataclass-any-int-key"),
+        pytest.param(Carrier, Carrier("a", Inner(1)), "kwargs.x.meta", "Inner", id="dataclass-any-dataclass"),
+        pytest.param(
+            LooseTD, {"name": "a", "value": math.nan}, "kwargs.x.value", "NaN", id="typeddict-any-nan"
+        ),
+        pytest.param(LooseTD, {"name": "a", "value": {3}}, "kwargs.x.value", "set", id="typeddict-any-set"),
+        pytest.param(
+            OpenModel, OpenModel(name="a", extra=math.inf), "kwargs.x.extra", "inf", id="extra-allow-inf"
+        ),
+        pytest.param(
+            OpenModel, OpenModel(name="a", tags={"t"}), "kwargs.x.tags", "set", id="extra-allow-set"
+        ),
+        pytest.param(list[float], [1.0, math.nan], "kwargs.x[1]", "NaN", id="list-float-nan"),
+        pytest.param(dict[str, float], {"k": math.nan}, "kwargs.x.k", "NaN", id="dict-float-nan"),
+        pytest.param(Priced, Priced(price=math.inf), "kwargs.x.price", "inf", id="model-float-inf"),
+        pytest.param(
+            list[Priced],
+            [Priced(price=1.0), Priced(price=-math.inf)],
+            "kwargs.x[1].price",
+            "inf",
+            id="models-float",
+        ),
+        pytest.param(
+            Basket,
+            Basket(prices=[2.0, math.nan], at=dt.datetime(2024, 1, 1)),
+            None,
+            "",
+            id="model-nan-and-naive",
+        ),
+        pytest.param(dict[float, int], {math.inf: 1}, "kwargs.x", "inf", id="float-key-inf"),
+    ],
+)
+def test_any_positions_and_floats_are_held_to_strict_json_with_the_path(
+    stub_broker: StubBroker, hint: Any, value: Any, path: str | None, words: str
+) -> None:
+    """Before: NaN became null, a set a list, int keys strings, a nested dataclass a dict, silently."""
+
+    def holder(x: hint) -> None:  # type: ignore[valid-type]
+        pass
+
+    actor = dramatiq.actor(holder, actor_name="holder")
+    with pytest.raises(PayloadRejected) as caught:
+        actor.send(x=value)
+    if path is None:  # every problem, each at its own path
+        assert [v.path for v in caught.value.violations] == ["kwargs.x.prices[1]", "kwargs.x.at"]
+        return
+    assert [v.path for v in caught.value.violations] == [path]
+    assert words in caught.value.violations[0].problem
+
+
+def test_an_aliased_field_is_stored_by_its_alias_and_runs_on_the_worker(
+    stub_broker: StubBroker, stub_worker: dramatiq.Worker
+) -> None:
+    """Before: stored as {"user_id": 3}; the schema and the worker require userId, so it was dead-lettered."""
+    received: list[AliasModel] = []
+
+    @dramatiq.actor(actor_name="aliased")
+    def aliased(x: AliasModel) -> None:
+        received.append(x)
+
+    message = aliased.send(x=AliasModel(userId=3))
+    assert message.kwargs == {"x": {"userId": 3}}
+    stub_broker.join("default")
+    stub_worker.join()
+    assert received == [AliasModel(userId=3)]
+
+
+@pytest.mark.parametrize(
+    ("hint", "value", "keys"),
+    [
+        pytest.param(dict[int, str], {1: "a", "01": "b"}, "1 and '01'", id="int"),
+        pytest.param(dict[float, int], {1.0: 1, "1": 2}, "1.0 and '1'", id="float"),
+        pytest.param(dict[bool, int], {True: 1, "true": 2}, "True and 'true'", id="bool"),
+        pytest.param(dict[Decimal, int], {Decimal("1"): 1, "1.0": 2}, "Decimal('1') and '1.0'", id="decimal"),
+        pytest.param(
+            dict[dt.datetime, int],
+            {dt.datetime(2024, 1, 1, tzinfo=UTC): 1, "2024-01-01T02:00:00+02:00": 2},
+            "'2024-01-01T02:00:00+02:00'",
+            id="datetime",
+        ),
+        pytest.param(list[dict[int, str]], [{}, {2: "a", "+2": "b"}], "2 and '+2'", id="nested"),
+    ],
+)
+def test_dict_keys_that_collide_once_converted_are_refused_on_send(hint: Any, value: Any, keys: str) -> None:
+    """Before: pydantic kept one of the two entries and the other was dropped without a word."""
+    error = invalid(one(hint), (), {"x": value})
+    (violation,) = error.violations
+    assert violation.path == ("kwargs.x[1]" if isinstance(value, list) else "kwargs.x")
+    assert keys in violation.problem and "same" in violation.problem
+
+
+@pytest.mark.parametrize(
+    ("hint", "arrived"),
+    [
+        pytest.param(dict[float, int], {"1": 1, "1.0": 2}, id="float"),
+        pytest.param(dict[Decimal, int], {"1": 1, "1.00": 2}, id="decimal"),
+        pytest.param(dict[UUID, int], {str(LETTERED_ID): 1, str(LETTERED_ID).upper(): 2}, id="uuid"),
+    ],
+)
+def test_dict_keys_that_collide_are_refused_on_the_worker(
+    stub_broker: StubBroker, stub_worker: dramatiq.Worker, hint: Any, arrived: dict[str, int]
+) -> None:
+    """A producer that bypasses the gateway: the worker names both keys instead of dropping one entry."""
+    from actorschema.deadletters import dead_letter_reasons
+
+    ran: list[Any] = []
+
+    def keyed(x: hint) -> None:  # type: ignore[valid-type]
+        ran.append(x)
+
+    dramatiq.actor(keyed, actor_name="keyed")
+    body = {
+        "queue_name": "default",
+        "actor_name": "keyed",
+        "args": [],
+        "kwargs": {"x": arrived},
+        "options": {},
+        "message_id": str(AN_ID),
+        "message_timestamp": 1,
+    }
+    stub_broker.queues["default"].put(json.dumps(body).encode())
+    stub_broker.join("default", fail_fast=False)
+    stub_worker.join()
+    assert ran == []
+    (reason,) = dead_letter_reasons(stub_broker, "default").values()
+    (violation,) = reason["violations"]
+    assert violation["path"] == "kwargs.x"
+    first, second = arrived
+    assert repr(first) in violation["problem"] and repr(second) in violation["problem"]
+
+
+def test_a_transforming_validator_must_be_idempotent_and_then_round_trips(
+    stub_broker: StubBroker, stub_worker: dramatiq.Worker
+) -> None:
+    """Validators run on send and again on the worker: the stored form re-validates to the same value."""
+    received: list[Lowercased] = []
+
+    @dramatiq.actor(actor_name="lowered")
+    def lowered(x: Lowercased) -> None:
+        received.append(x)
+
+    message = lowered.send(x=Lowercased(email="Ada@Example.COM"))
+    assert message.kwargs == {"x": {"email": "ada@example.com"}}
+    stub_broker.join("default")
+    stub_worker.join()
+    assert received == [Lowercased(email="ada@example.com")]
+    assert one(Lowercased).canonical((), {"x": received[0]})[1] == message.kwargs
+
+
+@pytest.mark.parametrize(
+    ("hint", "words"),
+    [
+        pytest.param(pydantic.SecretStr, "the mask", id="secret-str"),
+        pytest.param(Annotated[int, pydantic.PlainSerializer(str)], "PlainSerializer", id="plain-serializer"),
+        pytest.param(dict[tuple[int, int], str], "do not survive as JSON object keys", id="tuple-keys"),
+        pytest.param(dict[Literal[1, 2], str], "an IntEnum", id="literal-int-keys"),
+    ],
+)
+def test_what_cannot_round_trip_is_refused_when_declared_with_actor_parameter_and_way_out(
+    hint: Any, words: str
+) -> None:
+    with pytest.raises(TypeError) as caught:
+        one(hint)
+    reason = str(caught.value)
+    assert reason.startswith("actor 'actor': parameter 'x' (")
+    assert words in reason and "; declare " in reason
+
+
+NUMBER_KEY_TEXTS = st.sampled_from(["1", "01", "+1", "1.0", "1e0", "2", "02", "-0", "0", " 3", "3"])
+
+
+@PROPERTY
+@given(
+    hint=st.sampled_from([dict[int, str], dict[float, str], dict[Decimal, str], dict[bool, str]]),
+    arrived=st.dictionaries(
+        NUMBER_KEY_TEXTS | st.sampled_from(["true", "false", "yes"]), st.text(max_size=2)
+    ),
+)
+def test_the_worker_never_drops_an_entry(hint: Any, arrived: dict[str, str]) -> None:
+    """Whatever key texts arrive, the worker refuses them or delivers one entry per key."""
+    from actorschema.inbound import InboundContract
+
+    inbound = InboundContract(one(hint))
+    try:
+        _, kwargs = inbound.check((), {"x": arrived})
+    except PayloadInvalid as error:
+        assert all(v.path.startswith("kwargs.x") for v in error.violations)
+    else:
+        assert len(kwargs["x"]) == len(arrived)
+
+
+@PROPERTY
+@given(sent=st.dictionaries(st.integers(-3, 3) | NUMBER_KEY_TEXTS, st.text(max_size=2)))
+def test_send_never_drops_an_entry(sent: dict[Any, str]) -> None:
+    """Keys sent as ints and as texts: refused with both keys named, or stored one entry per key."""
+    contract = one(dict[int, str])
+    try:
+        _, kwargs = contract.canonical((), {"x": sent})
+    except PayloadInvalid as error:
+        assert all(v.path == "kwargs.x" for v in error.violations)
+    else:
+        assert len(kwargs["x"]) == len(sent)
+
+
+@dataclasses.dataclass
+class Unreadable:
+    later: "NotDefinedAnywhere | None" = None  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_a_type_whose_inner_hints_cannot_be_read_is_refused_not_waved_through() -> None:
+    with pytest.raises(TypeError, match=r"parameter 'x' .*cannot read the types inside it: NameError"):
+        one(Unreadable)
+
+
+class Twin(BaseModel):
+    x: int
+
+
+class OtherTwin(BaseModel):
+    x: int
+
+
+def test_a_union_member_that_would_arrive_as_another_is_refused_on_send() -> None:
+    """``A | B`` with the same fields: B's JSON form is also A's, and the worker would build an A."""
+    contract = one(Twin | OtherTwin)
+    assert contract.canonical((), {"x": Twin(x=1)})[1] == {"x": {"x": 1}}
+    error = invalid(contract, (), {"x": OtherTwin(x=1)})
+    (violation,) = error.violations
+    assert violation.path == "kwargs.x"
+    assert "would arrive on the worker as Twin(x=1)" in violation.problem
+    assert "discriminat" in violation.hint
