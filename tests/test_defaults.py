@@ -455,7 +455,8 @@ def test_ajv_compiles_the_schemas_strictly_and_accepts_the_asyncapi_document(app
         "queue_name": "sync",
         "actor_name": "sync",
         "args": [],
-        "kwargs": {"user_id": 1, "connection": {"retries": 2}, "point": [1, "eu"]},  # as the gateway writes it
+        # The NamedTuple as the gateway writes it: the full array.
+        "kwargs": {"user_id": 1, "connection": {"retries": 2}, "point": [1, "eu"]},
         "options": {},
         "message_id": "7c4f3c0e-1a52-4c9c-8d0b-2f1f0b0c1e2a",
         "message_timestamp": 1,
