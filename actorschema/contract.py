@@ -46,6 +46,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
 from .errors import PayloadInvalid, Violation
+from .numbers import float_multiples_validator, multiple_of_violations
 from .paths import Path, render_path
 from .strict_json import find_violations, type_name
 
@@ -104,6 +105,8 @@ class Parameter:
     exact: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
     #: ``dict`` or ``list`` for raw hints that still name their container.
     container: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+    #: A validator of the hint's JSON Schema when it has a float ``multipleOf`` (see numbers.py).
+    multiples: Any = dataclasses.field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.adapter is not None and _is_exact_scalar(self.hint):
@@ -112,6 +115,8 @@ class Parameter:
             origin = typing.get_origin(self.hint) or self.hint
             if origin in (dict, list):
                 object.__setattr__(self, "container", origin)
+        else:
+            object.__setattr__(self, "multiples", float_multiples_validator(self.adapter))
 
     @property
     def required(self) -> bool:
@@ -146,17 +151,27 @@ class Parameter:
             violations.extend(_pydantic_violations(error, path, self.hint, value))
             return value
         if self.keeps_value:
-            return list(validated) if isinstance(validated, tuple | set | frozenset) else validated
-        if self.walks:
-            hidden = _hidden_by_json_form(validated, path)
-            if hidden:
-                violations.extend(hidden)
+            wire = list(validated) if isinstance(validated, tuple | set | frozenset) else validated
+        else:
+            if self.walks:
+                hidden = _hidden_by_json_form(validated, path)
+                if hidden:
+                    violations.extend(hidden)
+                    return value
+            try:
+                wire = self.adapter.dump_python(validated, mode="json")
+            except (PydanticSerializationError, ValueError, TypeError) as error:
+                violations.append(
+                    Violation(render_path(path), f"cannot be serialised: {error}", _a(self.hint))
+                )
                 return value
-        try:
-            return self.adapter.dump_python(validated, mode="json")
-        except (PydanticSerializationError, ValueError, TypeError) as error:
-            violations.append(Violation(render_path(path), f"cannot be serialised: {error}", _a(self.hint)))
-            return value
+        if self.multiples is not None:
+            # pydantic's float multiple_of has a tolerance; the schema's validators have none.
+            refused = multiple_of_violations(self.multiples, wire, path, _a(self.hint))
+            if refused:
+                violations.extend(refused)
+                return value
+        return wire
 
 
 class ActorContract:

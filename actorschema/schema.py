@@ -10,10 +10,10 @@ does not describe. Size cannot be expressed in JSON Schema: the limit is
 stated in ``$comment`` and in the index the generator writes beside it.
 
 Where pydantic's own JSON Schema is looser or stricter than its validator,
-the schema is tightened to what the validator converts: ``Decimal`` strings
-follow one finite-decimal pattern (pydantic's own pattern rejects ``1E+5``,
-which its serializer writes), and ``bytes`` carry a base64url pattern instead
-of a format most validators do not know.
+the schema is tightened to what the validator converts: ``Decimal`` is written
+by :mod:`actorschema.numbers` (the same on every pydantic version, with its
+``max_digits`` / ``decimal_places``), and ``bytes`` carry a base64url pattern
+instead of a format most validators do not know.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from pydantic import TypeAdapter
 
 from .contract import ActorContract, Parameter
 from .limits import SizeLimit
+from .numbers import DECIMAL_PATTERN, SchemaGenerator
 from .strict_json import MESSAGE_FIELD_ORDER
 
-__all__ = ["DIALECT", "message_schema"]
+__all__ = ["DECIMAL_PATTERN", "DIALECT", "message_schema"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -57,8 +58,6 @@ DRAMATIQ_OPTIONS: dict[str, Any] = {
 # also matches other scripts' digits in Python), and (?!\n) before $, which in Python would
 # otherwise also match before a trailing newline.
 
-#: Finite decimals as pydantic's ``Decimal`` validator reads them (and as it writes them).
-DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
 #: base64url text, as pydantic writes ``bytes`` (RFC 4648 section 5, padding optional) and as
 #: its decoder reads it: the last character carries no stray bits, so ``"ab"`` is refused
 #: (``"aQ"`` is one byte).
@@ -141,7 +140,11 @@ def _parameter_schemas(contract: ActorContract) -> tuple[dict[str, Any], dict[st
     schemas: dict[str, Any] = {}
     definitions: dict[str, Any] = {}
     if typed:
-        by_key, shared = TypeAdapter.json_schemas(typed, ref_template="#/$defs/{model}")  # type: ignore[arg-type]
+        by_key, shared = TypeAdapter.json_schemas(
+            typed,  # type: ignore[arg-type]
+            ref_template="#/$defs/{model}",
+            schema_generator=SchemaGenerator,
+        )
         # pydantic says "format": "binary" for bytes whatever their JSON form: base64url
         # for the gateway's own adapters, UTF-8 text (pydantic's default) inside models.
         schemas = {name: _tightened(schema, _BASE64URL) for (name, _), schema in by_key.items()}
@@ -233,10 +236,4 @@ def _tightened(node: Any, bytes_form: dict[str, Any]) -> Any:
     if node.get("type") == "string" and node.get("format") in ("binary", "base64url"):
         del node["format"]
         node.update(bytes_form)
-    any_of = node.get("anyOf")
-    if isinstance(any_of, list) and len(any_of) == 2 and {"type": "number"} in any_of:
-        for branch in any_of:
-            # pydantic's Decimal: a number, or a string of digits (its pattern misses exponents).
-            if branch.get("type") == "string" and "pattern" in branch and "\\d" in branch["pattern"]:
-                branch["pattern"] = DECIMAL_PATTERN
     return node
