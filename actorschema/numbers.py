@@ -52,6 +52,7 @@ __all__ = [
     "SchemaGenerator",
     "decimal_pattern",
     "float_multiples_validator",
+    "has_float_multiple",
     "multiple_of_violations",
 ]
 
@@ -277,6 +278,19 @@ def float_multiples_validator(adapter: TypeAdapter[Any]) -> Any:
     except Exception:
         # No JSON Schema, no multipleOf to agree with: the schema generator reports the hint.
         return None
+    return Draft202012Validator(schema) if has_float_multiple(schema) else None
+
+
+def has_float_multiple(schema: Any) -> bool:
+    """True when ``schema`` has a ``multipleOf`` that may apply to a non-integer number.
+
+    There pydantic (a tolerance), ``jsonschema`` and ajv (an integral quotient
+    in binary floating point) and jsonschema-rs (which takes ``0.3`` for a
+    multiple of ``0.1``) disagree; actorschema follows ``jsonschema`` and ajv.
+
+    Parameters:
+      schema: A JSON Schema, with its ``$defs`` inside.
+    """
     stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
@@ -284,9 +298,9 @@ def float_multiples_validator(adapter: TypeAdapter[Any]) -> Any:
             stack.extend(node)
         elif isinstance(node, dict):
             if "multipleOf" in node and node.get("type") != "integer":
-                return Draft202012Validator(schema)
+                return True
             stack.extend(node.values())
-    return None
+    return False
 
 
 def multiple_of_violations(validator: Any, value: Any, path: Path, hint: str) -> list[Violation]:
