@@ -46,7 +46,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
 from .errors import PayloadInvalid, Violation
-from .numbers import float_multiples_validator, multiple_of_violations
+from .numbers import exactness_validator, exactness_violations
 from .paths import Path, render_path
 from .strict_json import find_violations, type_name
 
@@ -105,8 +105,8 @@ class Parameter:
     exact: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
     #: ``dict`` or ``list`` for raw hints that still name their container.
     container: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
-    #: A validator of the hint's JSON Schema when it has a float ``multipleOf`` (see numbers.py).
-    multiples: Any = dataclasses.field(default=None, init=False, compare=False, repr=False)
+    #: A validator of the hint's JSON Schema where send must check more than pydantic (numbers.py).
+    exactness: Any = dataclasses.field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.adapter is not None and _is_exact_scalar(self.hint):
@@ -116,7 +116,7 @@ class Parameter:
             if origin in (dict, list):
                 object.__setattr__(self, "container", origin)
         else:
-            object.__setattr__(self, "multiples", float_multiples_validator(self.adapter))
+            object.__setattr__(self, "exactness", exactness_validator(self.adapter))
 
     @property
     def required(self) -> bool:
@@ -165,9 +165,10 @@ class Parameter:
                     Violation(render_path(path), f"cannot be serialised: {error}", _a(self.hint))
                 )
                 return value
-        if self.multiples is not None:
-            # pydantic's float multiple_of has a tolerance; the schema's validators have none.
-            refused = multiple_of_violations(self.multiples, wire, path, _a(self.hint))
+        if self.exactness is not None:
+            # pydantic's float multiple_of has a tolerance, and before 2.14 it rounds a Decimal
+            # before counting its digits; the schema's validators do neither.
+            refused = exactness_violations(self.exactness, wire, path, _a(self.hint))
             if refused:
                 violations.extend(refused)
                 return value

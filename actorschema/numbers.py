@@ -22,15 +22,16 @@ same on every version and never looser than the worker:
 ``float`` with ``multiple_of``: pydantic accepts a value within a tolerance of
 a multiple (``0.3`` for ``multiple_of=0.1``), while ``jsonschema`` and ajv
 divide and require an integral quotient in binary floating point, and refuse
-``0.3``. :func:`multiple_of_violations` is that rule; the send side applies it
-to the JSON values it stores, so ``send()`` refuses what the schema (and so
+``0.3``. :func:`exactness_violations` applies that rule (and the digit count
+of a bounded ``Decimal``, which pydantic before 2.14 rounds first) to the JSON
+values the send side stores, so ``send()`` refuses what the schema (and so
 the worker) would refuse.
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
@@ -51,9 +52,9 @@ __all__ = [
     "DECIMAL_PATTERN",
     "SchemaGenerator",
     "decimal_pattern",
-    "float_multiples_validator",
+    "exactness_validator",
+    "exactness_violations",
     "has_float_multiple",
-    "multiple_of_violations",
 ]
 
 # The patterns read the same in Python (jsonschema) and ECMA-262 (ajv): [0-9], not \d (which
@@ -63,6 +64,8 @@ __all__ = [
 #: Finite decimals as pydantic's ``Decimal`` validator reads them (and as it writes them).
 DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
 
+#: How every bounded ``Decimal`` pattern begins (a marker for :func:`exactness_validator`).
+_BOUNDED_DECIMAL = r"^[+-]?(?:(?=\.?[0-9])0*"
 #: Exponents above this are matched by their digit count only (see :func:`decimal_pattern`).
 _LISTED_EXPONENTS = 100
 
@@ -95,7 +98,7 @@ def decimal_pattern(max_digits: int | None, decimal_places: int | None) -> str:
         zero = r"0[eE]-0*[1-9][0-9]*"
     else:
         zero = r"0(?:\.0*)?[eE][+-]?[0-9]+"
-    return rf"^[+-]?(?:(?=\.?[0-9])0*{fixed}|{zero}|{scientific})(?!\n)$"
+    return rf"{_BOUNDED_DECIMAL}{fixed}|{zero}|{scientific})(?!\n)$"
 
 
 def _fraction(last_digit: int) -> str:
@@ -264,11 +267,14 @@ def _refs_unwrapped(node: Any) -> Any:
     return node
 
 
-def float_multiples_validator(adapter: TypeAdapter[Any]) -> Any:
-    """A ``jsonschema`` validator of ``adapter``'s schema if it has a ``multipleOf`` on non-integers, else None.
+def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
+    """A ``jsonschema`` validator of ``adapter``'s schema where send must check what pydantic does not, else None.
 
-    Integer ``multipleOf`` is exact everywhere; only where a ``number`` may be
-    a fraction do pydantic's tolerance and JSON Schema's division disagree.
+    Two places: a ``multipleOf`` that may apply to a non-integer (pydantic has a
+    tolerance, JSON Schema's division has none), and a ``Decimal`` with
+    ``max_digits`` / ``decimal_places`` (pydantic before 2.14 rounds the value to
+    its context's 28 digits before counting, and takes a 57-digit value for
+    ``max_digits=5``; the schema counts every digit written).
 
     Parameters:
       adapter: A parameter's pydantic validator.
@@ -276,9 +282,31 @@ def float_multiples_validator(adapter: TypeAdapter[Any]) -> Any:
     try:
         schema = adapter.json_schema(ref_template="#/$defs/{model}", schema_generator=SchemaGenerator)
     except Exception:
-        # No JSON Schema, no multipleOf to agree with: the schema generator reports the hint.
+        # No JSON Schema, nothing to agree with: the schema generator reports the hint.
         return None
-    return Draft202012Validator(schema) if has_float_multiple(schema) else None
+    return Draft202012Validator(schema) if _has(schema, _send_checks) else None
+
+
+def _send_checks(node: dict[str, Any]) -> bool:
+    pattern = node.get("pattern")
+    return _float_multiple(node) or (isinstance(pattern, str) and pattern.startswith(_BOUNDED_DECIMAL))
+
+
+def _float_multiple(node: dict[str, Any]) -> bool:
+    return "multipleOf" in node and node.get("type") != "integer"
+
+
+def _has(schema: Any, test: Callable[[dict[str, Any]], bool]) -> bool:
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if test(node):
+                return True
+            stack.extend(node.values())
+    return False
 
 
 def has_float_multiple(schema: Any) -> bool:
@@ -291,23 +319,14 @@ def has_float_multiple(schema: Any) -> bool:
     Parameters:
       schema: A JSON Schema, with its ``$defs`` inside.
     """
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            if "multipleOf" in node and node.get("type") != "integer":
-                return True
-            stack.extend(node.values())
-    return False
+    return _has(schema, _float_multiple)
 
 
-def multiple_of_violations(validator: Any, value: Any, path: Path, hint: str) -> list[Violation]:
-    """The ``multipleOf`` refusals of ``validator`` (the parameter's published schema) on a stored value.
+def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> list[Violation]:
+    """What :func:`exactness_validator`'s schema refuses in a value pydantic accepted, with paths.
 
     Parameters:
-      validator: A ``jsonschema`` validator of the parameter's schema.
+      validator: From :func:`exactness_validator`.
       value: The JSON form the send side is about to store.
       path: Where the value sits in the message.
       hint: What to send instead, for the message.
@@ -315,18 +334,22 @@ def multiple_of_violations(validator: Any, value: Any, path: Path, hint: str) ->
     violations = []
     for error in validator.iter_errors(value):
         for leaf in _leaves(error):
-            if leaf.validator != "multipleOf":
-                continue
-            divisor = leaf.validator_value
-            problem = (
-                f"is not a multiple of {divisor!r} as JSON Schema validators compute it: "
-                f"{leaf.instance!r} / {divisor!r} is not a whole number in binary floating point"
-            )
-            suggestion = (
-                f"{hint} whose quotient by {divisor!r} is exact, or declare a Decimal with "
-                "decimal_places (or an int count of the unit) instead"
-            )
-            violations.append(Violation(render_path((*path, *leaf.absolute_path)), problem, suggestion))
+            where = render_path((*path, *leaf.absolute_path))
+            if leaf.validator == "multipleOf":
+                divisor = leaf.validator_value
+                problem = (
+                    f"is not a multiple of {divisor!r} as JSON Schema validators compute it: "
+                    f"{leaf.instance!r} / {divisor!r} is not a whole number in binary floating point"
+                )
+                suggestion = (
+                    f"{hint} whose quotient by {divisor!r} is exact, or declare a Decimal with "
+                    "decimal_places (or an int count of the unit) instead"
+                )
+                violations.append(Violation(where, problem, suggestion))
+            elif leaf.validator == "pattern" and str(leaf.validator_value).startswith(_BOUNDED_DECIMAL):
+                problem = f"{leaf.instance!r} has more digits than its max_digits / decimal_places allow"
+                suggestion = f"{hint}, rounded first (e.g. value.quantize(Decimal('0.01')))"
+                violations.append(Violation(where, problem, suggestion))
     return violations
 
 
