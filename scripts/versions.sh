@@ -23,8 +23,8 @@ trap 'rm -rf "$work"' EXIT
 resolutions=("$@")
 [ ${#resolutions[@]} -gt 0 ] || resolutions=(highest lowest-direct)
 
-for resolution in "${resolutions[@]}"; do
-    venv="$work/$resolution"
+one() {
+    local resolution=$1 venv="$work/$1"
     uv venv --quiet --python "$(command -v python3)" "$venv"
     VIRTUAL_ENV="$venv" uv pip install --quiet --resolution "$resolution" -e ".[test]"
     echo "== $resolution: $(VIRTUAL_ENV="$venv" uv pip freeze 2>/dev/null \
@@ -33,4 +33,17 @@ for resolution in "${resolutions[@]}"; do
     # The committed schemas must be what this version range generates.
     "$venv/bin/python" -m actorschema check examples.shop --out schemas/
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "${TESTS[@]}"
+}
+
+# One pytest process per range, side by side (CI has two cores); each one's output in one piece.
+pids=()
+for resolution in "${resolutions[@]}"; do
+    one "$resolution" >"$work/$resolution.log" 2>&1 &
+    pids+=($!)
 done
+status=0
+for index in "${!resolutions[@]}"; do
+    wait "${pids[$index]}" || status=1
+    cat "$work/${resolutions[$index]}.log"
+done
+exit $status
