@@ -187,7 +187,12 @@ def _decimal_schema(schema: core_schema.DecimalSchema, number: JsonSchemaValue) 
     """The ``Decimal`` schema from its core schema; ``number`` is the number branch with its bounds."""
     max_digits = schema.get("max_digits")
     decimal_places = schema.get("decimal_places")
-    text: JsonSchemaValue = {"type": "string", "pattern": decimal_pattern(max_digits, decimal_places)}
+    pattern = decimal_pattern(max_digits, decimal_places)
+    text: JsonSchemaValue = {"type": "string", "pattern": pattern}
+    sign = _sign_rule(schema)
+    if sign:
+        # After ^, and before any digit-count marker (which is searched for, not matched at 0).
+        text["pattern"] = "^" + sign + pattern[1:]
     if max_digits is None and decimal_places is None:
         return {"anyOf": [number, text]}
     # Digits cannot be counted on a JSON number: integers within the whole-digit bound are exact.
@@ -198,6 +203,27 @@ def _decimal_schema(schema: core_schema.DecimalSchema, number: JsonSchemaValue) 
         integer["exclusiveMaximum"] = min(integer.get("exclusiveMaximum", bound), bound)
         integer["exclusiveMinimum"] = max(integer.get("exclusiveMinimum", -bound), -bound)
     return {"anyOf": [integer, text]}
+
+
+#: A bound at zero on a decimal string, as a lookahead on its mantissa (the digits before any
+#: exponent): the sign and whether a non-zero digit is there decide it exactly. Other bounds
+#: cannot be read off the text this way; there the string branch is looser than the worker.
+_ZERO_BOUNDS = {
+    "gt": r"(?=\+?[0-9.]*[1-9])",
+    "ge": r"(?!-[0-9.]*[1-9])",
+    "lt": r"(?=-[0-9.]*[1-9])",
+    "le": r"(?!\+?[0-9.]*[1-9])",
+}
+
+
+def _sign_rule(schema: core_schema.DecimalSchema) -> str:
+    """The lookaheads for the core schema's bounds that sit at zero."""
+    rules = []
+    for key, rule in _ZERO_BOUNDS.items():
+        bound: Any = schema.get(key)
+        if bound is not None and bound == 0:
+            rules.append(rule)
+    return "".join(rules)
 
 
 class SchemaGenerator(GenerateJsonSchema):
@@ -289,7 +315,7 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
 
 def _send_checks(node: dict[str, Any]) -> bool:
     pattern = node.get("pattern")
-    return _float_multiple(node) or (isinstance(pattern, str) and pattern.startswith(_BOUNDED_DECIMAL))
+    return _float_multiple(node) or (isinstance(pattern, str) and _BOUNDED_DECIMAL[1:] in pattern)
 
 
 def _float_multiple(node: dict[str, Any]) -> bool:
@@ -346,7 +372,7 @@ def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> l
                     "decimal_places (or an int count of the unit) instead"
                 )
                 violations.append(Violation(where, problem, suggestion))
-            elif leaf.validator == "pattern" and str(leaf.validator_value).startswith(_BOUNDED_DECIMAL):
+            elif leaf.validator == "pattern" and _BOUNDED_DECIMAL[1:] in str(leaf.validator_value):
                 problem = f"{leaf.instance!r} has more digits than its max_digits / decimal_places allow"
                 suggestion = f"{hint}, rounded first (e.g. value.quantize(Decimal('0.01')))"
                 violations.append(Violation(where, problem, suggestion))

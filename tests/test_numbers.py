@@ -48,6 +48,10 @@ def plain(amount: Decimal) -> None:
     """An unconstrained Decimal."""
 
 
+def positive(amount: Annotated[Decimal, Field(gt=0)]) -> None:
+    """A Decimal above zero."""
+
+
 def tenths(step: Tenths) -> None:
     """A float in tenths."""
 
@@ -145,6 +149,14 @@ DECIMAL_EDGES: list[tuple[Any, Any, bool]] = [
     (money, 1000, False),
     (money, 1.5, False),  # digits cannot be counted on a number: integers only
     (money, "12.5e1", False),  # an exponent form Python never writes: stricter than pydantic
+    (positive, "0.01", True),
+    (positive, "1E+2", True),
+    (positive, "+3", True),
+    (positive, "0", False),
+    (positive, "-0", False),
+    (positive, "0E+5", False),
+    (positive, "-5", False),
+    (positive, 0, False),
 ]
 
 
@@ -158,7 +170,7 @@ def test_decimal_edges_get_one_verdict_from_jsonschema_and_the_worker(
 
 
 def test_decimal_edges_get_the_same_verdict_from_ajv() -> None:
-    schemas = {fn.__name__: schema_of(fn) for fn in (plain, money)}
+    schemas = {fn.__name__: schema_of(fn) for fn in (plain, money, positive)}
     messages = [
         {"schema": fn.__name__, "data": message(fn, {"amount": value})} for fn, value, _ in DECIMAL_EDGES
     ]
@@ -356,3 +368,25 @@ def test_a_decimal_with_more_digits_than_allowed_is_refused_at_send_on_every_ver
         actor.send(amount=long)
     assert "kwargs.amount" in str(caught.value) and "max_digits" in str(caught.value)
     assert not worker_accepts(money, {"amount": str(long)})
+
+
+ZERO_BOUNDS = st.sampled_from(
+    [{"gt": 0}, {"ge": 0}, {"lt": 0}, {"le": 0}, {"ge": 0, "max_digits": 4, "decimal_places": 2}]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bounds=ZERO_BOUNDS, text=decimal_texts())
+def test_a_bound_at_zero_is_exact_on_decimal_strings(bounds: dict[str, int], text: str) -> None:
+    """``Field(gt=0)`` on a Decimal: the string branch says it too (sign and a non-zero digit)."""
+    adapter = TypeAdapter(Annotated[Decimal, Field(**bounds)])
+    schema = adapter.json_schema(schema_generator=SchemaGenerator)
+    (string,) = [branch for branch in schema["anyOf"] if branch["type"] == "string"]
+    matches = bool(re.search(string["pattern"], text))
+    try:
+        adapter.validate_json(json.dumps(text))
+    except ValidationError:
+        assert not matches, f"the schema accepts {text!r}, the worker does not"
+        return
+    if "e" not in text.lower():
+        assert matches, f"the worker accepts {text!r}, the schema does not"
