@@ -55,6 +55,7 @@ from pydantic_core import PydanticSerializationError
 from .encoder import encode_json
 from .errors import PayloadInvalid, Violation
 from .hints import Node, Unsupported, classify, for_pydantic, hidden_by_json_form, key_collisions
+from .numbers import exactness_validator, exactness_violations
 from .paths import Path, render_path
 from .strict_json import type_name
 
@@ -109,6 +110,8 @@ class ContractError(TypeError):
 
 
 _EMPTY = inspect.Parameter.empty
+#: What :meth:`Parameter._wire_form` returns for a value that cannot travel (its violations say why).
+_REFUSED: Any = object()
 _RAW_HINTS: frozenset[Any] = frozenset(
     (_EMPTY, Any, object, dict, list, dict[str, Any], list[Any], typing.Dict, typing.List)  # noqa: UP006
 )
@@ -252,6 +255,8 @@ class Parameter:
     exact: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
     #: ``dict`` or ``list`` for raw hints that still name their container.
     container: type | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+    #: A validator of the hint's JSON Schema where send must check more than pydantic (numbers.py).
+    exactness: Any = dataclasses.field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.adapter is not None and _is_exact_scalar(self.hint):
@@ -260,6 +265,8 @@ class Parameter:
             origin = typing.get_origin(self.hint) or self.hint
             if origin in (dict, list):
                 object.__setattr__(self, "container", origin)
+        else:
+            object.__setattr__(self, "exactness", exactness_validator(self.adapter))
 
     @property
     def required(self) -> bool:
@@ -300,17 +307,34 @@ class Parameter:
             violations.extend(pydantic_violations(error, path, self.hint, value))
             return value
         if self.keeps_value:
-            return list(validated) if isinstance(validated, tuple | set | frozenset) else validated
+            wire = list(validated) if isinstance(validated, tuple | set | frozenset) else validated
+        else:
+            wire = self._wire_form(validated, path, violations)
+            if wire is _REFUSED:
+                return value
+        if self.exactness is not None:
+            # pydantic's float multiple_of has a tolerance, and before 2.14 it rounds a Decimal
+            # before counting its digits; the schema's validators do neither.
+            refused = exactness_violations(self.exactness, wire, path, _a(self.hint))
+            if refused:
+                violations.extend(refused)
+                return value
+        return wire
+
+    def _wire_form(self, validated: Any, path: Path, violations: list[Violation]) -> Any:
+        """The JSON form of a validated value that is not its own; :data:`_REFUSED` when it cannot travel."""
+        assert self.adapter is not None
+        node = self.node
         if node is not None and node.walks:
             hidden = hidden_by_json_form(node, validated, path)
             if hidden:
                 violations.extend(hidden)
-                return value
+                return _REFUSED
         try:
             wire = self.json_form(validated)
         except (PydanticSerializationError, ValueError, TypeError) as error:
             violations.append(Violation(render_path(path), f"cannot be serialised: {error}", _a(self.hint)))
-            return value
+            return _REFUSED
         if node is not None and node.overlaps:
             # A union whose members share a JSON form: read it back as the worker will.
             try:
@@ -324,7 +348,7 @@ class Parameter:
                 )
                 instead = "a discriminated union (Field(discriminator=...)) or a value of one member type"
                 violations.append(Violation(render_path(path), problem, instead))
-                return value
+                return _REFUSED
         return wire
 
     def json_form(self, validated: Any) -> Any:

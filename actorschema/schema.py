@@ -10,10 +10,10 @@ does not describe. Size cannot be expressed in JSON Schema: the limit is
 stated in ``$comment`` and in the index the generator writes beside it.
 
 Where pydantic's own JSON Schema is looser or stricter than its validator,
-the schema is tightened to what the validator converts: ``Decimal`` strings
-follow one finite-decimal pattern (pydantic's own pattern rejects ``1E+5``,
-which its serializer writes), and ``bytes`` carry a base64url pattern instead
-of a format most validators do not know. Every other string ``format``
+the schema is tightened to what the validator converts: ``Decimal`` is written
+by :mod:`actorschema.numbers` (the same on every pydantic version, with its
+``max_digits`` / ``decimal_places``), and ``bytes`` carry a base64url pattern
+instead of a format most validators do not know. Every other string ``format``
 (``date-time``, ``uuid``...) gets the pattern :mod:`actorschema.formats`
 holds for it, so that validators that treat ``format`` as an annotation (the
 draft 2020-12 default) and those that assert it reach the worker's verdict.
@@ -38,10 +38,11 @@ from .defaults import PublishedJsonSchema, function_facts, published_text, scrub
 from .formats import UUID_PATTERN, exact_string_form
 from .hints import flag_values
 from .limits import SizeLimit
+from .numbers import DECIMAL_PATTERN, SchemaGenerator
 from .options import OPTIONS, options_schema
 from .strict_json import MESSAGE_FIELD_ORDER
 
-__all__ = ["DIALECT", "actor_description", "message_schema", "result_schema"]
+__all__ = ["DECIMAL_PATTERN", "DIALECT", "actor_description", "message_schema", "result_schema"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -49,8 +50,6 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # also matches other scripts' digits in Python), and (?!\n) before $, which in Python would
 # otherwise also match before a trailing newline.
 
-#: Finite decimals as pydantic's ``Decimal`` validator reads them (and as it writes them).
-DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
 #: base64url text, as pydantic writes ``bytes`` (RFC 4648 section 5, padding optional) and as
 #: its decoder reads it: the last character carries no stray bits, so ``"ab"`` is refused
 #: (``"aQ"`` is one byte).
@@ -276,7 +275,7 @@ def _limit_comment(limit: SizeLimit) -> str:
 _BASE64URL = {"contentEncoding": "base64url", "pattern": BASE64URL_PATTERN}
 
 
-class WorkerSchema(PublishedJsonSchema):
+class WorkerSchema(SchemaGenerator, PublishedJsonSchema):
     """pydantic's validation-mode JSON Schema, tightened to exactly what the worker's validator accepts.
 
     Dict keys as the text the gateway writes (an ``int`` key is ``"1"``, never
@@ -401,10 +400,4 @@ def _tightened(node: Any, bytes_form: dict[str, Any]) -> Any:
         node.update(bytes_form)
     elif node.get("type") == "string" and "format" in node:
         node = exact_string_form(node)
-    any_of = node.get("anyOf")
-    if isinstance(any_of, list) and len(any_of) == 2 and {"type": "number"} in any_of:
-        for branch in any_of:
-            # pydantic's Decimal: a number, or a string of digits (its pattern misses exponents).
-            if branch.get("type") == "string" and "pattern" in branch and "\\d" in branch["pattern"]:
-                branch["pattern"] = DECIMAL_PATTERN
     return node

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need
 # (redis-server, rabbitmq-server and Node.js, the package with its test
-# extra, the Node.js oracles), checks the example app's schemas, runs the
-# linters and the type checker, then pytest. CI runs exactly this (.ci/run).
+# extra at the versions pinned in constraints.txt, the Node.js oracles),
+# checks the example app's schemas, runs the linters and the type checker,
+# the version matrix (scripts/versions.sh: newest and oldest supported),
+# then pytest. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +32,9 @@ if [ -n "$missing" ]; then
     fi
 fi
 
-PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".[test]"
+# Pinned: the versions in constraints.txt (scripts/lock.sh), so a fresh machine resolves
+# exactly what CI resolves; uv (for the version matrix below) is pinned there too.
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -c constraints.txt -e ".[test]" uv
 # Node.js oracles for the schemas (ajv, json-schema-diff, the AsyncAPI specs), from the lockfile.
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 # The Node.js producer example (issue 5), from its own lockfile.
@@ -42,5 +46,11 @@ actorschema check examples.shop --out schemas/
 python3 -m ruff check actorschema tests benchmarks examples
 python3 -m ruff format --check actorschema tests benchmarks examples
 python3 -m mypy --strict actorschema
+
+# The contract, schema and worker tests on the newest and the oldest supported versions
+# (with pytest arguments, a developer's partial run, the matrix is left out).
+if [ $# -eq 0 ]; then
+    ./scripts/versions.sh
+fi
 
 python3 -m pytest "$@"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The supported range, both ends: the contract, schema and worker-side tests (StubBroker level,
+# no servers) and `actorschema check` of the committed schemas, each in a throwaway uv
+# virtualenv with
+#   - highest:       the newest versions a fresh install resolves today (no constraints), and
+#   - lowest-direct: the oldest versions pyproject.toml allows for each direct dependency.
+# scripts/test.sh runs it after the pinned suite; the pinned versions are in constraints.txt.
+# Usage: scripts/versions.sh [highest|lowest-direct]...   (both by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TESTS=(
+    tests/test_contract.py
+    tests/test_schema.py
+    tests/test_numbers.py
+    tests/test_consume.py
+    tests/test_differential.py
+    tests/test_validate.py
+)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+resolutions=("$@")
+[ ${#resolutions[@]} -gt 0 ] || resolutions=(highest lowest-direct)
+
+one() {
+    local resolution=$1 venv="$work/$1"
+    uv venv --quiet --python "$(command -v python3)" "$venv"
+    VIRTUAL_ENV="$venv" uv pip install --quiet --resolution "$resolution" -e ".[test]"
+    echo "== $resolution: $(VIRTUAL_ENV="$venv" uv pip freeze 2>/dev/null \
+        | grep -iE '^(dramatiq|pydantic|pydantic-core|msgspec|typer|jsonschema|jsonschema-rs|rfc3339-validator)==' \
+        | tr '\n' ' ')"
+    # The committed schemas must be what this version range generates.
+    "$venv/bin/python" -m actorschema check examples.shop --out schemas/
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "${TESTS[@]}"
+}
+
+# One pytest process per range, side by side (CI has two cores); each one's output in one piece.
+pids=()
+for resolution in "${resolutions[@]}"; do
+    one "$resolution" >"$work/$resolution.log" 2>&1 &
+    pids+=($!)
+done
+status=0
+for index in "${!resolutions[@]}"; do
+    wait "${pids[$index]}" || status=1
+    cat "$work/${resolutions[$index]}.log"
+done
+exit $status
