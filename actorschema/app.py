@@ -35,7 +35,25 @@ __all__ = ["AppNotFound", "load_broker"]
 
 
 class AppNotFound(Exception):
-    """The target cannot be imported, or names no broker."""
+    """The target cannot be imported, or names no broker.
+
+    Parameters:
+      cause: What went wrong, in one line.
+      hint: What to do about it.
+    """
+
+    def __init__(
+        self,
+        cause: str,
+        hint: str = "run from the folder that holds the app, or give a file path (app/tasks.py)",
+    ) -> None:
+        super().__init__(cause)
+        self.hint = hint
+
+
+_RUNS_CODE = (
+    "importing the app runs its code: fix that error, or give it what it needs (environment, settings)"
+)
 
 
 def load_broker(target: str) -> Broker:
@@ -124,15 +142,20 @@ def _guarded(what: str, run: Any, *, calling: bool = False) -> Any:
     try:
         return run()
     except SystemExit as error:
-        raise AppNotFound(f"{verb} {what} called sys.exit({error.code!r})") from None
+        raise AppNotFound(
+            f"{verb} {what} called sys.exit({error.code!r})",
+            "give the module that declares the actors, not a script that exits when imported",
+        ) from None
     except KeyboardInterrupt:
         raise
     except ModuleNotFoundError as error:
         if not calling and error.name is not None and what.startswith(error.name):
             raise AppNotFound(f"cannot import {what!r}: no module named {error.name!r}") from None
-        raise AppNotFound(f"{verb} {what} failed: {type(error).__name__}: {error}") from None
+        raise AppNotFound(f"{verb} {what} failed: {type(error).__name__}: {error}", _RUNS_CODE) from None
     except BaseException as error:
-        raise AppNotFound(f"{verb} {what} failed: {type(error).__name__}: {_one_line(error)}") from None
+        raise AppNotFound(
+            f"{verb} {what} failed: {type(error).__name__}: {_one_line(error)}", _RUNS_CODE
+        ) from None
 
 
 def _one_line(error: BaseException) -> str:

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+# Without types-jsonschema installed this is Any; with it, fully typed.
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from rich.console import Console
 from rich.table import Table
 
@@ -81,8 +84,8 @@ def _broker(target: str) -> Any:
     try:
         return load_broker(target)
     except AppNotFound as error:
-        err.print(f"[red]error:[/] {error}")
-        err.print("hint: run from the folder that holds the app, or give a file path (app/tasks.py)")
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"hint: {error.hint}", markup=False, highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -334,14 +337,21 @@ def diff(
     Each change is named by a rule (PARAMETER_ADDED_REQUIRED, TYPE_NARROWED, ENUM_VALUE_REMOVED, CONTENT_CLOSED, SIZE_LIMIT_LOWERED...) and says which directions it breaks, following Confluent Schema Registry's rules for JSON Schema. The default, backward, protects messages already sitting in a queue.
     """
     try:
-        after = load_folder(new)
+        after = _checked_folder(new)
         if transitive:
-            changes = diff_transitive([load_folder(version) for version in history(old)], after)
+            before = [_checked_folder(version) for version in history(old)]
         else:
-            changes = compat_diff(load_folder(old), after)
+            before = [_checked_folder(old)]
     except CompatError as error:
-        err.print(f"[red]error:[/] {error}")
+        err.print(f"[red]error:[/] {error}", highlight=False)
         err.print("hint: give two folders written by actorschema generate, or git:REF:path")
+        raise typer.Exit(2) from None
+    try:
+        changes = diff_transitive(before, after) if transitive else compat_diff(before[0], after)
+    except Exception as error:  # a schema valid as JSON Schema, but not one generate writes
+        cause = _one_line(f"{type(error).__name__}: {error}")[:300]
+        err.print(f"error: cannot compare {old} with {new}: {cause}", markup=False, highlight=False)
+        err.print("hint: compare folders written by actorschema generate, not edited by hand")
         raise typer.Exit(2) from None
     broken = breaking(changes, mode.value)
     if as_json:
@@ -362,6 +372,22 @@ def diff(
         out.print(f"{len(changes)} change(s); {verdict}")
     if broken:
         raise typer.Exit(1)
+
+
+def _checked_folder(source: str) -> dict[str, dict[str, Any]]:
+    """A schema folder whose schemas are all valid draft 2020-12 schemas; CompatError naming the first that is not."""
+    folder = load_folder(source)
+    for actor, entry in folder.items():
+        for key in ("schema", "result_schema"):
+            if key not in entry:
+                continue
+            try:
+                Draft202012Validator.check_schema(entry[key])
+            except Exception as error:
+                cause = _one_line(str(getattr(error, "message", error)))[:200]
+                name = entry.get("schema_file", actor) if key == "schema" else f"{actor}'s result schema"
+                raise CompatError(f"{source}: {name}: not a valid draft 2020-12 schema: {cause}") from None
+    return folder
 
 
 @app.command("dead-letters")
