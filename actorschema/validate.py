@@ -40,7 +40,6 @@ from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped
 from .envelope import decode_strict_json, received_size
 from .export import INDEX
 from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
-from .strict_json import find_violations
 
 __all__ = [
     "Catalogue",
@@ -212,10 +211,10 @@ def validate_message(catalogue: Catalogue, message: object, encoded_size: int | 
 def check_message(catalogue: Catalogue, message: object, encoded_size: int | None) -> Verdict:
     """The verdict the worker reaches on ``message``: what is wrong with it, and whether it is legacy.
 
-    The worker's rules, in its order: strict JSON (the decoder already saw to
-    most of it; here the nesting depth the worker allows), the legacy
-    positional form bound to the signature, the actor's schema, the size
-    counted as the worker counts it (the options Dramatiq writes itself left out).
+    The worker's rules, in its order: strict JSON (the one decoder saw to it,
+    nesting depth included), the legacy positional form bound to the
+    signature, the actor's schema, the size counted as the worker counts it
+    (the options Dramatiq writes itself left out).
 
     Parameters:
       catalogue: The loaded schema folder.
@@ -235,14 +234,6 @@ def check_message(catalogue: Catalogue, message: object, encoded_size: int | Non
     if entry is None:
         known = ", ".join(sorted(catalogue.actors)) or "none"
         return Verdict([Finding("$.actor_name", f"unknown actor {actor!r} (the schema folder has: {known})")])
-    # Too deep or otherwise not strict JSON: what the worker says, before a validator recurses into it.
-    strict = find_violations(message.get("args"), ("args",)) + find_violations(
-        message.get("kwargs"), ("kwargs",)
-    )
-    if strict:
-        return Verdict(
-            [Finding("$." + v.path, f"{v.problem}; send {v.hint}" if v.hint else v.problem) for v in strict]
-        )
     canonical, legacy, findings = _bind(entry, message)
     try:
         errors = without_pattern_twins(list(entry.validator.iter_errors(canonical)))
