@@ -252,7 +252,13 @@ def decode_strict_json(body: bytes) -> Any:
     try:
         value = _decode_json(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise ValueError(str(error)) from None
+        reason = str(error)
+        if reason == "Input data was truncated" and _SURROGATE_ESCAPE.search(body):
+            # msgspec's words for a high surrogate with no low one after it.
+            reason = (
+                "a lone UTF-16 surrogate escape (\\ud800-\\udfff) is not text: send the character, or a pair"
+            )
+        raise ValueError(reason) from None
     except RecursionError:
         raise ValueError("nested too deeply to decode") from None
     if body.count(b":") != encode_json(value).count(b":") or b"\\u003" in body:
@@ -261,6 +267,9 @@ def decode_strict_json(body: bytes) -> Any:
         except RecursionError:
             raise ValueError("nested too deeply to decode") from None
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

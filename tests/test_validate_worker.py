@@ -394,3 +394,22 @@ def test_the_strict_decoder_refuses_exactly_the_bodies_with_a_duplicate_key(
     else:
         assert not has_duplicate
         assert decoded == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"a":1,"a":2}', "duplicate key 'a' in an object"),
+        (b'{"a":1,"\\u0061":2}', "duplicate key 'a' in an object"),
+        (b'{"a":1e400}', "Number out of range"),
+        (b'{"a":"\\ud800"}', "lone UTF-16 surrogate"),
+        (b'{"a":"\\udc00"}', "invalid utf-16 surrogate pair"),
+        (b'{"a":NaN}', "malformed"),
+        (b'{"a":1} x', "trailing characters"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    ],
+)
+def test_the_strict_decoder_says_why_in_one_line(body: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason) as refused:
+        decode_strict_json(body)
+    assert "\n" not in str(refused.value)
