@@ -525,6 +525,10 @@ def main() -> None:
     """
     try:
         app()
+    except OSError as error:  # a folder that is a file, a file that cannot be written...
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        sys.exit(2)
     except Exception as error:
         cause = _one_line(f"{type(error).__name__}: {error}")
         if len(cause) > 300:

@@ -451,3 +451,14 @@ def test_diff_on_any_schema_exits_0_1_or_2_without_a_traceback(tmp_path: Path, s
         assert result.exit_code in (0, 1, 2)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     shutil.rmtree(broken)
+
+
+def test_a_schema_folder_that_is_a_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "tasks.py").write_text(textwrap.dedent(GOOD))
+    (tmp_path / "schemas").write_text("not a folder")
+    result = run("generate", "tasks.py", "--out", "schemas", cwd=tmp_path)
+    assert result.returncode == 2
+    no_traceback(result)
+    [line] = error_lines(result)
+    assert "schemas" in line and "exists" in line.lower()
+    assert (tmp_path / "schemas").read_text() == "not a folder"
