@@ -190,7 +190,7 @@ def load_schemas(folder: Path) -> Catalogue:
             max_message_bytes=limit if isinstance(limit, int) else None,
             limit_source=str(meta.get("limit_source", "")),
             positional=tuple(positional),
-            positional_only=int(meta.get("positional_only", 0) or 0),
+            positional_only=_count(meta.get("positional_only", 0), folder / INDEX, name),
             var_positional=meta.get("var_positional") is True,
         )
     return Catalogue(folder, actors)
@@ -370,6 +370,12 @@ def _read_lines(path: str) -> Iterator[tuple[str, object, bytes | None]]:
 
 _WHITESPACE = b" \t\r\n"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _count(value: Any, index: Path, actor: str) -> int:
+    if type(value) is not int or value < 0:
+        raise CatalogueError(f"{index}: actor {actor!r}: 'positional_only' is not a count")
+    return value
 
 
 def _read_json(path: Path) -> Any:

@@ -462,3 +462,35 @@ def test_a_schema_folder_that_is_a_file_is_one_line_exit_2(tmp_path: Path) -> No
     [line] = error_lines(result)
     assert "schemas" in line and "exists" in line.lower()
     assert (tmp_path / "schemas").read_text() == "not a folder"
+
+
+INDEX_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from(["refund.schema.json", "x", "../index.json", ""]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["actors", "refund", "schema", "sha256", "positional", "positional_only", "max_message_bytes"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(index=INDEX_VALUES)
+def test_validate_with_any_index_exits_0_1_or_2_without_a_traceback(tmp_path: Path, index: object) -> None:
+    folder = tmp_path / "schemas"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "schemas" / "refund.schema.json", folder)
+    (folder / "index.json").write_text(json.dumps(index))
+    (tmp_path / "m.json").write_text(json.dumps(message()))
+    result = runner.invoke(app, ["validate", str(tmp_path / "m.json"), "--schemas", str(folder)])
+    assert result.exit_code in (0, 1, 2)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
