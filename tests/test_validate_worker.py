@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -413,3 +414,76 @@ def test_the_strict_decoder_says_why_in_one_line(body: bytes, reason: str) -> No
     with pytest.raises(ValueError, match=reason) as refused:
         decode_strict_json(body)
     assert "\n" not in str(refused.value)
+
+
+@pytest.mark.redis
+def test_on_redis_the_worker_measures_the_stored_bytes_as_validate_does(
+    redis_server: Any, redis_client: Any, tmp_path: Path
+) -> None:
+    from actorschema.brokers import RedisBroker
+    from actorschema.envelope import received_size
+
+    broker = RedisBroker(url=redis_server.url)
+    broker.add_middleware(PayloadGateway())
+    ran = Ran()
+    broker.add_middleware(ran)
+    broker.emit_after("process_boot")
+    queue = f"q_{uuid.uuid4().hex[:10]}"
+
+    @dramatiq.actor(broker=broker, queue_name=queue, max_message_bytes=LIMIT)
+    def measure(x: float, note: str = "") -> None: ...
+
+    folder = tmp_path / "schemas"
+    write(folder, render(broker))
+
+    def stored(counted: int, number: str) -> tuple[str, bytes]:
+        """A body that counts ``counted`` bytes (its redis_message_id aside), its float written ``number``."""
+        rid = str(uuid.uuid4())
+        message = {
+            **envelope("measure", x=0, note=""),
+            "queue_name": queue,
+            "options": {"redis_message_id": rid},
+        }
+        for size in range(LIMIT):
+            body = raw(message, ('"x":0,"note":""', f'"x":{number},"note":"{"n" * size}"'))
+            if received_size(len(body), message["options"]) == counted:
+                return rid, body
+        raise AssertionError("no padding makes that size")
+
+    bodies = {
+        "exactly the limit, 1e15": stored(LIMIT, "1e15"),
+        "one over, 1e15": stored(LIMIT + 1, "1e15"),
+        "exactly the limit, 0.5": stored(LIMIT, "0.5"),
+        "one over, 0.5": stored(LIMIT + 1, "0.5"),
+    }
+    for rid, body in bodies.values():
+        with redis_client.pipeline(transaction=True) as pipe:
+            pipe.hset(f"dramatiq:{queue}.msgs", rid, body)
+            pipe.rpush(f"dramatiq:{queue}", rid)
+            pipe.execute()
+    by_validate = judged_by_validate(folder, {name: body for name, (_, body) in bodies.items()}, tmp_path)
+    worker = Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    try:
+        deadline = 30.0
+        started = time.monotonic()
+        while len(ran.ids) + int(redis_client.zcard(f"dramatiq:{queue}.XQ")) < len(bodies):
+            assert time.monotonic() - started < deadline, "the worker did not get through the bodies"
+            time.sleep(0.05)
+        worker.join()
+    finally:
+        worker.stop()
+        broker.close()
+    dead = {member.decode() for member in redis_client.zrange(f"dramatiq:{queue}.XQ", 0, -1)}
+    by_worker = {}
+    for name, (rid, body) in bodies.items():
+        runs = json.loads(body)["message_id"] in ran.ids
+        assert runs != (rid in dead), name
+        by_worker[name] = runs
+    assert by_worker == {name: valid for name, (valid, _) in by_validate.items()}
+    assert by_worker == {
+        "exactly the limit, 1e15": True,
+        "one over, 1e15": False,
+        "exactly the limit, 0.5": True,
+        "one over, 0.5": False,
+    }
