@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import inspect as pyinspect
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,13 +81,22 @@ def root(
     """Schemas and a size gateway for Dramatiq actors."""
 
 
+def _declared_contracts(record: logging.LogRecord) -> bool:
+    # The gateway logs an actor without a contract as it is declared: the command names it once, itself.
+    return record.funcName != "_declare"
+
+
 def _broker(target: str) -> Any:
+    gateway_log = logging.getLogger("actorschema")
+    gateway_log.addFilter(_declared_contracts)
     try:
         return load_broker(target)
     except AppNotFound as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         err.print(f"hint: {error.hint}", markup=False, highlight=False)
         raise typer.Exit(2) from None
+    finally:
+        gateway_log.removeFilter(_declared_contracts)
 
 
 @app.command()

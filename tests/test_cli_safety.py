@@ -152,6 +152,8 @@ def test_actors_without_a_contract_are_named_one_line_each_and_the_others_still_
     assert sorted(e["actor"] for e in report["errors"]) == ["later", "lock_it"]
     assert all("payload_contract" in e["fix"] for e in report["errors"])
     assert len(error_lines(inspected)) == 2
+    # Named once each: the gateway's own log of them while the app was imported is not repeated.
+    assert [line for line in inspected.stderr.splitlines() if line.strip()] == error_lines(inspected)
 
     table = run("inspect", "tasks.py", cwd=tmp_path)
     assert table.returncode == 2 and "greet" in table.stdout and len(error_lines(table)) == 2
