@@ -11,11 +11,15 @@ from __future__ import annotations
 import enum
 import inspect as pyinspect
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+# Without types-jsonschema installed this is Any; with it, fully typed.
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from rich.console import Console
 from rich.table import Table
 
@@ -27,8 +31,8 @@ from .compat import diff as compat_diff
 from .contract import ABSENT, ContractError, hint_text
 from .deadletters import dead_letter_reasons
 from .defaults import function_facts
-from .export import RESULT_SUFFIX, ActorEntry, app_actors, compare, render, write
-from .validate import CatalogueError, load_schemas, read_messages, validate_message
+from .export import INDEX, RESULT_SUFFIX, ActorEntry, app_actors, compare, render, write
+from .validate import CatalogueError, check_message, load_schemas, read_messages
 
 app = typer.Typer(
     name="actorschema",
@@ -77,13 +81,22 @@ def root(
     """Schemas and a size gateway for Dramatiq actors."""
 
 
+def _declared_contracts(record: logging.LogRecord) -> bool:
+    # The gateway logs an actor without a contract as it is declared: the command names it once, itself.
+    return record.funcName != "_declare"
+
+
 def _broker(target: str) -> Any:
+    gateway_log = logging.getLogger("actorschema")
+    gateway_log.addFilter(_declared_contracts)
     try:
         return load_broker(target)
     except AppNotFound as error:
-        err.print(f"[red]error:[/] {error}")
-        err.print("hint: run from the folder that holds the app, or give a file path (app/tasks.py)")
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"hint: {error.hint}", markup=False, highlight=False)
         raise typer.Exit(2) from None
+    finally:
+        gateway_log.removeFilter(_declared_contracts)
 
 
 @app.command()
@@ -91,30 +104,38 @@ def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = F
     """Write one JSON Schema (draft 2020-12) per actor, and an index.json, into the schema folder.
 
     Each schema describes the whole Dramatiq message the gateway emits for that actor. Files of actors that no longer exist are removed. The output is byte-for-byte deterministic: commit it.
+
+    A target without actors is refused (exit 2) and nothing is written or removed. An actor whose contract cannot be built is named on one line each (exit 2); the others are written, and its last good schema stays.
     """
     broker = _broker(target)
-    entries = _entries(broker)
-    files = render(broker)
-    touched = write(out_dir, files)
+    entries, failures = _entries(broker, target)
+    kept, keep = _last_good(out_dir, failures)
+    files = render(broker, entries, kept)
+    touched = write(out_dir, files, keep)
     _warn_untyped(entries)
     if as_json:
         report = {
             "out": str(out_dir),
             "files": sorted(files),
             "changed": touched,
+            "errors": [_failure_record(error) for error in failures],
             "way_out": {e.contract.actor_name: e.way_out_reason for e in entries if e.contract.way_out},
             "hidden_signature": [e.contract.actor_name for e in entries if e.contract.hidden_signature],
         }
         print(json.dumps(report, indent=2))
-        return
-    results = sum(name.endswith(RESULT_SUFFIX) for name in files)
-    actors = len(files) - 1 - results
-    out.print(
-        f"{actors} actor schema(s) in {out_dir}/, {results} result schema(s): "
-        f"{len(touched)} file(s) written or removed"
-    )
-    for name in touched:
-        out.print(f"  {name}")
+    else:
+        results = sum(name.endswith(RESULT_SUFFIX) for name in files)
+        actors = len(files) - 1 - results
+        out.print(
+            f"{actors} actor schema(s) in {out_dir}/, {results} result schema(s): "
+            f"{len(touched)} file(s) written or removed"
+        )
+        for name in touched:
+            out.print(f"  {name}")
+    if failures:
+        kept_text = f"; their last good schema stays in {out_dir}/" if keep else ""
+        err.print(f"{len(failures)} actor(s) have no contract{kept_text}", markup=False, highlight=False)
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -124,8 +145,9 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
     Prints a unified diff of every stale file. Fix with: actorschema generate TARGET --out DIR.
     """
     broker = _broker(target)
-    _entries(broker)  # an actor without a contract is named, not a traceback
-    differences = compare(out_dir, render(broker))
+    entries, failures = _entries(broker, target)  # an actor without a contract is named, not a traceback
+    kept, keep = _last_good(out_dir, failures)
+    differences = [d for d in compare(out_dir, render(broker, entries, kept)) if d.name not in keep]
     if as_json:
         report = [{"file": d.name, "problem": d.kind, "diff": d.diff} for d in differences]
         print(json.dumps({"out": str(out_dir), "current": not differences, "differences": report}, indent=2))
@@ -135,8 +157,10 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
             if difference.diff:
                 sys.stderr.write(difference.diff)
         err.print(f"hint: actorschema generate {target} --out {out_dir}")
-    else:
+    elif not failures:
         out.print(f"{out_dir}/ is current")
+    if failures:
+        raise typer.Exit(2)  # cannot tell whether the folder is current
     if differences:
         raise typer.Exit(1)
 
@@ -144,7 +168,7 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
 @app.command()
 def inspect(target: Target, as_json: AsJson = False) -> None:
     """Show each actor: its queue, its parameters with their types and defaults, its result type, its size limit."""
-    entries = _entries(_broker(target))
+    entries, failures = _entries(_broker(target), target)
     rows: list[dict[str, Any]] = []
     for entry in entries:
         contract = entry.contract
@@ -179,7 +203,10 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
             }
         )
     if as_json:
-        print(json.dumps({"actors": rows}, indent=2))
+        errors = [_failure_record(error) for error in failures]
+        print(json.dumps({"actors": rows, "errors": errors}, indent=2))
+        if failures:
+            raise typer.Exit(2)
         return
     table = Table(title="Dramatiq actors")
     for column in ("actor", "queue", "parameters", "size limit"):
@@ -196,6 +223,8 @@ def inspect(target: Target, as_json: AsJson = False) -> None:
         size = "none" if limit is None else f"{limit:,} B ({row['limit_source']})"
         table.add_row(row["actor"], row["queue"], params, size)
     out.print(table)
+    if failures:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -213,7 +242,7 @@ def validate(
 ) -> None:
     """Check messages against their actor's schema and size limit: what a producer's CI runs.
 
-    Each invalid message is reported with the JSON path of every problem. Exit 1 if any message is invalid, 0 if all are valid, 2 if the schema folder or a file cannot be read.
+    The worker's own rules on the same bytes: one strict decoder (no duplicate keys, no 1e400, no lone surrogates), the legacy positional form bound to the signature (reported as legacy in --json), the size of the bytes as given. Each invalid message is reported with the JSON path of every problem; JSON Lines are judged line by line. Exit 1 if any message is invalid, 0 if all are valid, 2 if the schema folder or a file cannot be read.
     """
     try:
         catalogue = load_schemas(schemas)
@@ -225,16 +254,21 @@ def validate(
     for source in sources:
         try:
             for label, message, raw in read_messages(source):
-                findings = validate_message(catalogue, message, None if raw is None else len(raw))
-                results.append((label, findings))
+                verdict = check_message(catalogue, message, None if raw is None else len(raw))
+                results.append((label, verdict))
         except OSError as error:
-            err.print(f"[red]error:[/] cannot read {source}: {error.strerror or error}")
+            err.print(f"[red]error:[/] cannot read {source}: {error.strerror or error}", highlight=False)
             raise typer.Exit(2) from None
-    invalid = [(label, findings) for label, findings in results if findings]
+    invalid = [(label, verdict.findings) for label, verdict in results if verdict.findings]
     if as_json:
         report = [
-            {"message": label, "valid": not findings, "findings": [vars(f) for f in findings]}
-            for label, findings in results
+            {
+                "message": label,
+                "valid": not verdict.findings,
+                "legacy": verdict.legacy,
+                "findings": [vars(f) for f in verdict.findings],
+            }
+            for label, verdict in results
         ]
         print(json.dumps({"messages": report, "invalid": len(invalid)}, indent=2))
     else:
@@ -264,7 +298,9 @@ def asyncapi(
     Each message's payload is the actor's message schema (JSON Schema draft 2020-12).
     """
     broker = _broker(target)
-    _entries(broker)  # an actor without a contract is named, not a traceback
+    _, failures = _entries(broker, target)  # an actor without a contract is named, not a traceback
+    if failures:
+        raise typer.Exit(2)  # a document without some of the app's messages would mislead
     document = asyncapi_document(broker, title=title, version=version)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if out_file is None:
@@ -311,14 +347,21 @@ def diff(
     Each change is named by a rule (PARAMETER_ADDED_REQUIRED, TYPE_NARROWED, ENUM_VALUE_REMOVED, CONTENT_CLOSED, SIZE_LIMIT_LOWERED...) and says which directions it breaks, following Confluent Schema Registry's rules for JSON Schema. The default, backward, protects messages already sitting in a queue.
     """
     try:
-        after = load_folder(new)
+        after = _checked_folder(new)
         if transitive:
-            changes = diff_transitive([load_folder(version) for version in history(old)], after)
+            before = [_checked_folder(version) for version in history(old)]
         else:
-            changes = compat_diff(load_folder(old), after)
+            before = [_checked_folder(old)]
     except CompatError as error:
-        err.print(f"[red]error:[/] {error}")
+        err.print(f"[red]error:[/] {error}", highlight=False)
         err.print("hint: give two folders written by actorschema generate, or git:REF:path")
+        raise typer.Exit(2) from None
+    try:
+        changes = diff_transitive(before, after) if transitive else compat_diff(before[0], after)
+    except Exception as error:  # a schema valid as JSON Schema, but not one generate writes
+        cause = _one_line(f"{type(error).__name__}: {error}")[:300]
+        err.print(f"error: cannot compare {old} with {new}: {cause}", markup=False, highlight=False)
+        err.print("hint: compare folders written by actorschema generate, not edited by hand")
         raise typer.Exit(2) from None
     broken = breaking(changes, mode.value)
     if as_json:
@@ -339,6 +382,22 @@ def diff(
         out.print(f"{len(changes)} change(s); {verdict}")
     if broken:
         raise typer.Exit(1)
+
+
+def _checked_folder(source: str) -> dict[str, dict[str, Any]]:
+    """A schema folder whose schemas are all valid draft 2020-12 schemas; CompatError naming the first that is not."""
+    folder = load_folder(source)
+    for actor, entry in folder.items():
+        for key in ("schema", "result_schema"):
+            if key not in entry:
+                continue
+            try:
+                Draft202012Validator.check_schema(entry[key])
+            except Exception as error:
+                cause = _one_line(str(getattr(error, "message", error)))[:200]
+                name = entry.get("schema_file", actor) if key == "schema" else f"{actor}'s result schema"
+                raise CompatError(f"{source}: {name}: not a valid draft 2020-12 schema: {cause}") from None
+    return folder
 
 
 @app.command("dead-letters")
@@ -390,14 +449,55 @@ def dead_letters(
         raise typer.Exit(1)
 
 
-def _entries(broker: Any) -> list[ActorEntry]:
-    """The app's actors; an actor whose hints make no contract is named (exit 2), never a traceback."""
+def _entries(broker: Any, target: str) -> tuple[list[ActorEntry], list[ContractError]]:
+    """The app's actors, and those whose hints make no contract, each named on one line of stderr.
+
+    A broker without actors is refused (exit 2): a mistyped target (a package for its
+    module) must not make ``generate`` empty the schema folder.
+    """
+    if not broker.actors:
+        err.print(f"[red]error:[/] {target} declares no actors on its broker", highlight=False)
+        err.print(
+            "hint: name the module that declares them (examples.shop, not examples), or module:broker",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    failures: list[ContractError] = []
+    entries = app_actors(broker, failures)
+    for error in failures:
+        err.print(f"error: {_one_line(str(error))}", markup=False, highlight=False)
+    return entries, failures
+
+
+def _failure_record(error: ContractError) -> dict[str, str]:
+    return {"actor": error.actor_name, "problem": _one_line(error.problem), "fix": error.fix}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _last_good(out_dir: Path, failures: list[ContractError]) -> tuple[dict[str, Any], frozenset[str]]:
+    """The index entries and file names, in ``out_dir``, of actors whose contract cannot be built now.
+
+    ``generate`` keeps them as they are: an actor broken by a bad edit keeps its last good schema.
+    """
+    if not failures:
+        return {}, frozenset()
     try:
-        return app_actors(broker)
-    except ContractError as error:
-        err.print(f"[red]error:[/] {error.actor_name!r}: {error.problem}", markup=True, highlight=False)
-        err.print(f"hint: declare {error.fix}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+        index = json.loads((out_dir / INDEX).read_text(encoding="utf-8"))
+        actors = index["actors"]
+    except Exception:  # no folder yet, or no readable index: nothing to keep
+        return {}, frozenset()
+    kept: dict[str, Any] = {}
+    names: set[str] = set()
+    for error in failures:
+        entry = actors.get(error.actor_name) if isinstance(actors, dict) else None
+        if isinstance(entry, dict):
+            kept[error.actor_name] = entry
+            names.update(str(entry[key]) for key in ("schema", "result_schema") if key in entry)
+    return kept, frozenset(names)
 
 
 def _warn_untyped(entries: list[ActorEntry]) -> None:
@@ -428,5 +528,24 @@ def _parameter_text(parameter: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    """Entry point of the ``actorschema`` console script."""
-    app()
+    """Entry point of the ``actorschema`` console script.
+
+    Whatever escapes a command ends as one line on stderr and exit 2, never a
+    traceback: the commands run in CI and in shells, on any project.
+    """
+    try:
+        app()
+    except OSError as error:  # a folder that is a file, a file that cannot be written...
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:
+        cause = _one_line(f"{type(error).__name__}: {error}")
+        if len(cause) > 300:
+            cause = cause[:297] + "..."
+        print(f"error: {cause}", file=sys.stderr)
+        print(
+            "hint: this is a bug in actorschema if the input was not the cause: please report it",
+            file=sys.stderr,
+        )
+        sys.exit(2)

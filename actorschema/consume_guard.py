@@ -36,7 +36,7 @@ from dramatiq.middleware import Middleware
 from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
 from .encoder import encode_message, message_fields
-from .envelope import STRICTLY_DECODED, envelope_violations
+from .envelope import BOOKKEEPING_OPTIONS, RECEIVED_SIZE, STRICTLY_DECODED, envelope_violations
 from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
 from .strict_json import find_violations
@@ -47,9 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "take_delivery"]
 
 logger = logging.getLogger("actorschema")
-
-#: Options Dramatiq writes into a message itself: they do not count toward its size on arrival.
-BOOKKEEPING_OPTIONS = frozenset(("retries", "traceback", "requeue_timestamp", "eta", "redis_message_id"))
 
 
 class _Delivery:
@@ -208,10 +205,12 @@ class ConsumeGuard(Middleware):
         if limit.limit is None:
             return
         options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
-        try:
-            size = len(encode_message({**fields, "args": list(message.args), "options": options}))
-        except Exception:
-            return  # not encodable as it stands: the arguments check says why
+        size = getattr(message, RECEIVED_SIZE, None)  # set by a guarded consumer: the bytes it received
+        if size is None:
+            try:
+                size = len(encode_message({**fields, "args": list(message.args), "options": options}))
+            except Exception:
+                return  # not encodable as it stands: the arguments check says why
         if size > limit.limit:
             raise self.gateway._too_large(
                 message.actor_name, tuple(message.args), message.kwargs, options, size, limit

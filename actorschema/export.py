@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,11 +70,16 @@ class Difference:
     diff: str
 
 
-def app_actors(broker: Broker) -> list[ActorEntry]:
+def app_actors(broker: Broker, failures: list[ContractError] | None = None) -> list[ActorEntry]:
     """Every actor declared on ``broker``, with the contract and limit its gateway uses.
 
     Without a gateway on the broker, the contracts and limits are those a
     default ``PayloadGateway()`` would use.
+
+    Parameters:
+      broker: The app's broker.
+      failures: When given, an actor whose contract cannot be built is left out and its
+        error appended here, so the other actors are still reported; when None, raised.
 
     Raises:
       ContractError: For an actor whose type hints cannot be made a contract
@@ -84,19 +90,33 @@ def app_actors(broker: Broker) -> list[ActorEntry]:
     global_limit = gateway.max_message_bytes if gateway is not None else DEFAULT_MAX_MESSAGE_BYTES
     entries = []
     for name in sorted(broker.actors):
-        actor = broker.actors[name]
-        contract = gateway.contracts.get(name) if gateway is not None else None
-        namespace = gateway._namespaces.get(name) if gateway is not None else None
-        if contract is None:
-            contract = ActorContract.from_actor(actor, namespace)
-        limit = resolve_limit(actor.options, actor.queue_name, queue_limits, global_limit)
-        reason = _way_out_reason(actor, namespace) if contract.way_out else None
-        results = gateway.results.get(name) if gateway is not None else None
-        result = (results or ResultContract(actor)).parameter
-        if result is not None and result.hint is type(None):
-            result = None  # ``-> None``: nothing travels
-        entries.append(ActorEntry(contract, limit, reason, result))
+        try:
+            entries.append(_entry(broker.actors[name], gateway, queue_limits, global_limit))
+        except ContractError as error:
+            if failures is None:
+                raise
+            failures.append(error)
     return entries
+
+
+def _entry(
+    actor: Any,
+    gateway: PayloadGateway | None,
+    queue_limits: Mapping[str, int | None],
+    global_limit: int | None,
+) -> ActorEntry:
+    name = actor.actor_name
+    contract = gateway.contracts.get(name) if gateway is not None else None
+    namespace = gateway._namespaces.get(name) if gateway is not None else None
+    if contract is None:
+        contract = ActorContract.from_actor(actor, namespace)
+    limit = resolve_limit(actor.options, actor.queue_name, queue_limits, global_limit)
+    reason = _way_out_reason(actor, namespace) if contract.way_out else None
+    results = gateway.results.get(name) if gateway is not None else None
+    result = (results or ResultContract(actor)).parameter
+    if result is not None and result.hint is type(None):
+        result = None  # ``-> None``: nothing travels
+    return ActorEntry(contract, limit, reason, result)
 
 
 def _way_out_reason(actor: Any, namespace: dict[str, Any] | None) -> str:
@@ -108,11 +128,20 @@ def _way_out_reason(actor: Any, namespace: dict[str, Any] | None) -> str:
     return "declared, although its type hints would make a contract"
 
 
-def render(broker: Broker) -> dict[str, str]:
-    """The files ``generate`` writes for ``broker``: name -> text."""
+def render(
+    broker: Broker, entries: list[ActorEntry] | None = None, kept: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """The files ``generate`` writes for ``broker``: name -> text.
+
+    Parameters:
+      broker: The app's broker.
+      entries: Its actors, as :func:`app_actors` returns them (computed when None).
+      kept: Index entries carried over as they are, by actor name: those of actors whose
+        contract cannot be built now, whose last good schema stays in the folder.
+    """
     files: dict[str, str] = {}
-    index: dict[str, Any] = {}
-    for entry in app_actors(broker):
+    index: dict[str, Any] = dict(kept or {})
+    for entry in app_actors(broker) if entries is None else entries:
         contract = entry.contract
         name = contract.actor_name + SUFFIX
         text = _dump(message_schema(contract, entry.limit))
@@ -126,6 +155,7 @@ def render(broker: Broker) -> dict[str, str]:
         }
         if contract.way_out:
             index[contract.actor_name]["payload_contract"] = "json"
+        index[contract.actor_name].update(_binding(contract))
         if entry.result is not None:
             result_name = contract.actor_name + RESULT_SUFFIX
             result_text = _dump(result_schema(contract, entry.result))
@@ -136,8 +166,30 @@ def render(broker: Broker) -> dict[str, str]:
     return files
 
 
-def write(out: Path, files: dict[str, str]) -> list[str]:
+def _binding(contract: ActorContract) -> dict[str, Any]:
+    """How a message in the legacy positional form binds: what ``actorschema validate`` needs to do as the worker does.
+
+    The schema describes canonical messages only, and its properties are sorted: the
+    parameter order is not in it.
+    """
+    binding: dict[str, Any] = {}
+    if contract.positional:
+        binding["positional"] = [p.name for p in contract.positional]
+    if contract.positional_only:
+        binding["positional_only"] = len(contract.positional_only)
+    if contract.var_positional is not None:
+        binding["var_positional"] = True
+    return binding
+
+
+def write(out: Path, files: dict[str, str], keep: frozenset[str] = frozenset()) -> list[str]:
     """Write ``files`` into ``out``, removing schema files of actors that are gone.
+
+    Parameters:
+      out: The schema folder.
+      files: What :func:`render` returned.
+      keep: Names of files to leave in place although ``files`` lacks them (the last good
+        schema of an actor whose contract cannot be built now).
 
     Returns:
       The names of the files written, changed or removed.
@@ -150,7 +202,7 @@ def write(out: Path, files: dict[str, str]) -> list[str]:
             path.write_text(text)
             touched.append(name)
     for path in _schema_files(out):
-        if path.name not in files:
+        if path.name not in files and path.name not in keep:
             path.unlink()
             touched.append(path.name)
     return touched

@@ -21,6 +21,7 @@ gateway encodes them (compact UTF-8 JSON).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -36,6 +37,7 @@ import msgspec
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
+from .envelope import decode_strict_json, received_size
 from .export import INDEX
 from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
 
@@ -45,6 +47,8 @@ __all__ = [
     "Finding",
     "SchemaEntry",
     "Unparsable",
+    "Verdict",
+    "check_message",
     "load_schemas",
     "read_messages",
     "validate_message",
@@ -93,6 +97,10 @@ class SchemaEntry:
       validator: The compiled validator (format assertion on).
       max_message_bytes: Its size limit, or None for none.
       limit_source: Where the limit comes from (``actor``, ``queue`` or ``global``).
+      positional: The names of the parameters that can be passed positionally, in order
+        (the index's ``positional``), to bind a message in the legacy positional form.
+      positional_only: How many of them are positional-only (they stay in ``args``).
+      var_positional: The actor takes ``*args``.
     """
 
     actor: str
@@ -101,6 +109,24 @@ class SchemaEntry:
     validator: Draft202012Validator = field(repr=False)
     max_message_bytes: int | None
     limit_source: str
+    positional: tuple[str, ...] = ()
+    positional_only: int = 0
+    var_positional: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`check_message` says about one message.
+
+    Parameters:
+      findings: Everything wrong with it; empty when it is valid.
+      legacy: It carries named parameters positionally in ``args`` (the legacy form,
+        as ``actor.message(...).asdict()`` writes it), which the worker binds to the
+        signature first and so does this check.
+    """
+
+    findings: list[Finding]
+    legacy: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,7 +157,10 @@ def load_schemas(folder: Path) -> Catalogue:
     actors: dict[str, SchemaEntry] = {}
     for name in sorted(actors_index):
         meta = actors_index[name]
-        path = folder / str(meta["schema"])
+        file_name = meta.get("schema") if isinstance(meta, dict) else None
+        if not isinstance(file_name, str) or Path(file_name).name != file_name or not file_name:
+            raise CatalogueError(f"{folder / INDEX}: actor {name!r} names no schema file of the folder")
+        path = folder / file_name
         try:
             data = path.read_bytes()
         except OSError as error:
@@ -146,9 +175,13 @@ def load_schemas(folder: Path) -> Catalogue:
         try:
             Draft202012Validator.check_schema(schema)
         except Exception as error:
-            raise CatalogueError(f"{path}: not a valid draft 2020-12 schema: {error}") from None
+            cause = " ".join(str(getattr(error, "message", error)).split())[:200]
+            raise CatalogueError(f"{path}: not a valid draft 2020-12 schema: {cause}") from None
         validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
         limit = meta.get("max_message_bytes")
+        positional = meta.get("positional", [])
+        if not (isinstance(positional, list) and all(isinstance(p, str) for p in positional)):
+            raise CatalogueError(f"{folder / INDEX}: actor {name!r}: 'positional' is not a list of names")
         actors[name] = SchemaEntry(
             actor=name,
             queue=str(meta.get("queue", "")),
@@ -156,6 +189,9 @@ def load_schemas(folder: Path) -> Catalogue:
             validator=validator,
             max_message_bytes=limit if isinstance(limit, int) else None,
             limit_source=str(meta.get("limit_source", "")),
+            positional=tuple(positional),
+            positional_only=_count(meta.get("positional_only", 0), folder / INDEX, name),
+            var_positional=meta.get("var_positional") is True,
         )
     return Catalogue(folder, actors)
 
@@ -169,24 +205,47 @@ def validate_message(catalogue: Catalogue, message: object, encoded_size: int | 
       encoded_size: The size of its encoded bytes; None to measure it as the gateway
         encodes it (compact UTF-8 JSON).
     """
+    return check_message(catalogue, message, encoded_size).findings
+
+
+def check_message(catalogue: Catalogue, message: object, encoded_size: int | None) -> Verdict:
+    """The verdict the worker reaches on ``message``: what is wrong with it, and whether it is legacy.
+
+    The worker's rules, in its order: strict JSON (the one decoder saw to it,
+    nesting depth included), the legacy positional form bound to the
+    signature, the actor's schema, the size counted as the worker counts it
+    (the options Dramatiq writes itself left out).
+
+    Parameters:
+      catalogue: The loaded schema folder.
+      message: The decoded message (or an :class:`Unparsable` from :func:`read_messages`).
+      encoded_size: The size of its bytes as received; None to measure it as the gateway
+        encodes it (compact UTF-8 JSON).
+    """
     if isinstance(message, Unparsable):
-        return [Finding("$", f"invalid JSON: {message.reason}")]
+        return Verdict([Finding("$", f"invalid JSON: {message.reason}")])
     if not isinstance(message, dict):
-        return [Finding("$", f"a Dramatiq message is a JSON object, got {_json_type(message)}")]
+        return Verdict([Finding("$", f"a Dramatiq message is a JSON object, got {_json_type(message)}")])
     actor = message.get("actor_name")
     if not isinstance(actor, str):
         reason = "missing" if "actor_name" not in message else f"must be a string, got {_json_type(actor)}"
-        return [Finding("$.actor_name", f"{reason}: cannot tell which actor's schema applies")]
+        return Verdict([Finding("$.actor_name", f"{reason}: cannot tell which actor's schema applies")])
     entry = catalogue.actors.get(actor)
     if entry is None:
         known = ", ".join(sorted(catalogue.actors)) or "none"
-        return [Finding("$.actor_name", f"unknown actor {actor!r} (the schema folder has: {known})")]
-    errors = without_pattern_twins(list(entry.validator.iter_errors(message)))
-    findings = [Finding(_json_path(error.absolute_path), _reason(error)) for error in errors]
+        return Verdict([Finding("$.actor_name", f"unknown actor {actor!r} (the schema folder has: {known})")])
+    canonical, legacy, findings = _bind(entry, message)
+    try:
+        errors = without_pattern_twins(list(entry.validator.iter_errors(canonical)))
+    except RecursionError:
+        errors = []
+        findings.append(Finding("$", "nested too deeply to check"))
+    findings += [Finding(_json_path(error.absolute_path), _reason(error)) for error in errors]
     findings.sort(key=lambda finding: (finding.path, finding.reason))
     limit = entry.max_message_bytes
     if limit is not None:
         size = encoded_size if encoded_size is not None else len(msgspec.json.encode(message))
+        size = received_size(size, message.get("options"))
         if size > limit:
             findings.append(
                 Finding(
@@ -195,7 +254,34 @@ def validate_message(catalogue: Catalogue, message: object, encoded_size: int | 
                     f"({entry.limit_source} limit)",
                 )
             )
-    return findings
+    return Verdict(findings, legacy)
+
+
+def _bind(entry: SchemaEntry, message: dict[str, Any]) -> tuple[dict[str, Any], bool, list[Finding]]:
+    """The message in canonical form, as the worker binds it (``ActorContract.bind``), and whether it was legacy.
+
+    Named parameters sent positionally move to ``kwargs``; positional-only ones and
+    ``*args`` values stay in ``args``. Anything the binding cannot place is left where
+    it is, for the schema to report.
+    """
+    args, kwargs = message.get("args"), message.get("kwargs")
+    positional = entry.positional
+    if type(args) is not list or type(kwargs) is not dict or len(args) <= entry.positional_only:
+        return message, False, []
+    count = len(args)
+    if count > len(positional):
+        # Too many for the signature (the schema says so), or *args values pinning every positional.
+        return message, False, []
+    findings = []
+    moved = {}
+    for index, name in enumerate(positional[:count]):
+        if index < entry.positional_only:
+            continue
+        if name in kwargs:
+            problem = f"got multiple values for {name!r} (positional in args[{index}] and keyword)"
+            findings.append(Finding(_json_path(("kwargs", name)), problem))
+        moved[name] = args[index]
+    return {**message, "args": args[: entry.positional_only], "kwargs": {**moved, **kwargs}}, True, findings
 
 
 def read_messages(source: str | Path | IO[bytes]) -> Iterator[tuple[str, object, bytes | None]]:
@@ -203,14 +289,34 @@ def read_messages(source: str | Path | IO[bytes]) -> Iterator[tuple[str, object,
 
     ``source`` is a path, ``"-"`` for stdin, or a binary stream. Its content is
     one JSON document (a message, or an array of messages) or JSON Lines (one
-    message per line; blank lines are skipped). ``label`` names where the
+    message per line; blank lines are skipped): a file named ``.jsonl`` or
+    ``.ndjson``, or one most of whose lines are messages on their own, so that
+    one broken line, the first included, is one finding among the others. ``label`` names where the
     message came from (``orders.jsonl:3``, ``batch.json[2]``); ``raw_bytes``
     are the message's own bytes, or None inside an array. A message that is
     not valid JSON is yielded as an :class:`Unparsable`.
 
+    A ``.jsonl`` or ``.ndjson`` file is read a line at a time, in bounded memory
+    whatever its size; any other file must fit in :data:`MAX_DOCUMENT_BYTES`.
+
     Raises:
-      OSError: The file cannot be read.
+      OSError: The file cannot be read, or is a whole document over :data:`MAX_DOCUMENT_BYTES`.
     """
+    if (
+        isinstance(source, (str, Path))
+        and str(source) != "-"
+        and Path(source).suffix.lower() in _LINES_SUFFIXES
+    ):
+        yield from _read_lines(str(source))
+        return
+    if isinstance(source, (str, Path)) and str(source) != "-":
+        size = Path(source).stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise OSError(
+                errno.EFBIG,
+                f"{size:,} bytes is too large for one JSON document (at most {MAX_DOCUMENT_BYTES:,}); "
+                "write one message per line in a .jsonl file, which is read a line at a time",
+            )
     if isinstance(source, (str, Path)) and str(source) == "-":
         name, data = "<stdin>", sys.stdin.buffer.read()
     elif isinstance(source, (str, Path)):
@@ -230,20 +336,46 @@ def read_messages(source: str | Path | IO[bytes]) -> Iterator[tuple[str, object,
         else:
             yield name, whole, body
         return
-    lines = data.splitlines()
-    first = next((line for line in lines if line.strip(_WHITESPACE)), b"")
-    if len(lines) < 2 or isinstance(_parse(first.strip(_WHITESPACE)), Unparsable):
-        yield name, whole, body  # one broken document, not JSON Lines
+    parsed = [
+        (number, raw, _parse(raw))
+        for number, line in enumerate(data.split(b"\n"), start=1)
+        if (raw := line.rstrip(b"\r")).strip(_WHITESPACE)
+    ]
+    as_lines = Path(name).suffix.lower() in _LINES_SUFFIXES or (
+        len(parsed) >= 2 and 2 * sum(isinstance(m, dict) for _, _, m in parsed) > len(parsed)
+    )
+    if not as_lines:
+        yield name, whole, body  # one broken document (a pretty-printed one spans lines)
         return
-    for number, line in enumerate(lines, start=1):
-        raw = line.rstrip(b"\r")
-        if not raw.strip(_WHITESPACE):
-            continue
-        yield f"{name}:{number}", _parse(raw), raw
+    # JSON Lines: each line is judged alone, so a broken line is one finding and the rest are still checked.
+    for number, raw, message in parsed:
+        yield f"{name}:{number}", message, raw
+
+
+_LINES_SUFFIXES = frozenset((".jsonl", ".ndjson", ".jsonlines"))
+
+#: The largest file read as one JSON document (a message, or an array of them).
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+
+
+def _read_lines(path: str) -> Iterator[tuple[str, object, bytes | None]]:
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            raw = line.rstrip(b"\n").rstrip(b"\r")
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if raw.strip(_WHITESPACE):
+                yield f"{path}:{number}", _parse(raw), raw
 
 
 _WHITESPACE = b" \t\r\n"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _count(value: Any, index: Path, actor: str) -> int:
+    if type(value) is not int or value < 0:
+        raise CatalogueError(f"{index}: actor {actor!r}: 'positional_only' is not a count")
+    return value
 
 
 def _read_json(path: Path) -> Any:
@@ -264,30 +396,11 @@ def _parse_schema(path: Path, data: bytes) -> Any:
 
 
 def _parse(data: bytes) -> object:
-    """Strict JSON: UTF-8, no NaN or Infinity, no duplicate keys; an :class:`Unparsable` otherwise."""
+    """The worker's strict decoder (:func:`~actorschema.envelope.decode_strict_json`); an :class:`Unparsable` otherwise."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return Unparsable(f"not UTF-8 ({error.reason} at byte {error.start})")
-    try:
-        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as error:
-        return Unparsable(f"{error.msg} at line {error.lineno} column {error.colno}")
+        return decode_strict_json(data)
     except ValueError as error:
         return Unparsable(str(error))
-
-
-def _refuse_constant(token: str) -> object:
-    raise ValueError(f"{token} is not JSON (JSON has no NaN or Infinity)")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r} in an object (parsers disagree on which value wins)")
-        result[key] = value
-    return result
 
 
 def _json_type(value: object) -> str:

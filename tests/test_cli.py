@@ -117,7 +117,7 @@ def test_inspect_prints_a_table(tmp_path: Path) -> None:
     [
         (["check", "no_such_module_here"], "cannot import"),
         (["generate", "missing/app.py"], "no such file"),
-        (["inspect", "examples.shop:not_a_broker"], "is not a Dramatiq broker"),
+        (["inspect", "examples.shop:not_a_broker"], "has no attribute 'not_a_broker'"),
     ],
 )
 def test_usage_errors_exit_2_with_a_cause_and_a_hint(args: list[str], cause: str) -> None:
