@@ -485,7 +485,8 @@ class PublishedJsonSchema(GenerateJsonSchema):
 def _class_of(schema: Any) -> type | None:
     """The class whose fields a core schema describes (a model, dataclass, TypedDict, Enum, NamedTuple)."""
     kind = schema.get("type")
-    if kind in ("model", "dataclass", "typed-dict", "enum"):
+    # "named-tuple": pydantic 2.14 and later; before, a NamedTuple is a "call" schema (below).
+    if kind in ("model", "dataclass", "typed-dict", "enum", "named-tuple"):
         cls = schema.get("cls")
         return cls if isinstance(cls, type) else None
     if kind == "call":

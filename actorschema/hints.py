@@ -159,27 +159,25 @@ def classify(hint: Any, *, base64_bytes: bool = True) -> Node:
     return root
 
 
-def _mark(root: Node) -> None:
-    """Set ``walks`` and ``collides`` on every node: what is reachable from it (recursive hints loop)."""
-    nodes: list[Node] = []
+def _reachable(root: Node) -> list[Node]:
+    """``root`` and every node reachable from it, each once (a recursive hint is a cycle)."""
+    found: list[Node] = []
     seen: set[int] = set()
     stack = [root]
     while stack:
         node = stack.pop()
         if id(node) not in seen:
             seen.add(id(node))
-            nodes.append(node)
+            found.append(node)
             stack.extend(node.successors())
+    return found
+
+
+def _mark(root: Node) -> None:
+    """Set ``walks`` and ``collides`` on every node: what is reachable from it (recursive hints loop)."""
+    nodes = _reachable(root)
     for node in nodes:
-        reach: list[Node] = []
-        visited: set[int] = set()
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            if id(current) not in visited:
-                visited.add(id(current))
-                reach.append(current)
-                stack.extend(current.successors())
+        reach = _reachable(node)
         node.walks = any(_walks_here(n) for n in reach)
         node.collides = any(n.kind == "map" and n.key is not None and n.key.kind in _CONVERTED for n in reach)
         node.overlaps = any(_may_overlap(n) for n in reach)

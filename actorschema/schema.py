@@ -317,6 +317,10 @@ class WorkerSchema(SchemaGenerator, PublishedJsonSchema):
     def call_schema(self, schema: core_schema.CallSchema) -> JsonSchemaValue:
         return _full_tuple(super().call_schema(schema))
 
+    def named_tuple_schema(self, schema: Any) -> JsonSchemaValue:
+        # pydantic 2.14 gives NamedTuples a core schema of their own (before, a call schema).
+        return _full_tuple(getattr(super(), "named_tuple_schema")(schema))  # noqa: B009 - absent before 2.14
+
     def tagged_union_schema(self, schema: core_schema.TaggedUnionSchema) -> JsonSchemaValue:
         result = super().tagged_union_schema(schema)
         # OpenAPI's keyword, unknown to JSON Schema validators (ajv's strict mode refuses it):
