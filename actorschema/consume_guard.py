@@ -35,8 +35,8 @@ from dramatiq.middleware import Middleware
 
 from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
-from .encoder import encode_message, message_fields
-from .envelope import STRICTLY_DECODED, envelope_violations
+from .encoder import encode_message, message_fields, writes_json
+from .envelope import SIZE_BOUND, STRICTLY_DECODED, envelope_violations
 from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
 from .strict_json import find_violations
@@ -159,8 +159,10 @@ class ConsumeGuard(Middleware):
 
     # -- the check ---------------------------------------------------------------
 
-    def check(self, broker: Broker, message: Message[Any]) -> _Delivery:
+    def check(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
         """Check a consumed message; return its typed arguments, or raise a PayloadRejected.
+
+        None means the actor runs with the values as they arrived (nothing to convert).
 
         Never fails open: any other exception becomes a :class:`CheckFailed` (Dramatiq
         would log an exception from ``before_process_message`` and run the actor anyway).
@@ -173,29 +175,39 @@ class ConsumeGuard(Middleware):
             name = message.actor_name if type(message.actor_name) is str else "?"
             raise CheckFailed.from_error(name, error) from error
 
-    def _check_message(self, broker: Broker, message: Message[Any]) -> _Delivery:
-        fields = message_fields(message, message.args, message.kwargs)
+    def _check_message(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
         strict = getattr(message, STRICTLY_DECODED, False)
+        actor_name = message.actor_name
         # A guarded consumer checked the envelope when it decoded the body.
-        violations = [] if strict else envelope_violations(fields)
-        actor = broker.actors.get(message.actor_name) if type(message.actor_name) is str else None
+        violations = (
+            [] if strict else envelope_violations(message_fields(message, message.args, message.kwargs))
+        )
+        actor = broker.actors.get(actor_name) if type(actor_name) is str else None
         if actor is not None and message.queue_name not in (actor.queue_name, actor.queue_name + ".DQ"):
             problem = f"names the queue {message.queue_name!r}, but actor {actor.actor_name!r} reads {actor.queue_name!r}"
             violations.append(Violation("queue_name", problem, repr(actor.queue_name)))
         if violations:
-            name = message.actor_name if type(message.actor_name) is str else "?"
+            name = actor_name if type(actor_name) is str else "?"
             raise MessageMalformed(name, violations)
-        self._check_size(broker, message, fields)
-        contract = self.gateway._contract(broker, message.actor_name)
-        args = tuple(message.args)
+        self._check_size(broker, message)
+        gateway = self.gateway
+        contract = gateway.contracts.get(actor_name) or gateway._contract(broker, actor_name)
         if contract is None:
             # No contract here (an actor of another process): strict JSON and size only.
+            args = tuple(message.args)
             violations = find_violations(list(args), ("args",)) + find_violations(message.kwargs, ("kwargs",))
             if violations:
-                raise NonJSONPayload(message.actor_name, violations)
-            return _Delivery(message.actor_name, args, message.kwargs, args, message.kwargs)
-        py_args, py_kwargs = self._inbound_for(contract).check(args, message.kwargs, strict_json=strict)
-        return _Delivery(message.actor_name, args, message.kwargs, py_args, py_kwargs)
+                raise NonJSONPayload(actor_name, violations)
+            return None  # run with the values as they arrived
+        kwargs = message.kwargs
+        inbound = self._inbound.get(actor_name)
+        if inbound is None or inbound.contract is not contract:  # built once per (re)declared actor
+            inbound = self._inbound_for(contract)
+        if strict and not message.args and inbound.as_sent(kwargs):
+            return None  # every value is already of its parameter's exact type: nothing to convert
+        args = tuple(message.args)
+        py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
+        return _Delivery(actor_name, args, kwargs, py_args, py_kwargs)
 
     def _inbound_for(self, contract: ActorContract) -> InboundContract:
         inbound = self._inbound.get(contract.actor_name)
@@ -203,11 +215,15 @@ class ConsumeGuard(Middleware):
             inbound = self._inbound[contract.actor_name] = InboundContract(contract)
         return inbound
 
-    def _check_size(self, broker: Broker, message: Message[Any], fields: dict[str, Any]) -> None:
+    def _check_size(self, broker: Broker, message: Message[Any]) -> None:
         limit = self.gateway._limit(broker, message)
         if limit.limit is None:
             return
+        bound = getattr(message, SIZE_BOUND, None)
+        if bound is not None and bound <= limit.limit and writes_json():
+            return  # even the received bytes, re-encoded, cannot exceed the limit: no need to encode
         options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
+        fields = message_fields(message, message.args, message.kwargs)
         try:
             size = len(encode_message({**fields, "args": list(message.args), "options": options}))
         except Exception:

@@ -41,6 +41,7 @@ from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
 
 __all__ = [
     "CONSUMED_OPTIONS",
+    "SIZE_BOUND",
     "STRICTLY_DECODED",
     "decode_message",
     "envelope_violations",
@@ -49,6 +50,14 @@ __all__ = [
 
 #: Set on a Message that :func:`decode_message` decoded from strict JSON.
 STRICTLY_DECODED = "_actorschema_strictly_decoded"
+
+#: Set on a Message that :func:`decode_message` decoded from strict JSON: an upper bound on the
+#: size of its msgspec encoding, which the worker's size check can use instead of encoding it.
+SIZE_BOUND = "_actorschema_size_bound"
+
+#: How many bytes one number written with an exponent can grow when msgspec writes it again:
+#: ``1e15`` (4 bytes) becomes ``1000000000000000.0`` (18); 16 leaves a margin.
+_EXPONENT_GROWTH = 16
 
 #: How deep pipeline steps and group callbacks nested in options are checked.
 _MAX_NESTED = 64
@@ -223,27 +232,56 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
       body: The bytes as the broker delivered them.
       queue_name: The queue they were consumed from.
     """
+    strict = writes_json()
     try:
-        fields = _decode_json(body) if writes_json() else dramatiq.get_encoder().decode(body)
+        fields = _decode_json(body) if strict else dramatiq.get_encoder().decode(body)
     except Exception as error:
         problem = f"cannot be decoded: {error}"
         raise MessageMalformed(
             "?", [Violation("$", problem, "one JSON object (UTF-8) per message")]
         ) from None
-    actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
-    name = actor if type(actor) is str else "?"
     try:
-        violations = envelope_violations(fields, queue_name=queue_name)
-        if not violations:
+        if _plainly_valid(fields, queue_name):  # the common case, without building a list
             message: Message[Any] = Message(**fields)
+            violations = None
+        else:
+            violations = envelope_violations(fields, queue_name=queue_name)
+            if not violations:
+                message = Message(**fields)
     except Exception as error:
         # Never hand the consumer a message the check could not judge: dead-letter it, with why.
-        failed = CheckFailed.from_error(name, error)
-        raise MessageMalformed(name, failed.violations) from error
+        failed = CheckFailed.from_error(_name_in(fields), error)
+        raise MessageMalformed(_name_in(fields), failed.violations) from error
     if violations:
-        raise MessageMalformed(name, violations)
-    if writes_json():
+        raise MessageMalformed(_name_in(fields), violations)
+    if strict:
         # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
-        # strict JSON, and the worker's check need not walk the values again.
-        object.__setattr__(message, STRICTLY_DECODED, True)
+        # strict JSON, and the worker's check need not walk the values again. (A frozen
+        # dataclass: its __dict__ takes the marks that plain assignment would refuse.)
+        marks = vars(message)
+        marks[STRICTLY_DECODED] = True
+        marks[SIZE_BOUND] = reencoded_size_bound(body)
     return message
+
+
+def _name_in(fields: Any) -> str:
+    """The actor a decoded body names, for the log; ``"?"`` when it names none."""
+    actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
+    return actor if type(actor) is str else "?"
+
+
+def reencoded_size_bound(body: bytes) -> int:
+    """An upper bound on the size of msgspec's encoding of what a strict JSON ``body`` decodes to.
+
+    Encoding again never lengthens anything but numbers written with an exponent:
+    whitespace goes, escapes (``\\u00e9``, ``\\/``) become the shorter UTF-8 or
+    character, a duplicate key's earlier value goes, and a number without an
+    exponent is written in at most as many digits (its shortest round-trip
+    form). Each number with an exponent has one ``e`` or ``E``: counting those
+    bytes anywhere (strings included) over-counts, never under-counts. Two
+    C-speed counts, against an encoding of the whole message.
+
+    Parameters:
+      body: The bytes as the broker delivered them, decoded by msgspec without error.
+    """
+    return len(body) + _EXPONENT_GROWTH * (body.count(b"e") + body.count(b"E"))
