@@ -183,8 +183,11 @@ class ConsumeGuard(Middleware):
             [] if strict else envelope_violations(message_fields(message, message.args, message.kwargs))
         )
         actor = broker.actors.get(actor_name) if type(actor_name) is str else None
-        if actor is not None and message.queue_name not in (actor.queue_name, actor.queue_name + ".DQ"):
-            problem = f"names the queue {message.queue_name!r}, but actor {actor.actor_name!r} reads {actor.queue_name!r}"
+        queue_name = message.queue_name
+        if actor is not None and queue_name != actor.queue_name and queue_name != actor.queue_name + ".DQ":
+            problem = (
+                f"names the queue {queue_name!r}, but actor {actor.actor_name!r} reads {actor.queue_name!r}"
+            )
             violations.append(Violation("queue_name", problem, repr(actor.queue_name)))
         if violations:
             name = actor_name if type(actor_name) is str else "?"

@@ -356,13 +356,13 @@ class PayloadGateway(Middleware):
         trimmed first when it alone pushes the message over its limit.
         """
         options = message.options
-        if options:
+        if options:  # a plain send() has none: nothing to check
             # The options Dramatiq computes with (nested messages' too), by the table's send rules.
             violations = options_violations(options, side="send")
             if violations:
                 raise MessageMalformed(_actor_name(message), violations)
-        if not _NESTING_OPTIONS.isdisjoint(options):
-            self._canonical_nested(broker, message)
+            if not _NESTING_OPTIONS.isdisjoint(options):
+                self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
         body = self._encode_strict(message.actor_name, data, contract)
         limit = self._limit(broker, message)
