@@ -241,13 +241,9 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
             "?", [Violation("$", problem, "one JSON object (UTF-8) per message")]
         ) from None
     try:
-        if _plainly_valid(fields, queue_name):  # the common case, without building a list
+        violations = envelope_violations(fields, queue_name=queue_name)
+        if not violations:
             message: Message[Any] = Message(**fields)
-            violations = None
-        else:
-            violations = envelope_violations(fields, queue_name=queue_name)
-            if not violations:
-                message = Message(**fields)
     except Exception as error:
         # Never hand the consumer a message the check could not judge: dead-letter it, with why.
         failed = CheckFailed.from_error(_name_in(fields), error)

@@ -94,6 +94,33 @@ _state = _ThreadState()
 _SEND_WITH_OPTIONS = Actor.send_with_options.__code__
 
 
+class _SendingActor:
+    """The ``self`` Dramatiq's ``send_with_options`` runs with for a wrapped actor.
+
+    It is the actor in every respect but one: ``message_with_options`` is
+    Dramatiq's own, without the gateway's build-time check, because the message
+    it builds there is enqueued (and so checked by ``before_enqueue``) right away.
+
+    Parameters:
+      actor: The wrapped actor.
+      build: The actor's ``message_with_options`` before the gateway wrapped it.
+    """
+
+    __slots__ = ("_actor", "message_with_options")
+
+    def __init__(self, actor: Any, build: Any) -> None:
+        self._actor = actor
+        self.message_with_options = build
+
+    @property
+    def broker(self) -> Broker:
+        broker: Broker = self._actor.broker  # read on every send: it may be reassigned
+        return broker
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._actor, name)
+
+
 class PayloadGateway(Middleware):
     """Reject messages that are not strict JSON, do not fit their actor, or are too large.
 
@@ -256,6 +283,12 @@ class PayloadGateway(Middleware):
         call_actor.__actorschema_wrapped__ = fn  # type: ignore[attr-defined]
         actor.message_with_options = message_with_options
         actor.fn = call_actor
+        if type(actor).send_with_options is Actor.send_with_options:
+            # Dramatiq's own send_with_options, run with a self whose message_with_options is
+            # the unwrapped one: what it builds is enqueued (and checked) at once, so send()
+            # skips the wrapper and its frame check, without reimplementing Dramatiq's method.
+            send = functools.partial(Actor.send_with_options, _SendingActor(actor, build))
+            actor.send_with_options = functools.update_wrapper(send, Actor.send_with_options)
 
     def _result_json(self, actor: Any, results: ResultContract, result: Any) -> Any:
         """The JSON form of what the worker's call of ``actor`` returned, handed on to Dramatiq.
