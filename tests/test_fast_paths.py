@@ -211,3 +211,64 @@ def test_a_decoded_message_carries_its_bound() -> None:
     message = decode_message(body, "default")
     assert getattr(message, SIZE_BOUND) == reencoded_size_bound(body)
     assert len(encode_json(message.asdict())) <= getattr(message, SIZE_BOUND)
+
+
+# -- send(): checked once, at enqueue ---------------------------------------------------------
+
+
+def _gated_broker() -> tuple[Any, Any]:
+    from dramatiq.brokers.stub import StubBroker
+
+    from actorschema import PayloadGateway
+
+    broker = StubBroker()
+    gateway = PayloadGateway()
+    broker.add_middleware(gateway)
+    return broker, gateway
+
+
+def test_send_checks_once_at_enqueue_and_a_built_message_at_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dramatiq
+
+    from actorschema import PayloadInvalid
+
+    broker, gateway = _gated_broker()
+    built: list[str] = []
+    real = gateway._check_built
+    monkeypatch.setattr(
+        gateway, "_check_built", lambda actor, message: built.append("built") or real(actor, message)
+    )
+
+    def task(n: int) -> None: ...
+
+    actor = dramatiq.actor(task, broker=broker)
+    actor.send(1)
+    actor.send_with_options(args=(2,), delay=datetime.timedelta(seconds=1))
+    assert built == [], "a sent message is checked at enqueue only"
+    assert len(broker.queues["default"].queue) == 1 and len(broker.queues["default.DQ"].queue) == 1
+    with pytest.raises(PayloadInvalid):
+        actor.send("x")
+    assert len(broker.queues["default"].queue) == 1, "nothing enqueued"
+    with pytest.raises(PayloadInvalid):
+        actor.message("x")  # built for a group: checked when built
+    assert built == ["built"]
+
+
+def test_an_actor_class_with_its_own_send_with_options_keeps_it() -> None:
+    import dramatiq
+
+    calls: list[dict[str, Any]] = []
+
+    class Audited(dramatiq.Actor):  # type: ignore[type-arg]
+        def send_with_options(self, **options: Any) -> Any:
+            calls.append(options)
+            return super().send_with_options(**options)
+
+    broker, _gateway = _gated_broker()
+
+    def task(n: int) -> None: ...
+
+    actor = dramatiq.actor(task, broker=broker, actor_class=Audited)
+    actor.send(1)
+    assert calls == [{"args": (1,), "kwargs": {}}]
+    assert len(broker.queues["default"].queue) == 1
