@@ -36,7 +36,7 @@ from dramatiq.middleware import Middleware
 from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
 from .encoder import encode_message, message_fields, writes_json
-from .envelope import SIZE_BOUND, STRICTLY_DECODED, envelope_violations
+from .envelope import STRICTLY_DECODED, envelope_violations
 from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
 from .strict_json import find_violations
@@ -176,7 +176,9 @@ class ConsumeGuard(Middleware):
             raise CheckFailed.from_error(name, error) from error
 
     def _check_message(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
-        strict = getattr(message, STRICTLY_DECODED, False)
+        # Decoded from strict JSON by a guarded consumer: the bound on its re-encoded size.
+        bound: int | None = getattr(message, STRICTLY_DECODED, None)
+        strict = bound is not None
         actor_name = message.actor_name
         # A guarded consumer checked the envelope when it decoded the body.
         violations = (
@@ -192,7 +194,7 @@ class ConsumeGuard(Middleware):
         if violations:
             name = actor_name if type(actor_name) is str else "?"
             raise MessageMalformed(name, violations)
-        self._check_size(broker, message)
+        self._check_size(broker, message, bound)
         gateway = self.gateway
         contract = gateway.contracts.get(actor_name) or gateway._contract(broker, actor_name)
         if contract is None:
@@ -218,11 +220,10 @@ class ConsumeGuard(Middleware):
             inbound = self._inbound[contract.actor_name] = InboundContract(contract)
         return inbound
 
-    def _check_size(self, broker: Broker, message: Message[Any]) -> None:
+    def _check_size(self, broker: Broker, message: Message[Any], bound: int | None) -> None:
         limit = self.gateway._limit(broker, message)
         if limit.limit is None:
             return
-        bound = getattr(message, SIZE_BOUND, None)
         if bound is not None and bound <= limit.limit and writes_json():
             return  # even the received bytes, re-encoded, cannot exceed the limit: no need to encode
         options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}

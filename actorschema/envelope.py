@@ -41,19 +41,16 @@ from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
 
 __all__ = [
     "CONSUMED_OPTIONS",
-    "SIZE_BOUND",
     "STRICTLY_DECODED",
     "decode_message",
     "envelope_violations",
     "options_violations",
 ]
 
-#: Set on a Message that :func:`decode_message` decoded from strict JSON.
+#: Set on a Message that :func:`decode_message` decoded from strict JSON (no ``NaN``, no lone
+#: surrogates). Its value is an upper bound on the size of the message's msgspec encoding
+#: (:func:`reencoded_size_bound`), which the worker's size check uses instead of encoding it.
 STRICTLY_DECODED = "_actorschema_strictly_decoded"
-
-#: Set on a Message that :func:`decode_message` decoded from strict JSON: an upper bound on the
-#: size of its msgspec encoding, which the worker's size check can use instead of encoding it.
-SIZE_BOUND = "_actorschema_size_bound"
 
 #: How many bytes one number written with an exponent can grow when msgspec writes it again:
 #: ``1e15`` (4 bytes) becomes ``1000000000000000.0`` (18); 16 leaves a margin.
@@ -253,10 +250,8 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
     if strict:
         # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
         # strict JSON, and the worker's check need not walk the values again. (A frozen
-        # dataclass: its __dict__ takes the marks that plain assignment would refuse.)
-        marks = vars(message)
-        marks[STRICTLY_DECODED] = True
-        marks[SIZE_BOUND] = reencoded_size_bound(body)
+        # dataclass: its __dict__ takes the mark that plain assignment would refuse.)
+        vars(message)[STRICTLY_DECODED] = reencoded_size_bound(body)
     return message
 
 

@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator
 
 from actorschema.contract import ActorContract
 from actorschema.encoder import encode_json
-from actorschema.envelope import SIZE_BOUND, decode_message, reencoded_size_bound
+from actorschema.envelope import STRICTLY_DECODED, decode_message, reencoded_size_bound
 from actorschema.formats import FORMAT_CHECKER
 from actorschema.inbound import InboundContract
 
@@ -209,8 +209,8 @@ def test_the_size_bound_covers_the_numbers_that_grow_most(text: str) -> None:
 def test_a_decoded_message_carries_its_bound() -> None:
     body = json.dumps(_message({"n": 1e15})).replace("1000000000000000.0", "1e15").encode()
     message = decode_message(body, "default")
-    assert getattr(message, SIZE_BOUND) == reencoded_size_bound(body)
-    assert len(encode_json(message.asdict())) <= getattr(message, SIZE_BOUND)
+    assert getattr(message, STRICTLY_DECODED) == reencoded_size_bound(body)
+    assert len(encode_json(message.asdict())) <= getattr(message, STRICTLY_DECODED)
 
 
 # -- send(): checked once, at enqueue ---------------------------------------------------------
