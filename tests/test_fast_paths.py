@@ -163,6 +163,9 @@ def test_as_sent_cases(source: str, kwargs: dict[str, Any], expected: bool) -> N
         assert inbound.check((), kwargs, strict_json=True) == ((), kwargs)
 
 
+#: Floats whose shortest text (with an exponent) msgspec writes longer: ``1e15`` becomes 18 bytes.
+_GROWING = st.sampled_from([1e15, -1e15, 9e15, 1e5, 100.0, 1e-5, 2.5e-5])
+
 # -- the size bound ------------------------------------------------------------------------
 
 
@@ -272,3 +275,43 @@ def test_an_actor_class_with_its_own_send_with_options_keeps_it() -> None:
     actor.send(1)
     assert calls == [{"args": (1,), "kwargs": {}}]
     assert len(broker.queues["default"].queue) == 1
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=JSON_VALUES | st.lists(_GROWING, min_size=1, max_size=6),
+    offset=st.integers(-20, 20),
+    data=st.data(),
+)
+def test_the_size_verdict_on_arrival_is_the_same_with_the_bound(
+    value: Any, offset: int, data: st.DataObject
+) -> None:
+    import dramatiq
+
+    from actorschema import PayloadTooLarge
+
+    message = _message({"payload": value})
+    message["actor_name"] = "task"
+    text = json.dumps(message, separators=(",", ":"))
+    compact = json.dumps(value, separators=(",", ":"))
+    text = text.replace(compact, data.draw(bodies(value), label="payload").replace(", ", ","), 1)
+    body = text.encode()
+    # The limit is near the message's measured size, where a wrong bound would change the verdict.
+    measured = len(encode_json(msgspec.json.decode(body)))
+    broker, gateway = _gated_broker()
+
+    def task(payload: Any) -> None: ...
+
+    dramatiq.actor(task, broker=broker, max_message_bytes=max(1, measured + offset))
+    decoded = decode_message(body, "default")
+    guard = gateway.consume_guard
+
+    def verdict(bound: int | None) -> int | None:
+        try:
+            guard._check_size(broker, decoded, bound)
+        except PayloadTooLarge as rejection:
+            return rejection.size
+        return None
+
+    assert verdict(getattr(decoded, STRICTLY_DECODED)) == verdict(None)
+    assert verdict(None) == (measured if offset < 0 else None)
