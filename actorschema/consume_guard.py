@@ -44,7 +44,7 @@ from .strict_json import find_violations
 if TYPE_CHECKING:
     from .gateway import PayloadGateway
 
-__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "take_delivery"]
+__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "slot", "take_delivery"]
 
 logger = logging.getLogger("actorschema")
 
@@ -89,21 +89,22 @@ class _Slot(threading.local):
     message: Message[Any] | None = None
 
 
-_slot = _Slot()
+#: This thread's slot: the typed arguments waiting for the actor call, the message being processed.
+slot = _Slot()
 
 
 def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Delivery | None:
     """The typed arguments waiting for this call on this thread, if the call is the message's own."""
-    delivery = _slot.delivery
+    delivery = slot.delivery
     if delivery is None:
         return None
-    _slot.delivery = None
+    slot.delivery = None
     return delivery if delivery.fits(actor_name, args, kwargs) else None
 
 
 def current_message() -> Message[Any] | None:
     """The message this worker thread is processing, if the guard saw one."""
-    return _slot.message
+    return slot.message
 
 
 class ConsumeGuard(Middleware):
@@ -121,9 +122,9 @@ class ConsumeGuard(Middleware):
         self._inbound: dict[str, InboundContract] = {}
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        _slot.delivery = None
+        slot.delivery = None
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
-        _slot.message = target
+        slot.message = target
         try:
             delivery = self.check(broker, target)
         except PayloadRejected as rejection:
@@ -135,15 +136,15 @@ class ConsumeGuard(Middleware):
             setattr(message, REJECTION_ATTRIBUTE, rejection)
             message.fail()
             raise DeadLettered(rejection) from None
-        _slot.delivery = delivery
+        slot.delivery = delivery
 
     def after_process_message(
         self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        _slot.delivery = _slot.message = None
+        slot.delivery = slot.message = None
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
-        _slot.delivery = _slot.message = None
+        slot.delivery = slot.message = None
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         rejection = getattr(message, REJECTION_ATTRIBUTE, None)

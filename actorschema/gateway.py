@@ -51,7 +51,7 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from .consume_guard import ConsumeGuard, current_message, take_delivery
+from .consume_guard import ConsumeGuard, current_message, slot, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
 from .envelope import options_violations
@@ -262,21 +262,26 @@ class PayloadGateway(Middleware):
 
         def call_actor(*args: Any, **kwargs: Any) -> Any:
             state = _state
-            outer = not state.actor_depth
-            if outer:
+            if state.actor_depth:  # called from inside an actor: user code, as it stands
+                state.actor_depth += 1
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    state.actor_depth -= 1
+            if slot.delivery is not None:
                 # The worker calls the actor with the message's JSON values: the consume
                 # guard has them converted to the declared types already (typed delivery).
                 delivery = take_delivery(actor_name, args, kwargs)
                 if delivery is not None:
                     args, kwargs = delivery.args, delivery.kwargs
-            state.actor_depth += 1
+            state.actor_depth = 1
             try:
                 result = fn(*args, **kwargs)
             finally:
-                state.actor_depth -= 1
+                state.actor_depth = 0
             # Only the worker's own call hands the result to Dramatiq (backend, pipeline, callback):
             # a direct call from user code gets the value itself.
-            if outer and state.in_worker and (result is not None or not results.none_is_free):
+            if state.in_worker and (result is not None or not results.none_is_free):
                 return self._result_json(actor, results, result)
             return result
 
