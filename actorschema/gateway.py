@@ -560,7 +560,12 @@ class PayloadGateway(Middleware):
             # Typed values are pydantic's JSON output, of JSON shape by construction:
             # only what passed through untouched needs the shape walk.
             untyped = kwargs if contract is None else contract.untyped(kwargs)
-            shaped = [piece for piece in (options, untyped) if piece]
+            # Built without a comprehension: a plain send() has nothing here, on every send.
+            shaped = []
+            if options:
+                shaped.append(options)
+            if untyped:
+                shaped.append(untyped)
             if args:
                 shaped.append(list(args))
             body = encode_strict(data, shaped, values)
