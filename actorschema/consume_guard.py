@@ -44,7 +44,7 @@ from .strict_json import find_violations
 if TYPE_CHECKING:
     from .gateway import PayloadGateway
 
-__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "take_delivery"]
+__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "slot", "take_delivery"]
 
 logger = logging.getLogger("actorschema")
 
@@ -86,21 +86,22 @@ class _Slot(threading.local):
     message: Message[Any] | None = None
 
 
-_slot = _Slot()
+#: This thread's slot: the typed arguments waiting for the actor call, the message being processed.
+slot = _Slot()
 
 
 def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Delivery | None:
     """The typed arguments waiting for this call on this thread, if the call is the message's own."""
-    delivery = _slot.delivery
+    delivery = slot.delivery
     if delivery is None:
         return None
-    _slot.delivery = None
+    slot.delivery = None
     return delivery if delivery.fits(actor_name, args, kwargs) else None
 
 
 def current_message() -> Message[Any] | None:
     """The message this worker thread is processing, if the guard saw one."""
-    return _slot.message
+    return slot.message
 
 
 class ConsumeGuard(Middleware):
@@ -118,9 +119,9 @@ class ConsumeGuard(Middleware):
         self._inbound: dict[str, InboundContract] = {}
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        _slot.delivery = None
+        slot.delivery = None
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
-        _slot.message = target
+        slot.message = target
         try:
             delivery = self.check(broker, target)
         except PayloadRejected as rejection:
@@ -132,15 +133,15 @@ class ConsumeGuard(Middleware):
             setattr(message, REJECTION_ATTRIBUTE, rejection)
             message.fail()
             raise DeadLettered(rejection) from None
-        _slot.delivery = delivery
+        slot.delivery = delivery
 
     def after_process_message(
         self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        _slot.delivery = _slot.message = None
+        slot.delivery = slot.message = None
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
-        _slot.delivery = _slot.message = None
+        slot.delivery = slot.message = None
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         rejection = getattr(message, REJECTION_ATTRIBUTE, None)
@@ -156,8 +157,10 @@ class ConsumeGuard(Middleware):
 
     # -- the check ---------------------------------------------------------------
 
-    def check(self, broker: Broker, message: Message[Any]) -> _Delivery:
+    def check(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
         """Check a consumed message; return its typed arguments, or raise a PayloadRejected.
+
+        None means the actor runs with the values as they arrived (nothing to convert).
 
         Never fails open: any other exception becomes a :class:`CheckFailed` (Dramatiq
         would log an exception from ``before_process_message`` and run the actor anyway).
@@ -170,29 +173,42 @@ class ConsumeGuard(Middleware):
             name = message.actor_name if type(message.actor_name) is str else "?"
             raise CheckFailed.from_error(name, error) from error
 
-    def _check_message(self, broker: Broker, message: Message[Any]) -> _Delivery:
-        fields = message_fields(message, message.args, message.kwargs)
-        strict = getattr(message, STRICTLY_DECODED, False)
+    def _check_message(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
+        strict = getattr(message, STRICTLY_DECODED, False)  # decoded from strict JSON by a guarded consumer
+        actor_name = message.actor_name
         # A guarded consumer checked the envelope when it decoded the body.
-        violations = [] if strict else envelope_violations(fields)
-        actor = broker.actors.get(message.actor_name) if type(message.actor_name) is str else None
-        if actor is not None and message.queue_name not in (actor.queue_name, actor.queue_name + ".DQ"):
-            problem = f"names the queue {message.queue_name!r}, but actor {actor.actor_name!r} reads {actor.queue_name!r}"
+        violations = (
+            [] if strict else envelope_violations(message_fields(message, message.args, message.kwargs))
+        )
+        actor = broker.actors.get(actor_name) if type(actor_name) is str else None
+        queue_name = message.queue_name
+        if actor is not None and queue_name != actor.queue_name and queue_name != actor.queue_name + ".DQ":
+            problem = (
+                f"names the queue {queue_name!r}, but actor {actor.actor_name!r} reads {actor.queue_name!r}"
+            )
             violations.append(Violation("queue_name", problem, repr(actor.queue_name)))
         if violations:
-            name = message.actor_name if type(message.actor_name) is str else "?"
+            name = actor_name if type(actor_name) is str else "?"
             raise MessageMalformed(name, violations)
-        self._check_size(broker, message, fields)
-        contract = self.gateway._contract(broker, message.actor_name)
-        args = tuple(message.args)
+        self._check_size(broker, message)
+        gateway = self.gateway
+        contract = gateway.contracts.get(actor_name) or gateway._contract(broker, actor_name)
         if contract is None:
             # No contract here (an actor of another process): strict JSON and size only.
+            args = tuple(message.args)
             violations = find_violations(list(args), ("args",)) + find_violations(message.kwargs, ("kwargs",))
             if violations:
-                raise NonJSONPayload(message.actor_name, violations)
-            return _Delivery(message.actor_name, args, message.kwargs, args, message.kwargs)
-        py_args, py_kwargs = self._inbound_for(contract).check(args, message.kwargs, strict_json=strict)
-        return _Delivery(message.actor_name, args, message.kwargs, py_args, py_kwargs)
+                raise NonJSONPayload(actor_name, violations)
+            return None  # run with the values as they arrived
+        kwargs = message.kwargs
+        inbound = self._inbound.get(actor_name)
+        if inbound is None or inbound.contract is not contract:  # built once per (re)declared actor
+            inbound = self._inbound_for(contract)
+        if strict and not message.args and inbound.as_sent(kwargs):
+            return None  # every value is already of its parameter's exact type: nothing to convert
+        args = tuple(message.args)
+        py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
+        return _Delivery(actor_name, args, kwargs, py_args, py_kwargs)
 
     def _inbound_for(self, contract: ActorContract) -> InboundContract:
         inbound = self._inbound.get(contract.actor_name)
@@ -200,13 +216,14 @@ class ConsumeGuard(Middleware):
             inbound = self._inbound[contract.actor_name] = InboundContract(contract)
         return inbound
 
-    def _check_size(self, broker: Broker, message: Message[Any], fields: dict[str, Any]) -> None:
+    def _check_size(self, broker: Broker, message: Message[Any]) -> None:
         limit = self.gateway._limit(broker, message)
         if limit.limit is None:
             return
         options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
         size = getattr(message, RECEIVED_SIZE, None)  # set by a guarded consumer: the bytes it received
         if size is None:
+            fields = message_fields(message, message.args, message.kwargs)
             try:
                 size = len(encode_message({**fields, "args": list(message.args), "options": options}))
             except Exception:

@@ -73,7 +73,7 @@ def encode_strict(data: MessageData, unshaped: Sequence[Any], values: Sequence[A
     body without ``null`` holds none (with one, the floats of ``values`` are
     checked).
     """
-    if not all(map(has_json_shape, unshaped)):
+    if unshaped and not all(map(has_json_shape, unshaped)):
         return None
     try:
         body = encode_json(data)

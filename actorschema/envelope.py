@@ -311,29 +311,34 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
       body: The bytes as the broker delivered them.
       queue_name: The queue they were consumed from.
     """
+    strict = writes_json()
     try:
-        fields = decode_strict_json(body) if writes_json() else dramatiq.get_encoder().decode(body)
+        fields = decode_strict_json(body) if strict else dramatiq.get_encoder().decode(body)
     except Exception as error:
         problem = f"cannot be decoded: {error}"
         raise MessageMalformed(
             "?", [Violation("$", problem, "one JSON object (UTF-8) per message")]
         ) from None
-    actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
-    name = actor if type(actor) is str else "?"
     try:
         violations = envelope_violations(fields, queue_name=queue_name)
         if not violations:
             message: Message[Any] = Message(**fields)
     except Exception as error:
         # Never hand the consumer a message the check could not judge: dead-letter it, with why.
-        failed = CheckFailed.from_error(name, error)
-        raise MessageMalformed(name, failed.violations) from error
+        failed = CheckFailed.from_error(_name_in(fields), error)
+        raise MessageMalformed(_name_in(fields), failed.violations) from error
     if violations:
-        raise MessageMalformed(name, violations)
-    if writes_json():
+        raise MessageMalformed(_name_in(fields), violations)
+    if strict:
         # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
         # strict JSON, and the worker's check need not walk the values again.
         object.__setattr__(message, STRICTLY_DECODED, True)
         # The limit applies to the bytes the broker stored, not to how this process would write them.
         object.__setattr__(message, RECEIVED_SIZE, received_size(len(body), fields["options"]))
     return message
+
+
+def _name_in(fields: Any) -> str:
+    """The actor a decoded body names, for the log; ``"?"`` when it names none."""
+    actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
+    return actor if type(actor) is str else "?"

@@ -51,7 +51,7 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from .consume_guard import ConsumeGuard, current_message, take_delivery
+from .consume_guard import ConsumeGuard, current_message, slot, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
 from .envelope import options_violations
@@ -92,6 +92,33 @@ _state = _ThreadState()
 
 #: The code of Dramatiq's ``Actor.send_with_options``, to recognise messages it builds.
 _SEND_WITH_OPTIONS = Actor.send_with_options.__code__
+
+
+class _SendingActor:
+    """The ``self`` Dramatiq's ``send_with_options`` runs with for a wrapped actor.
+
+    It is the actor in every respect but one: ``message_with_options`` is
+    Dramatiq's own, without the gateway's build-time check, because the message
+    it builds there is enqueued (and so checked by ``before_enqueue``) right away.
+
+    Parameters:
+      actor: The wrapped actor.
+      build: The actor's ``message_with_options`` before the gateway wrapped it.
+    """
+
+    __slots__ = ("_actor", "message_with_options")
+
+    def __init__(self, actor: Any, build: Any) -> None:
+        self._actor = actor
+        self.message_with_options = build
+
+    @property
+    def broker(self) -> Broker:
+        broker: Broker = self._actor.broker  # read on every send: it may be reassigned
+        return broker
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._actor, name)
 
 
 class PayloadGateway(Middleware):
@@ -235,27 +262,38 @@ class PayloadGateway(Middleware):
 
         def call_actor(*args: Any, **kwargs: Any) -> Any:
             state = _state
-            outer = not state.actor_depth
-            if outer:
+            if state.actor_depth:  # called from inside an actor: user code, as it stands
+                state.actor_depth += 1
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    state.actor_depth -= 1
+            if slot.delivery is not None:
                 # The worker calls the actor with the message's JSON values: the consume
                 # guard has them converted to the declared types already (typed delivery).
                 delivery = take_delivery(actor_name, args, kwargs)
                 if delivery is not None:
                     args, kwargs = delivery.args, delivery.kwargs
-            state.actor_depth += 1
+            state.actor_depth = 1
             try:
                 result = fn(*args, **kwargs)
             finally:
-                state.actor_depth -= 1
+                state.actor_depth = 0
             # Only the worker's own call hands the result to Dramatiq (backend, pipeline, callback):
             # a direct call from user code gets the value itself.
-            if outer and state.in_worker and (result is not None or not results.none_is_free):
+            if state.in_worker and (result is not None or not results.none_is_free):
                 return self._result_json(actor, results, result)
             return result
 
         call_actor.__actorschema_wrapped__ = fn  # type: ignore[attr-defined]
         actor.message_with_options = message_with_options
         actor.fn = call_actor
+        if type(actor).send_with_options is Actor.send_with_options:
+            # Dramatiq's own send_with_options, run with a self whose message_with_options is
+            # the unwrapped one: what it builds is enqueued (and checked) at once, so send()
+            # skips the wrapper and its frame check, without reimplementing Dramatiq's method.
+            send = functools.partial(Actor.send_with_options, _SendingActor(actor, build))
+            actor.send_with_options = functools.update_wrapper(send, Actor.send_with_options)
 
     def _result_json(self, actor: Any, results: ResultContract, result: Any) -> Any:
         """The JSON form of what the worker's call of ``actor`` returned, handed on to Dramatiq.
@@ -356,13 +394,13 @@ class PayloadGateway(Middleware):
         trimmed first when it alone pushes the message over its limit.
         """
         options = message.options
-        if options:
+        if options:  # a plain send() has none: nothing to check
             # The options Dramatiq computes with (nested messages' too), by the table's send rules.
             violations = options_violations(options, side="send")
             if violations:
                 raise MessageMalformed(_actor_name(message), violations)
-        if not _NESTING_OPTIONS.isdisjoint(options):
-            self._canonical_nested(broker, message)
+            if not _NESTING_OPTIONS.isdisjoint(options):
+                self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
         body = self._encode_strict(message.actor_name, data, contract)
         limit = self._limit(broker, message)
@@ -522,7 +560,12 @@ class PayloadGateway(Middleware):
             # Typed values are pydantic's JSON output, of JSON shape by construction:
             # only what passed through untouched needs the shape walk.
             untyped = kwargs if contract is None else contract.untyped(kwargs)
-            shaped = [piece for piece in (options, untyped) if piece]
+            # Built without a comprehension: a plain send() has nothing here, on every send.
+            shaped = []
+            if options:
+                shaped.append(options)
+            if untyped:
+                shaped.append(untyped)
             if args:
                 shaped.append(list(args))
             body = encode_strict(data, shaped, values)

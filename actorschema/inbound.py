@@ -66,6 +66,9 @@ from .strict_json import find_violations, is_strict_json
 
 __all__ = ["InboundContract"]
 
+#: In :meth:`InboundContract.as_sent`'s table: a raw parameter that takes any JSON value.
+_ANY_JSON = object()
+
 _STRICTER_HINT = "a value every JSON Schema validator accepts (ASCII digits, no trailing newline)"
 
 
@@ -125,6 +128,42 @@ class InboundContract:
         self._slots = [
             p for p in contract.parameters if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
         ]
+        # Parameters whose schema says at most "type" (plus a comment or default): hinted exactly
+        # int, str, bool or float, whose values of exactly that Python type are their own Python
+        # values, or raw JSON (list, dict, Any, unannotated), which the worker never converts.
+        # Only for a plain signature: every keyword then names a parameter or is refused.
+        self._exact: dict[str, Any] | None = None
+        if contract._plain:
+            self._exact = {
+                p.name: p.exact or p.container or _ANY_JSON
+                for p in contract.parameters
+                if p.exact is not None or p.adapter is None
+            }
+        self._required = contract.required_names
+
+    def as_sent(self, kwargs: Mapping[str, Any]) -> bool:
+        """True when canonical ``kwargs`` (and no ``args``) are valid and already their actor's values.
+
+        The common case decided without the schema pass or any conversion: every
+        required parameter is there, and every value is of exactly the type its
+        parameter is hinted (``int``, ``str``, ``bool``, ``float``), of the
+        container a raw parameter names (``list``, ``dict``), or for a raw
+        parameter (``Any``, unannotated) any value. The schema accepts exactly
+        such a document, and conversion returns each value as it is;
+        ``tests/test_fast_paths.py`` checks both against jsonschema and
+        :meth:`check`. False decides nothing: :meth:`check` then judges them.
+
+        Parameters:
+          kwargs: ``kwargs`` as strictly decoded (strict JSON: no ``NaN``, no lone surrogates).
+        """
+        exact = self._exact
+        if exact is None or not self._required <= kwargs.keys():
+            return False
+        for key, value in kwargs.items():
+            expected = exact.get(key)
+            if expected is not type(value) and expected is not _ANY_JSON:
+                return False
+        return True
 
     def check(
         self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any], *, strict_json: bool = False

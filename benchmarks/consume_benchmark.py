@@ -6,6 +6,7 @@ Run it from the repository root::
     python benchmarks/consume_benchmark.py --quick   # 6 rounds
     python benchmarks/consume_benchmark.py --json    # machine-readable results on stdout
     python benchmarks/consume_benchmark.py --redis   # also: worker throughput on a real Redis
+    python benchmarks/consume_benchmark.py --check   # exit status 1 if a target is missed
 
 What one consumed message costs the worker, from stored bytes to the actor's
 return, timed the way Dramatiq's worker does it, on one thread (no polling or
@@ -54,6 +55,9 @@ from send_benchmark import Order, make_order  # the send benchmark's ~5 KB model
 from actorschema import PayloadGateway
 from actorschema.brokers import StubBroker
 from actorschema.envelope import decode_message
+
+#: The targets, gateway/bare (issue 9, item 9).
+TARGETS = {"small": 1.3, "medium": 1.0, "large": 0.7}
 
 
 def build(with_gateway: bool) -> tuple[StubBroker, dict[str, Any]]:
@@ -222,10 +226,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="6 rounds instead of 20")
     parser.add_argument("--json", action="store_true", help="results as JSON on stdout")
     parser.add_argument("--redis", action="store_true", help="also time a real worker draining Redis")
+    parser.add_argument("--check", action="store_true", help="exit with status 1 if a target is missed")
     options = parser.parse_args()
     rounds = 6 if options.quick else 20
     results = run(rounds, {"small": 200, "medium": 40, "large": 2})
     throughput = redis_throughput(3 if options.quick else 5) if options.redis else None
+    missed = [name for name, row in results.items() if row["ratio"] > TARGETS[name]]
     if options.json:
         report = {
             "python": platform.python_version(),
@@ -234,17 +240,21 @@ def main() -> None:
             "redis": throughput,
         }
         print(json.dumps(report, indent=2))
-        return
+        sys.exit(1 if options.check and missed else 0)
     print(f"consume path per message, {rounds} rounds per side, Python {platform.python_version()}")
-    print(f"{'message':8} {'size':>9} {'bare us':>9} {'gateway us':>11} {'gw/bare':>8}")
+    print(f"{'message':8} {'size':>9} {'bare us':>9} {'gateway us':>11} {'gw/bare':>8} {'target':>10}")
     for name, row in results.items():
-        print(f"{name:8} {row['size']:>9,} {row['bare_us']:>9} {row['gateway_us']:>11} {row['ratio']:>8}")
+        verdict = f"<={TARGETS[name]} {'MISS' if name in missed else 'ok'}"
+        print(
+            f"{name:8} {row['size']:>9,} {row['bare_us']:>9} {row['gateway_us']:>11} {row['ratio']:>8} {verdict:>10}"
+        )
     if throughput is not None:
         print(
             f"redis worker, 4 threads, {throughput['messages']:,} small messages: "
             f"bare {throughput['bare_per_s']:,}/s, gateway {throughput['gateway_per_s']:,}/s, "
             f"gw/bare {throughput['ratio']}"
         )
+    sys.exit(1 if options.check and missed else 0)
 
 
 if __name__ == "__main__":
