@@ -114,11 +114,7 @@ def contract_of(row: Row) -> ActorContract:
 #: Rows whose remaining gap belongs to another workstream, with the reason: stored values...
 PENDING_ROUND_TRIP: dict[str, str] = {}
 #: ...and arbitrary JSON.
-PENDING = {
-    **PENDING_ROUND_TRIP,
-    "any-url": "jsonschema does not assert the 'uri' format (rfc3987 is not installed) while the worker's "
-    "jsonschema-rs does; the formats workstream owns URL patterns",
-}
+PENDING = {**PENDING_ROUND_TRIP}
 
 
 def pending(row: Row, table: dict[str, str]) -> Any:
