@@ -46,7 +46,7 @@ from format_edges import EDGES, UUID_TEXT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from pydantic import UUID4, UUID7, AnyUrl, HttpUrl, IPvAnyAddress, TypeAdapter
+from pydantic import UUID4, UUID7, AnyUrl, FileUrl, HttpUrl, IPvAnyAddress, TypeAdapter, WebsocketUrl
 
 from actorschema import PayloadGateway, PayloadInvalid, PayloadRejected
 from actorschema.brokers import StubBroker as GuardedStubBroker
@@ -81,6 +81,8 @@ HINTS: dict[str, Any] = {
     "ipv6": ipaddress.IPv6Address,
     "uri": AnyUrl,
     "http-url": HttpUrl,
+    "file-url": FileUrl,
+    "websocket-url": WebsocketUrl,
 }
 
 BROKER = StubBroker()
@@ -240,11 +242,22 @@ URL_HOSTS = [
     "256.1.1.1", "[::1]", "[v1.x]", "[::1%25eth0]", "xn--bcher-kva.de", "xn--a", "XN--a.b", "a_b",
     "a..b", "", "a%41", "a b", "ex!$&'()+*,;=~.com", "A.COM.", "b\u00fccher.de", "a|b", "a:b",
 ]  # fmt: skip
+URL_SCHEMES = st.sampled_from(
+    ["http", "HTTPS", "ftp", "ws", "wss", "file", "foo", "mailto", "x-y.z", "1a", ""]
+)
+
+
+def _with_scheme(parts: tuple[str, str]) -> str:
+    """A URL text of the pattern with its scheme replaced: the other types' URLs and near misses."""
+    scheme, text = parts
+    return scheme + ":" + text.split(":", 1)[1]
+
+
 # Each part of a URL drawn from values on both sides of RFC 3986 and of what pydantic reads.
 near_urls = (
     st.builds(
         _url_text,
-        st.sampled_from(["http", "HTTPS", "ftp", "ws", "wss", "file", "foo", "mailto", "x-y.z", "1a", ""]),
+        URL_SCHEMES,
         st.sampled_from(["://", "://", ":", ":/", ":///", "//"]),
         st.sampled_from(["", "", "", "u@", "u:p@", "@", "u%41@", "u|@"]),
         st.sampled_from(URL_HOSTS),
@@ -257,6 +270,7 @@ near_urls = (
         trailers,
     )
     | st.from_regex(URI_PATTERN)
+    | st.tuples(URL_SCHEMES, st.from_regex(URI_PATTERN)).map(_with_scheme)
     | st.text(st.characters(codec="ascii"), max_size=30).map(lambda text: "http://example.com/" + text)
 )
 
@@ -271,6 +285,8 @@ NEAR_MISSES: dict[str, st.SearchStrategy[str]] = {
     "ipv6": near_ipv6,
     "uri": near_urls,
     "http-url": near_urls,
+    "file-url": near_urls,
+    "websocket-url": near_urls,
 }
 
 # -- the verdicts -------------------------------------------------------------------------------------
@@ -433,6 +449,14 @@ SENT: dict[str, st.SearchStrategy[Any]] = {
     "http-url": st.from_regex(URI_PATTERN)
     .filter(lambda text: text.lower().startswith(("http://", "https://")) and len(text) <= 2083)
     .map(HttpUrl),
+    "file-url": st.tuples(st.sampled_from(["file", "FILE"]), st.from_regex(URI_PATTERN))
+    .map(_with_scheme)
+    .filter(lambda text: re.search(URI_PATTERN, text) is not None)
+    .map(FileUrl),
+    "websocket-url": st.tuples(st.sampled_from(["ws", "wss", "WS"]), st.from_regex(URI_PATTERN))
+    .map(_with_scheme)
+    .filter(lambda text: len(text) <= 2083 and re.search(URI_PATTERN, text) is not None)
+    .map(WebsocketUrl),
 }
 
 
