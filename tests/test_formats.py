@@ -38,6 +38,7 @@ from typing import Any
 
 import dramatiq
 import jsonschema_rs
+import pydantic
 import pytest
 from conftest import IN_CI, need
 from dramatiq import Worker
@@ -605,6 +606,53 @@ def test_the_send_side_refuses_a_url_pydantic_writes_outside_rfc_3986(
     assert repr(written) in violation.problem and "RFC 3986" in violation.problem
     assert "%7C" in violation.hint
     assert BROKER.queues["forms"].empty()
+
+
+DSNS = [
+    "RedisDsn",
+    "AmqpDsn",
+    "KafkaDsn",
+    "MySQLDsn",
+    "MariaDBDsn",
+    "ClickHouseDsn",
+    "SnowflakeDsn",
+    "CockroachDsn",
+]
+
+
+@pytest.mark.parametrize("name", DSNS)
+def test_pydantics_dsn_types_are_exact_too(name: str) -> None:
+    """A DSN's schemes (cockroachdb+psycopg2: "+" literal) and its host rules (host_required, a default
+    host or port, which pydantic cannot set on an opaque path) are in its schema: the verdicts agree."""
+    hint = getattr(pydantic, name)
+    schemes = hint._constraints.allowed_schemes
+
+    def actor(value):  # type: ignore[no-untyped-def]
+        return None
+
+    actor.__annotations__ = {"value": hint, "return": None}
+    declared = dramatiq.actor(actor, actor_name="dsn_" + name.lower(), queue_name="forms", broker=BROKER)
+    schema = message_schema(GATEWAY.contracts[declared.actor_name], SizeLimit(None, "global"))
+    validators = [make(schema) for make in PYTHON_VALIDATORS.values()]
+    verdicts: set[bool] = set()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(st.tuples(st.sampled_from(schemes), near_urls | st.from_regex(URI_PATTERN)))
+    def agree(parts: tuple[str, str]) -> None:
+        scheme, text = parts
+        value = scheme + ":" + text.split(":", 1)[-1]
+        message = {**message_for("uri", value), "actor_name": declared.actor_name}
+        try:
+            GATEWAY.consume_guard.check(BROKER, dramatiq.Message(**message))
+        except PayloadRejected:
+            expected = False
+        else:
+            expected = True
+        verdicts.add(expected)
+        assert [validate(message) for validate in validators] == [expected] * len(validators), value
+
+    agree()
+    assert verdicts == {True, False}
 
 
 def test_without_the_url_pattern_the_validators_disagree() -> None:
