@@ -27,12 +27,23 @@ reads back to the same value:
 - ``ipv4``: dotted quads without leading zeros (Python's ``ipaddress`` refuses them).
 - ``ipv6``: RFC 3986's forms (an IPv4 address in the last 32 bits allowed), without a
   ``%zone``, which ``format`` checkers refuse.
+- ``uri`` (pydantic's ``AnyUrl``, ``HttpUrl``, ``FileUrl``...): RFC 3986's ``URI``, ASCII only,
+  narrowed to what pydantic's URL parser (the WHATWG URL standard) reads whatever the
+  scheme: a host that is an IPv4 address, a bracketed IPv6 address or labels of RFC 3986's
+  characters, no ``xn--`` label (a pattern cannot tell valid punycode, which pydantic
+  checks), no last label that is a number but not an IPv4 address (``a.1``); a port up to
+  65535; a non-empty host after ``http``, ``https``, ``ws``, ``wss`` and ``ftp``, a bare host
+  on ``file`` URLs; a non-empty path after a bare ``scheme:`` (ajv-formats requires one).
+  pydantic writes some URLs outside it (``|``, ``^`` and ``{`` unescaped in paths, queries
+  and fragments, internationalised hosts as punycode): the send side refuses those, with
+  the path and what to send instead, so nothing is enqueued that a validator would refuse.
+  Scheme restrictions (``HttpUrl``) stay beside it, in an ``allOf``.
 
 pydantic also names formats no standard defines (``path``, ``ipvanyaddress``,
 ``ipv4network``, ``password``...). They are dropped: ajv in strict mode, which
 the Node.js producer uses, refuses to compile a schema with a format it does
 not know, and other validators ignore them anyway. Standard formats this module
-has no pattern for (``email``, ``uri``, ``ipv6``...) are kept as they are: the
+has no pattern for (``email``, ``hostname``...) are kept as they are: the
 worker checks them with ``jsonschema``'s checkers, and pydantic has the last word.
 
 Every pattern is written in the common subset of ECMA-262 and Python's ``re``
@@ -64,6 +75,7 @@ __all__ = [
     "PATTERNS",
     "STANDARD_FORMATS",
     "TIME_PATTERN",
+    "URI_PATTERN",
     "UUID_PATTERN",
     "WHAT_TO_SEND",
     "exact_string_form",
@@ -175,6 +187,34 @@ _IPV6_BRANCHES = [
 #: IPv6 addresses as RFC 3986 writes them (and Python's ``ipaddress`` reads them), without a zone.
 IPV6_PATTERN = _anchored("|".join(_IPV6_BRANCHES))
 
+# RFC 3986 section 3, narrowed to what pydantic's URL parser (the WHATWG URL standard) reads
+# whatever the scheme: it refuses a host whose last label is a number but not an IPv4 address
+# ("a.1", "a.0x"), a label "xn--" that is not valid punycode, a port above 65535, an IPvFuture
+# literal, an empty host after http, https, ws, wss or ftp (special schemes), a user or a port
+# on a file URL, a percent-encoded host that decodes to a forbidden character.
+_PCT = "%[0-9A-Fa-f]{2}"
+_PCHAR = f"(?:[A-Za-z0-9._~!$&'()+*,;=:@-]|{_PCT})"
+_LABEL_CHAR = "[A-Za-z0-9_~!$&'()+*,;=-]"
+_LABEL = f"(?![Xx][Nn]--){_LABEL_CHAR}+"
+_HOST_END = f"\\.?(?!{_LABEL_CHAR}|\\.)"
+_LAST_LABEL = f"(?![0-9]+{_HOST_END})(?!0[Xx][0-9A-Fa-f]*{_HOST_END}){_LABEL}"
+_HOST = f"(?:\\[(?:{'|'.join(_IPV6_BRANCHES)})\\]|{_IPV4}(?![A-Za-z0-9_~!$&'()+*,;=.-])|(?:{_LABEL}\\.)*{_LAST_LABEL}\\.?)"
+_PORT = f"(?::0*{_up_to(65535)}?)?"
+_USERINFO = f"(?:(?:[A-Za-z0-9._~!$&'()+*,;=:-]|{_PCT})*@)?"
+_PATH_ABEMPTY = f"(?:/{_PCHAR}*)*"
+# RFC 3986 allows an empty path after "scheme:"; ajv-formats' uri check does not.
+_PATH_NOT_EMPTY = f"/(?:{_PCHAR}+(?:/{_PCHAR}*)*)?|{_PCHAR}+(?:/{_PCHAR}*)*"
+_SPECIAL = "[Hh][Tt][Tt][Pp][Ss]?|[Ww][Ss][Ss]?|[Ff][Tt][Pp]"
+_FILE = "[Ff][Ii][Ll][Ee]"
+_HIER_PART = (
+    f"(?:{_SPECIAL})://{_USERINFO}{_HOST}{_PORT}{_PATH_ABEMPTY}"
+    f"|{_FILE}:(?://{_HOST}?{_PATH_ABEMPTY}|{_PATH_NOT_EMPTY})"
+    f"|(?!(?:{_SPECIAL}|{_FILE}):)[A-Za-z][A-Za-z0-9+.-]*:"
+    f"(?://(?:{_USERINFO}{_HOST}{_PORT})?{_PATH_ABEMPTY}|{_PATH_NOT_EMPTY})"
+)
+#: RFC 3986 ``URI``, every part of which pydantic's URL types read (see the module docstring).
+URI_PATTERN = _anchored(f"(?:{_HIER_PART})(?:\\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?")
+
 #: Each ``format`` the schemas keep, with its pattern.
 PATTERNS: dict[str, str] = {
     "date-time": DATE_TIME_PATTERN,
@@ -183,6 +223,7 @@ PATTERNS: dict[str, str] = {
     "uuid": UUID_PATTERN,
     "ipv4": IPV4_PATTERN,
     "ipv6": IPV6_PATTERN,
+    "uri": URI_PATTERN,
 }
 
 #: For each form, what to send: the hint in an error about a value that is not of the form.
@@ -195,6 +236,9 @@ WHAT_TO_SEND: dict[str, str] = {
     "duration": "an ISO 8601 duration as pydantic writes it, e.g. P1DT2H or -PT0.5S",
     "ipv4": "a dotted-quad IPv4 address without leading zeros, e.g. 192.0.2.1",
     "ipv6": "an IPv6 address without a zone, e.g. 2001:db8::1 or ::ffff:192.0.2.1",
+    "uri": "an RFC 3986 URI in ASCII, other characters percent-encoded (| as %7C, ^ as %5E), with an "
+    "ASCII host without xn-- (punycode) labels, which no schema can check, and whose last label is "
+    "not a number unless it is an IPv4 address, and a port up to 65535, e.g. https://example.com/a%7Cb?q=1",
 }
 
 _UUID_VERSION = re.compile(r"uuid([1-8])")

@@ -46,6 +46,7 @@ from pydantic.json_schema import (
 from pydantic_core import core_schema
 
 from .errors import Violation
+from .formats import FORMAT_CHECKER, WHAT_TO_SEND
 from .paths import Path, render_path
 
 __all__ = [
@@ -300,7 +301,8 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
     tolerance, JSON Schema's division has none), and a ``Decimal`` with
     ``max_digits`` / ``decimal_places`` (pydantic before 2.14 rounds the value to
     its context's 28 digits before counting, and takes a 57-digit value for
-    ``max_digits=5``; the schema counts every digit written).
+    ``max_digits=5``; the schema counts every digit written). And a URL, whose
+    text pydantic writes with characters RFC 3986 forbids (``|``, ``^``...).
 
     Parameters:
       adapter: A parameter's pydantic validator.
@@ -310,12 +312,18 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
     except Exception:
         # No JSON Schema, nothing to agree with: the schema generator reports the hint.
         return None
-    return Draft202012Validator(schema) if _has(schema, _send_checks) else None
+    if not _has(schema, _send_checks):
+        return None
+    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 
 def _send_checks(node: dict[str, Any]) -> bool:
     pattern = node.get("pattern")
-    return _float_multiple(node) or (isinstance(pattern, str) and _BOUNDED_DECIMAL[1:] in pattern)
+    return (
+        _float_multiple(node)
+        or (isinstance(pattern, str) and _BOUNDED_DECIMAL[1:] in pattern)
+        or node.get("format") == "uri"
+    )
 
 
 def _float_multiple(node: dict[str, Any]) -> bool:
@@ -376,6 +384,12 @@ def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> l
                 problem = f"{leaf.instance!r} has more digits than its max_digits / decimal_places allow"
                 suggestion = f"{hint}, rounded first (e.g. value.quantize(Decimal('0.01')))"
                 violations.append(Violation(where, problem, suggestion))
+            elif leaf.validator == "format" and leaf.validator_value == "uri":
+                problem = (
+                    f"is the URL {leaf.instance!r} as pydantic writes it, which is not an RFC 3986 URI "
+                    "that the published schema, every validator and the worker accept"
+                )
+                violations.append(Violation(where, problem, WHAT_TO_SEND["uri"]))
     return violations
 
 

@@ -304,11 +304,19 @@ class WorkerSchema(SchemaGenerator, PublishedJsonSchema):
         schemes = schema.get("allowed_schemes")
         if schemes:
             # Case-insensitive, as the URL parser reads schemes; in allOf, beside any format pattern.
+            # "+", "." and "-" (cockroachdb+psycopg2) in a class: literal in ECMA-262 and Python alike.
             alternatives = "|".join(
-                "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in scheme)
+                "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else f"[{c}]" for c in scheme)
                 for scheme in schemes
             )
             result.setdefault("allOf", []).append({"pattern": f"^(?:{alternatives}):"})
+        if schema.get("host_required") or (schema.get("default_port") and not schema.get("default_host")):
+            # pydantic's DSNs refuse a URL without a host (SnowflakeDsn) or one whose port they
+            # cannot set (MariaDBDsn): "//", then a host character.
+            result.setdefault("allOf", []).append({"pattern": "^[^:]*://(?:[^@/?#]*@)?[^:@/?#]"})
+        elif schema.get("default_host"):
+            # A default host cannot be set on an opaque path ("kafka:a"): the path starts with "/".
+            result.setdefault("allOf", []).append({"pattern": "^[^:]*:/"})
         return result
 
     def tuple_schema(self, schema: core_schema.TupleSchema) -> JsonSchemaValue:

@@ -62,4 +62,23 @@ EDGES: dict[str, list[str]] = {
         "192.0.2.1", "0.0.0.0", "255.255.255.255", "256.0.0.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.4\n",
         " 1.2.3.4", "::1", "",
     ],
+    "uri": [
+        "https://example.com/", "HTTPS://Example.COM", "https://u:p@example.com:8080/a/b?c=d&e=f#g",
+        "http://example.com/a%7Cb", "http://example.com/a|b", "http://example.com/a^b", "http://example.com/{x}",
+        "http://example.com/a b", "http://example.com/%zz", "http://example.com/\u00e9", "http://b\u00fccher.de/",
+        "http://xn--bcher-kva.de/", "http://xn--a/", "http://a.1/", "http://a.1./", "http://a.0x/", "http://0x1/",
+        "http://1.2.3.4/", "http://01.2.3.4/", "http://1.2.3/", "http://256.1.1.1/", "http://1.2.3.4a/",
+        "http://[::1]:80/", "http://[v1.x]/", "http://[fe80::1%25eth0]/", "http://a:65535/", "http://a:65536/",
+        "http://a:000080/", "http://a:/", "http://a_b~!$&'()*+,;=c.com/", "http://a%41b/", "http:///x", "http://",
+        "http:example.com", "ftp://example.com/x", "ws://example.com", "file:///C:/x", "file://localhost/etc",
+        "file:", "file://u@h/", "file://h:80/", "foo:", "foo:bar", "foo:/a//b", "foo://", "foo:///x",
+        "foo://u@", "foo://:80", "foo://a.1", "mailto:a@example.com", "urn:isbn:0451450523",
+        "tag:example.com,2024:a", "x-y+z.w:q", "1a:b", ":a", "example.com", "/a/b", "//example.com/",
+        "https://example.com/\n", "https://example.com/ ", " https://example.com/", "not a url", "",
+    ],
+    "http-url": [
+        "https://example.com/", "HTTP://example.com", "ftp://example.com/", "foo:bar", "https://a.1/",
+        "https://example.com/a|b", "https://example.com:443/", "https://" + "a" * 2070 + ".com/",
+        "https://" + "a" * 2080 + ".com/",
+    ],
 }  # fmt: skip

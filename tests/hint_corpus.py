@@ -48,6 +48,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from actorschema.formats import URI_PATTERN
 from actorschema.hints import BASE64_READABLE
 
 T = TypeVar("T")
@@ -75,6 +76,8 @@ class Row:
 ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 floats = st.floats(allow_nan=False, allow_infinity=False)
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+#: URL texts of every shape the published ``uri`` pattern accepts (pydantic reads each one).
+URI_TEXTS = st.from_regex(URI_PATTERN)
 keys = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=5)
 offsets = st.sampled_from(
     [dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(-dt.timedelta(hours=5, minutes=30))]
@@ -433,9 +436,14 @@ ROWS: list[Row] = [
     Row(
         "http-url",
         HttpUrl,
-        st.sampled_from(["http://example.com/", "https://example.com/a?b=1"]).map(HttpUrl),
+        st.sampled_from(["http://example.com/", "https://example.com/a?b=1"]).map(HttpUrl)
+        | URI_TEXTS.filter(lambda text: text.lower().startswith(("http://", "https://"))).map(HttpUrl),
     ),
-    Row("any-url", AnyUrl, st.sampled_from(["ftp://example.com/x", "https://example.com/"]).map(AnyUrl)),
+    Row(
+        "any-url",
+        AnyUrl,
+        st.sampled_from(["ftp://example.com/x", "https://example.com/"]).map(AnyUrl) | URI_TEXTS.map(AnyUrl),
+    ),
     Row("ipv4", ipaddress.IPv4Address, st.ip_addresses(v=4)),
     # -- containers
     Row("list-int", list[int], st.lists(ints, max_size=4)),

@@ -1,12 +1,14 @@
 """The string forms (actorschema/formats.py): one verdict under every validator a producer may use.
 
 For each form the schemas constrain (``date-time``, ``date``, ``time``,
-``uuid``, a versioned ``uuid``, ``duration``, ``ipv4``, ``ipv6``) an actor takes a value
-of that type, behind a real :class:`PayloadGateway` on a StubBroker. Every
-value of an edge corpus, and values hypothesis builds to sit just beside each
-form (leap days, month 13, second 60, offsets without a colon, lower case,
-``urn:uuid:``, braces, whitespace, a trailing newline, fractional seconds,
-``Z``/``z``), is judged by the worker's whole consume check and by:
+``uuid``, a versioned ``uuid``, ``duration``, ``ipv4``, ``ipv6``, and ``uri`` for
+``AnyUrl`` and ``HttpUrl``) an actor takes a value of that type, behind a real
+:class:`PayloadGateway` on a StubBroker. Every value of an edge corpus, and
+values hypothesis builds to sit just beside each form (leap days, month 13,
+second 60, offsets without a colon, lower case, ``urn:uuid:``, braces,
+whitespace, a trailing newline, fractional seconds, ``Z``/``z``; for URLs each
+part, scheme to fragment, from both sides of RFC 3986 and of pydantic's parser),
+is judged by the worker's whole consume check and by:
 
 - ``jsonschema`` with its own format checkers asserted, and without a format checker;
 - ``jsonschema-rs`` with its own format checks, and in its default (``format`` an annotation);
@@ -36,6 +38,7 @@ from typing import Any
 
 import dramatiq
 import jsonschema_rs
+import pydantic
 import pytest
 from conftest import IN_CI, need
 from dramatiq import Worker
@@ -44,9 +47,9 @@ from format_edges import EDGES, UUID_TEXT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from pydantic import UUID4, UUID7, IPvAnyAddress, TypeAdapter
+from pydantic import UUID4, UUID7, AnyUrl, FileUrl, HttpUrl, IPvAnyAddress, TypeAdapter, WebsocketUrl
 
-from actorschema import PayloadGateway, PayloadRejected
+from actorschema import PayloadGateway, PayloadInvalid, PayloadRejected
 from actorschema.brokers import StubBroker as GuardedStubBroker
 from actorschema.formats import (
     DATE_PATTERN,
@@ -56,6 +59,7 @@ from actorschema.formats import (
     IPV4_PATTERN,
     PATTERNS,
     TIME_PATTERN,
+    URI_PATTERN,
     UUID_PATTERN,
     exact_string_form,
     uuid_pattern,
@@ -76,6 +80,10 @@ HINTS: dict[str, Any] = {
     "duration": datetime.timedelta,
     "ipv4": ipaddress.IPv4Address,
     "ipv6": ipaddress.IPv6Address,
+    "uri": AnyUrl,
+    "http-url": HttpUrl,
+    "file-url": FileUrl,
+    "websocket-url": WebsocketUrl,
 }
 
 BROKER = StubBroker()
@@ -225,6 +233,48 @@ near_ipv6 = st.builds(
     st.sampled_from(["1", "ffff", "0", "12345", "", "1.2.3.4", "01.2.3.4"]), min_size=2, max_size=9
 ).map(":".join)
 
+
+def _url_text(*parts: str) -> str:
+    return "".join(parts)
+
+
+URL_HOSTS = [
+    "example.com", "a.1", "a.1.", "a.0x", "a.0xfg", "0x1", "1.2.3.4", "01.2.3.4", "1.2.3",
+    "256.1.1.1", "[::1]", "[v1.x]", "[::1%25eth0]", "xn--bcher-kva.de", "xn--a", "XN--a.b", "a_b",
+    "a..b", "", "a%41", "a b", "ex!$&'()+*,;=~.com", "A.COM.", "b\u00fccher.de", "a|b", "a:b",
+]  # fmt: skip
+URL_SCHEMES = st.sampled_from(
+    ["http", "HTTPS", "ftp", "ws", "wss", "file", "foo", "mailto", "x-y.z", "1a", ""]
+)
+
+
+def _with_scheme(parts: tuple[str, str]) -> str:
+    """A URL text of the pattern with its scheme replaced: the other types' URLs and near misses."""
+    scheme, text = parts
+    return scheme + ":" + text.split(":", 1)[1]
+
+
+# Each part of a URL drawn from values on both sides of RFC 3986 and of what pydantic reads.
+near_urls = (
+    st.builds(
+        _url_text,
+        URL_SCHEMES,
+        st.sampled_from(["://", "://", ":", ":/", ":///", "//"]),
+        st.sampled_from(["", "", "", "u@", "u:p@", "@", "u%41@", "u|@"]),
+        st.sampled_from(URL_HOSTS),
+        st.sampled_from(["", "", ":", ":80", ":65535", ":65536", ":000080", ":x", ":99999999"]),
+        st.sampled_from(
+            ["", "/", "/a/b", "/a|b", "/%7C", "/%zz", "/a b", "/../a", "/\u00e9", "//a", "/a:b@c"]
+        ),
+        st.sampled_from(["", "", "?", "?a=b&c", "?a|b", "?/?", "?a^b"]),
+        st.sampled_from(["", "", "#", "#f", "#a#b", "#^", "#/?"]),
+        trailers,
+    )
+    | st.from_regex(URI_PATTERN)
+    | st.tuples(URL_SCHEMES, st.from_regex(URI_PATTERN)).map(_with_scheme)
+    | st.text(st.characters(codec="ascii"), max_size=30).map(lambda text: "http://example.com/" + text)
+)
+
 NEAR_MISSES: dict[str, st.SearchStrategy[str]] = {
     "date-time": near_date_times,
     "date": near_dates,
@@ -234,6 +284,10 @@ NEAR_MISSES: dict[str, st.SearchStrategy[str]] = {
     "duration": near_durations,
     "ipv4": near_ipv4,
     "ipv6": near_ipv6,
+    "uri": near_urls,
+    "http-url": near_urls,
+    "file-url": near_urls,
+    "websocket-url": near_urls,
 }
 
 # -- the verdicts -------------------------------------------------------------------------------------
@@ -330,7 +384,7 @@ def test_the_issues_four_refund_values_are_refused() -> None:
         assert not COMPILED[form]["jsonschema_no_formats"](message_for(form, value)), value
 
 
-@pytest.mark.parametrize("form", ["date-time", "date", "time", "uuid", "ipv4", "ipv6"])
+@pytest.mark.parametrize("form", ["date-time", "date", "time", "uuid", "ipv4", "ipv6", "uri"])
 def test_validate_applies_the_workers_rule_to_schemas_written_before_the_patterns(form: str) -> None:
     """actorschema validate checks format with formats.py's checker: an older schema, format alone, agrees."""
     older = Draft202012Validator(_without_patterns(SCHEMAS[form]), format_checker=FORMAT_CHECKER)
@@ -391,6 +445,19 @@ SENT: dict[str, st.SearchStrategy[Any]] = {
     "duration": st.timedeltas(),
     "ipv4": st.ip_addresses(v=4),
     "ipv6": st.ip_addresses(v=6),
+    # What pydantic writes and the send side lets through: its text is an RFC 3986 URI of the pattern.
+    "uri": st.from_regex(URI_PATTERN).map(AnyUrl),
+    "http-url": st.from_regex(URI_PATTERN)
+    .filter(lambda text: text.lower().startswith(("http://", "https://")) and len(text) <= 2083)
+    .map(HttpUrl),
+    "file-url": st.tuples(st.sampled_from(["file", "FILE"]), st.from_regex(URI_PATTERN))
+    .map(_with_scheme)
+    .filter(lambda text: re.search(URI_PATTERN, text) is not None)
+    .map(FileUrl),
+    "websocket-url": st.tuples(st.sampled_from(["ws", "wss", "WS"]), st.from_regex(URI_PATTERN))
+    .map(_with_scheme)
+    .filter(lambda text: len(text) <= 2083 and re.search(URI_PATTERN, text) is not None)
+    .map(WebsocketUrl),
 }
 
 
@@ -508,6 +575,99 @@ def test_the_worker_names_the_form_and_what_to_send() -> None:
     assert "2024-05-01T12:00:00Z" in violation.hint
 
 
+def test_the_worker_names_the_url_form_and_what_to_send() -> None:
+    with pytest.raises(PayloadRejected) as caught:
+        GATEWAY.consume_guard.check(BROKER, dramatiq.Message(**message_for("uri", "http://example.com/a|b")))
+    [violation] = caught.value.violations
+    assert violation.path == "kwargs.value"
+    assert "is not a 'uri'" in violation.problem
+    assert "%7C" in violation.hint
+
+
+@pytest.mark.parametrize(
+    ("form", "value", "written"),
+    [
+        ("uri", "http://example.com/a|b", "http://example.com/a|b"),
+        ("uri", "HTTP://Example.com/a^b", "http://example.com/a^b"),
+        ("uri", "foo:", "foo:"),
+        ("http-url", "https://b\u00fccher.de/", "https://xn--bcher-kva.de/"),
+    ],
+)
+def test_the_send_side_refuses_a_url_pydantic_writes_outside_rfc_3986(
+    form: str, value: str, written: str
+) -> None:
+    """pydantic reads these and writes text RFC 3986 (or the pattern, for punycode) refuses: never enqueued."""
+    assert str(ADAPTERS[form].validate_python(value)) == written
+    assert not re.search(URI_PATTERN, written)
+    with pytest.raises(PayloadInvalid) as caught:
+        ACTORS[form].send(value)
+    [violation] = caught.value.violations
+    assert violation.path == "args[0]"
+    assert repr(written) in violation.problem and "RFC 3986" in violation.problem
+    assert "%7C" in violation.hint
+    assert BROKER.queues["forms"].empty()
+
+
+DSNS = [
+    "RedisDsn",
+    "AmqpDsn",
+    "KafkaDsn",
+    "MySQLDsn",
+    "MariaDBDsn",
+    "ClickHouseDsn",
+    "SnowflakeDsn",
+    "CockroachDsn",
+]
+
+
+@pytest.mark.parametrize("name", DSNS)
+def test_pydantics_dsn_types_are_exact_too(name: str) -> None:
+    """A DSN's schemes (cockroachdb+psycopg2: "+" literal) and its host rules (host_required, a default
+    host or port, which pydantic cannot set on an opaque path) are in its schema: the verdicts agree."""
+    hint = getattr(pydantic, name)
+    schemes = hint._constraints.allowed_schemes
+
+    def actor(value):  # type: ignore[no-untyped-def]
+        return None
+
+    actor.__annotations__ = {"value": hint, "return": None}
+    declared = dramatiq.actor(actor, actor_name="dsn_" + name.lower(), queue_name="forms", broker=BROKER)
+    schema = message_schema(GATEWAY.contracts[declared.actor_name], SizeLimit(None, "global"))
+    validators = [make(schema) for make in PYTHON_VALIDATORS.values()]
+    verdicts: set[bool] = set()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(st.tuples(st.sampled_from(schemes), near_urls | st.from_regex(URI_PATTERN)))
+    def agree(parts: tuple[str, str]) -> None:
+        scheme, text = parts
+        value = scheme + ":" + text.split(":", 1)[-1]
+        message = {**message_for("uri", value), "actor_name": declared.actor_name}
+        try:
+            GATEWAY.consume_guard.check(BROKER, dramatiq.Message(**message))
+        except PayloadRejected:
+            expected = False
+        else:
+            expected = True
+        verdicts.add(expected)
+        assert [validate(message) for validate in validators] == [expected] * len(validators), value
+
+    agree()
+    assert verdicts == {True, False}
+
+
+def test_without_the_url_pattern_the_validators_disagree() -> None:
+    """The matrix can fail for URLs: format alone, Python's jsonschema (no rfc3987) and ajv-formats
+    accept what pydantic refuses or writes back differently."""
+    bare = {"bare uri": _without_patterns(SCHEMAS["uri"])}
+    values = ["http://a.1/", "http://xn--a/", "http://a:65536/"]
+    result = run_matrix([("bare uri", value) for value in values], bare)
+    for value, verdicts in zip(values, result["verdicts"], strict=True):
+        assert not worker_verdict("uri", value), value
+        assert verdicts["ajv_formats_full"] is True, value
+        formats = Draft202012Validator(bare["bare uri"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+        assert formats.is_valid(message_for("uri", value)), value
+
+
 # -- the JavaScript validators: last, so that they judge every value the tests above drew ----------------
 
 
@@ -555,6 +715,9 @@ def test_the_javascript_validators_agree_with_the_worker() -> None:
         if set(verdicts.values()) != {expected := worker_verdict(form, value)}
     ]
     assert disagreements == [], disagreements[:5]
+    # A validator that throws on a value enqueues nothing; it may only do so on values the worker refuses.
+    thrown = [(pairs[t["index"]], t["validator"], t["error"]) for t in result["thrown"]]
+    assert all(not worker_verdict(*pair) for pair, _, _ in thrown), thrown
 
 
 def test_pydantics_own_format_names_do_not_break_ajvs_strict_mode() -> None:

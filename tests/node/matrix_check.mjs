@@ -2,7 +2,8 @@
 // with every JavaScript validator setting a producer may use.
 //
 // stdin:  {"schemas": {name: schema}, "pairs": [{"schema": name, "data": any}]}
-// stdout: {"validators": [name], "verdicts": [{validator name: bool}], "compile_errors": {key: str}}
+// stdout: {"validators": [name], "verdicts": [{validator name: bool}], "compile_errors": {key: str},
+//          "thrown": [{"index": int, "validator": name, "error": str}]}
 //
 // Validators, each with its own instances so that schemas sharing an $id cannot clash:
 //   ajv_formats_full  Ajv2020 + ajv-formats (full mode, its default): the Node producer's setup
@@ -10,7 +11,9 @@
 //   ajv_no_formats    Ajv2020 with {validateFormats: false}: format is an annotation
 //   hyperjump         @hyperjump/json-schema, draft 2020-12, format not asserted (its default)
 //   hyperjump_formats @hyperjump/json-schema with its format validators, asserted
-// A schema that does not compile gets null verdicts and its error in compile_errors.
+// A schema that does not compile gets null verdicts and its error in compile_errors. A validator that
+// throws on an instance (hyperjump's uri check on "http://[v1.x]/") enqueues nothing: its verdict is
+// false, and the throw is listed in thrown for the tests to judge.
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { registerSchema, setShouldValidateFormat, validate } from "@hyperjump/json-schema/draft-2020-12";
@@ -62,6 +65,7 @@ for (const [name, schema] of Object.entries(input.schemas)) {
 }
 
 const verdicts = input.pairs.map(() => ({}));
+const thrown = [];
 for (const [index, pair] of input.pairs.entries()) {
   for (const validator of Object.keys(AJV)) {
     const check = compiled[pair.schema]?.[validator];
@@ -82,12 +86,18 @@ for (const [validator, asserted] of [
     }
     try {
       checks[uri] ??= await validate(uri);
-      verdicts[index][validator] = checks[uri](pair.data).valid;
     } catch (error) {
       compileErrors[`${validator}:${pair.schema}`] = describe(error);
       verdicts[index][validator] = null;
+      continue;
+    }
+    try {
+      verdicts[index][validator] = checks[uri](pair.data).valid;
+    } catch (error) {
+      thrown.push({ index, validator, error: describe(error) });
+      verdicts[index][validator] = false;
     }
   }
 }
 
-process.stdout.write(JSON.stringify({ validators: VALIDATORS, verdicts, compile_errors: compileErrors }));
+process.stdout.write(JSON.stringify({ validators: VALIDATORS, verdicts, compile_errors: compileErrors, thrown }));
