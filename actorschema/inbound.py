@@ -21,7 +21,7 @@ decoder may have let through, and values pydantic cannot turn into the
 declared type although the schema does not rule them out. The string forms
 :mod:`actorschema.formats` makes exact leave none of the latter; constraints
 JSON Schema cannot state still can (a ``FutureDatetime``, a ``datetime`` with
-``gt=``, a URL pydantic's parser refuses), and so can two dict keys that name
+``gt=``), and so can two dict keys that name
 one key once converted (``"1"`` and ``"1.0"`` for a ``float`` key), which no
 JSON Schema keyword can express.
 
