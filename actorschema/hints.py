@@ -47,6 +47,7 @@ from typing import Any
 
 import msgspec
 import pydantic
+import pydantic.networks
 import typing_extensions
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter
 from pydantic.fields import FieldInfo
@@ -231,6 +232,10 @@ _SECRETS: tuple[type, ...] = (
     pydantic.SecretBytes,
 )
 _TIME_TYPES = (datetime.datetime, datetime.time)
+# PostgresDsn, MongoDsn, NatsDsn...: pydantic's URLs with several hosts, on a private base.
+_MULTI_HOST_URLS: tuple[type, ...] = tuple(
+    base for base in (getattr(pydantic.networks, "_BaseMultiHostUrl", None),) if isinstance(base, type)
+)
 _ITERATORS = (
     collections.abc.Iterable,
     collections.abc.Iterator,
@@ -374,6 +379,14 @@ class _Classifier:
                 where,
                 "is a secret type: its JSON form is the mask '**********', not the secret",
                 "a reference the worker can look the secret up by (a key name, a vault path), as str",
+            )
+        if issubclass(hint, _MULTI_HOST_URLS):
+            raise Unsupported(
+                where,
+                "is a URL with several hosts, a form no JSON Schema pattern states exactly: a producer's "
+                "validator would accept text the worker refuses",
+                "the URL as str, parsed in the actor, or a single-host URL type (AnyUrl, or a DSN type "
+                "such as RedisDsn)",
             )
         if _is_v1_model(hint):
             return Node("leaf", hint)  # pydantic.v1 models: the failclosed workstream decides

@@ -620,6 +620,21 @@ DSNS = [
 ]
 
 
+@pytest.mark.parametrize("name", ["PostgresDsn", "MongoDsn", "NatsDsn"])
+def test_multi_host_urls_are_refused_when_declared(name: str) -> None:
+    """No pattern states a multi-host URL exactly: the actor is refused at declare time, with the way out."""
+    from actorschema.contract import ActorContract, ContractError
+
+    def receive(value: Any) -> None: ...
+
+    receive.__annotations__ = {"value": getattr(pydantic, name), "return": None}
+    with pytest.raises(ContractError) as caught:
+        ActorContract.from_function(receive, "multi_host_" + name.lower())
+    text = str(caught.value)
+    assert "parameter 'value'" in text and "several hosts" in text
+    assert "as str" in text and 'payload_contract="json"' in text
+
+
 @pytest.mark.parametrize("name", DSNS)
 def test_pydantics_dsn_types_are_exact_too(name: str) -> None:
     """A DSN's schemes (cockroachdb+psycopg2: "+" literal) and its host rules (host_required, a default
