@@ -57,8 +57,8 @@ class Ran(Middleware):
             self.ids.append(message.message_id)
 
 
-@pytest.fixture
-def shop(tmp_path: Path) -> Iterator[tuple[StubBroker, Ran, Path]]:
+def shop_app(folder: Path) -> tuple[StubBroker, Ran]:
+    """A guarded StubBroker with the corpus's actors, and their schemas written to ``folder``."""
     broker = StubBroker()
     broker.emit_after("process_boot")
     broker.add_middleware(PayloadGateway())
@@ -87,8 +87,14 @@ def shop(tmp_path: Path) -> Iterator[tuple[StubBroker, Ran, Path]]:
     @dramatiq.actor(queue_name="default")
     def anything(value: Any) -> None: ...
 
-    folder = tmp_path / "schemas"
     write(folder, render(broker))
+    return broker, ran
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[tuple[StubBroker, Ran, Path]]:
+    folder = tmp_path / "schemas"
+    broker, ran = shop_app(folder)
     yield broker, ran, folder
     broker.flush_all()
     broker.close()
@@ -324,30 +330,8 @@ def test_random_messages_get_the_same_verdict_from_validate_and_the_worker(
     tmp_path_factory: pytest.TempPathFactory, drawn: list[tuple[str, list[Any], dict[str, Any], bool]]
 ) -> None:
     where = tmp_path_factory.mktemp("random")
-    broker = StubBroker()
-    broker.emit_after("process_boot")
-    broker.add_middleware(PayloadGateway())
-    ran = Ran()
-    broker.add_middleware(ran)
-    dramatiq.set_broker(broker)
-
-    @dramatiq.actor(queue_name="default")
-    def add(a: int, b: int = 0) -> None: ...
-
-    @dramatiq.actor(queue_name="default")
-    def greet(name: str, *, loud: bool = False) -> None: ...
-
-    @dramatiq.actor(queue_name="default")
-    def pos(x: int, /, y: str) -> None: ...
-
-    @dramatiq.actor(queue_name="default")
-    def when(at: datetime.datetime) -> None: ...
-
-    @dramatiq.actor(queue_name="default")
-    def anything(value: Any) -> None: ...
-
     folder = where / "schemas"
-    write(folder, render(broker))
+    broker, ran = shop_app(folder)
     bodies = {}
     for number, (actor, args, kwargs, duplicate) in enumerate(drawn):
         body = dumps(envelope(actor, args=args, **kwargs))
