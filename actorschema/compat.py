@@ -33,21 +33,22 @@ other way round).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 # Without types-jsonschema installed these are Any; with it, fully typed.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
 
+from .catalogue import CatalogueError, history, load_folder
 from .defaults import COMPUTED
+
+#: A schema folder cannot be read, or its index does not match its files (the catalogue's error).
+CompatError = CatalogueError
 
 __all__ = [
     "RULES",
@@ -115,10 +116,6 @@ RULES: dict[str, str] = {
 }
 
 
-class CompatError(Exception):
-    """A schema folder cannot be read, or its index does not match its files."""
-
-
 @dataclass(frozen=True)
 class Change:
     """One difference between two versions of an actor's message schema.
@@ -143,139 +140,6 @@ class Change:
         where = f"{self.path}: " if self.path else ""
         verdict = "breaks " + " and ".join(sorted(self.breaks)) if self.breaks else "compatible"
         return f"{self.actor}: {where}{self.rule}: {self.detail} ({verdict})"
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_folder(source: str, *, cwd: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Read a schema folder written by ``actorschema generate``.
-
-    Parameters:
-      source: A folder path, or ``git:REF:path`` to read that folder as it is at
-        the git revision ``REF`` of the repository of the working directory
-        (``git:main:schemas``, ``git:v1.2.0:app/schemas``). A relative ``path`` is
-        relative to the working directory, as for a plain folder.
-      cwd: The working directory (default: the process's).
-
-    Returns:
-      Actor name -> the actor's entry of ``index.json`` (``queue``,
-      ``max_message_bytes``, ``limit_source``, ``sha256``...), with ``schema``
-      replaced by the parsed schema and the file name kept in ``schema_file``,
-      and ``result_schema`` (for an actor that has one) by its parsed result schema.
-
-    Raises:
-      CompatError: When the index or a schema is missing or unreadable, or a
-        schema's content does not match the hash in the index.
-    """
-    base = Path(cwd) if cwd is not None else Path.cwd()
-    if source.startswith("git:"):
-        ref, separator, folder = source[len("git:") :].partition(":")
-        if not separator or not ref:
-            raise CompatError(f"{source!r}: expected git:REF:path, e.g. git:main:schemas")
-
-        def read(name: str) -> str:
-            return _git_show(ref, folder, name, base)
-
-    else:
-        root = base / source
-
-        def read(name: str) -> str:
-            try:
-                return (root / name).read_text(encoding="utf-8")
-            except OSError as error:
-                raise CompatError(f"{source}: cannot read {name}: {error.strerror or error}") from error
-
-    index = _parse(read("index.json"), f"{source}: index.json")
-    actors = index.get("actors") if isinstance(index, dict) else None
-    if not isinstance(actors, dict):
-        raise CompatError(
-            f"{source}: index.json has no 'actors' object: not written by actorschema generate?"
-        )
-
-    def schema_file(file_name: str, digest: Any) -> dict[str, Any]:
-        text = read(file_name)
-        if digest is not None and hashlib.sha256(text.encode()).hexdigest() != digest:
-            raise CompatError(
-                f"{source}: {file_name} does not match its sha256 in index.json "
-                "(edited by hand? run actorschema generate)"
-            )
-        schema = _parse(text, f"{source}: {file_name}")
-        if not isinstance(schema, dict):
-            raise CompatError(f"{source}: {file_name} is not a JSON object")
-        return schema
-
-    loaded: dict[str, dict[str, Any]] = {}
-    for name in sorted(actors):
-        entry = actors[name]
-        if not isinstance(entry, dict) or not isinstance(entry.get("schema"), str):
-            raise CompatError(f"{source}: index.json: actor {name!r} has no schema file")
-        loaded[name] = {
-            **entry,
-            "schema_file": entry["schema"],
-            "schema": schema_file(entry["schema"], entry.get("sha256")),
-        }
-        if isinstance(entry.get("result_schema"), str):
-            loaded[name]["result_schema"] = schema_file(entry["result_schema"], entry.get("result_sha256"))
-    return loaded
-
-
-def history(source: str, *, cwd: str | Path | None = None) -> list[str]:
-    """Every committed version of a schema folder, oldest first, as ``git:COMMIT:path`` sources.
-
-    Parameters:
-      source: ``git:REF:path``: the versions are the commits reachable from ``REF``
-        that changed the folder's ``index.json`` (every generate that changed a
-        schema changes its hash there).
-
-    Raises:
-      CompatError: For a source that is not ``git:REF:path``, or when git fails.
-    """
-    if not source.startswith("git:"):
-        raise CompatError(f"{source!r}: the versions of a folder come from git: give git:REF:path")
-    ref, separator, folder = source[len("git:") :].partition(":")
-    if not separator or not ref:
-        raise CompatError(f"{source!r}: expected git:REF:path, e.g. git:main:schemas")
-    index = str(PurePosixPath(folder or ".") / "index.json")
-    base = Path(cwd) if cwd is not None else Path.cwd()
-    try:
-        done = subprocess.run(
-            ["git", "log", "--format=%H", "--reverse", ref, "--", index],
-            cwd=base,
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-    except OSError as error:
-        raise CompatError(f"cannot run git: {error}") from error
-    if done.returncode != 0:
-        raise CompatError(f"{source}: git log failed: {done.stderr.decode(errors='replace').strip()}")
-    commits = done.stdout.decode().split()
-    if not commits:
-        raise CompatError(f"{source}: no commit of {ref} has {index}")
-    return [f"git:{commit}:{folder}" for commit in commits]
-
-
-def _git_show(ref: str, folder: str, name: str, cwd: Path) -> str:
-    path = PurePosixPath(folder or ".") / name
-    spec = str(path) if path.is_absolute() or str(path).startswith(("./", "../")) else f"./{path}"
-    try:
-        done = subprocess.run(
-            ["git", "show", f"{ref}:{spec}"], cwd=cwd, capture_output=True, check=False, timeout=60
-        )
-    except OSError as error:
-        raise CompatError(f"cannot run git: {error}") from error
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip()
-        raise CompatError(f"git:{ref}:{folder}: cannot read {name}: {message}")
-    return done.stdout.decode("utf-8")
-
-
-def _parse(text: str, what: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise CompatError(f"{what} is not JSON: {error}") from error
 
 
 # --------------------------------------------------------------------------- the API

@@ -29,8 +29,9 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
 
 from actorschema import PayloadGateway
+from actorschema.catalogue import write
 from actorschema.compat import RULES, Change, CompatError, breaking, diff, diff_transitive, load_folder
-from actorschema.export import render, write
+from actorschema.generate import render
 
 HERE = Path(__file__).parent
 NODE_DIR = HERE / "node"

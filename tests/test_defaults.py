@@ -36,7 +36,7 @@ from test_schema_ajv import run_ajv
 from actorschema.asyncapi import asyncapi_document
 from actorschema.contract import ActorContract
 from actorschema.defaults import COMPUTED, class_facts, function_facts
-from actorschema.export import render
+from actorschema.generate import render
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 

@@ -32,7 +32,7 @@ from actorschema.cli import app
 from actorschema.contract import ActorContract, ContractError
 from actorschema.envelope import decode_message
 from actorschema.errors import MessageMalformed
-from actorschema.export import render
+from actorschema.generate import render
 
 if TYPE_CHECKING:
     from decimal import Decimal  # only for type checkers: a return annotation may name it

@@ -40,7 +40,7 @@ from node_e2e_app import (
     shop_gateway,
 )
 
-from actorschema.export import render
+from actorschema.generate import render
 from examples import shop
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,8 @@ from test_schema_ajv import run_ajv  # the test suite's one Node oracle (ajv 8, 
 
 from actorschema import PayloadGateway, ResultRejected
 from actorschema import results as results_module
-from actorschema.export import INDEX, compare, render, write
+from actorschema.catalogue import INDEX, compare, write
+from actorschema.generate import render
 from actorschema.results import typed_result
 from actorschema.validate import load_schemas
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
 from actorschema import PayloadGateway, PayloadRejected
-from actorschema.export import render
+from actorschema.generate import render
 from actorschema.schema import DECIMAL_PATTERN, message_schema
 from actorschema.strict_json import MESSAGE_FIELDS
 

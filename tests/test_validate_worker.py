@@ -31,9 +31,10 @@ from typer.testing import CliRunner
 
 from actorschema import PayloadGateway
 from actorschema.brokers import StubBroker, UndecodableMessage
+from actorschema.catalogue import write
 from actorschema.cli import app
 from actorschema.envelope import decode_strict_json
-from actorschema.export import render, write
+from actorschema.generate import render
 
 runner = CliRunner()
 LIMIT = 400

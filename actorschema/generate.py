@@ -1,39 +1,31 @@
-"""The schema files of an app: what ``actorschema generate`` writes and ``check`` compares.
+"""What ``actorschema generate`` writes for an app, and ``check`` compares.
 
 One ``<actor_name>.schema.json`` per actor, one ``<actor_name>.result-schema.json``
 per actor with a return annotation (other than ``-> None``), and an
 ``index.json`` (actors, queues, size limits, schema paths relative to the
 index, a content hash of each schema; ``result_schema`` and ``result_sha256``
-for the result schemas). Output is deterministic (sorted keys, two-space indent, a
-trailing newline, no timestamps or absolute paths), so the same app always
-gives byte-identical files and a diff in review is a real change.
+for the result schemas): the layout of :mod:`actorschema.catalogue`, which
+writes, compares and reads the folder. Output is deterministic (no timestamps
+or absolute paths), so the same app always gives byte-identical files and a
+diff in review is a real change.
 """
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dramatiq.broker import Broker
 
+from .catalogue import INDEX, RESULT_SUFFIX, SUFFIX, digest, dump, index_document
 from .contract import ActorContract, ContractError, Parameter, actor_function
 from .gateway import PayloadGateway
 from .limits import DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, resolve_limit
 from .results import ResultContract
 from .schema import message_schema, result_schema
 
-__all__ = ["INDEX", "RESULT_SUFFIX", "ActorEntry", "Difference", "app_actors", "compare", "render", "write"]
-
-INDEX = "index.json"
-SUFFIX = ".schema.json"
-#: The suffix of result schema files. Not ``SUFFIX``: tools that read ``*.schema.json`` as the
-#: message schemas keep working, and no actor name (``x.result``) can clash with one.
-RESULT_SUFFIX = ".result-schema.json"
+__all__ = ["ActorEntry", "app_actors", "render"]
 
 
 @dataclass(frozen=True)
@@ -53,21 +45,6 @@ class ActorEntry:
     limit: SizeLimit
     way_out_reason: str | None = None
     result: Parameter | None = None
-
-
-@dataclass(frozen=True)
-class Difference:
-    """How one file on disk differs from what ``generate`` would write.
-
-    Parameters:
-      name: The file name, relative to the schema folder.
-      kind: ``"missing"``, ``"stale"`` or ``"extra"``.
-      diff: A unified diff (empty for extra files).
-    """
-
-    name: str
-    kind: str
-    diff: str
 
 
 def app_actors(broker: Broker, failures: list[ContractError] | None = None) -> list[ActorEntry]:
@@ -144,12 +121,12 @@ def render(
     for entry in app_actors(broker) if entries is None else entries:
         contract = entry.contract
         name = contract.actor_name + SUFFIX
-        text = _dump(message_schema(contract, entry.limit))
+        text = dump(message_schema(contract, entry.limit))
         files[name] = text
         index[contract.actor_name] = {
             "queue": contract.queue_name,
             "schema": name,
-            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "sha256": digest(text),
             "max_message_bytes": entry.limit.limit,
             "limit_source": entry.limit.source,
         }
@@ -158,11 +135,11 @@ def render(
         index[contract.actor_name].update(_binding(contract))
         if entry.result is not None:
             result_name = contract.actor_name + RESULT_SUFFIX
-            result_text = _dump(result_schema(contract, entry.result))
+            result_text = dump(result_schema(contract, entry.result))
             files[result_name] = result_text
             index[contract.actor_name]["result_schema"] = result_name
-            index[contract.actor_name]["result_sha256"] = hashlib.sha256(result_text.encode()).hexdigest()
-    files[INDEX] = _dump({"generator": "actorschema", "format": 1, "actors": index})
+            index[contract.actor_name]["result_sha256"] = digest(result_text)
+    files[INDEX] = dump(index_document(index))
     return files
 
 
@@ -180,64 +157,3 @@ def _binding(contract: ActorContract) -> dict[str, Any]:
     if contract.var_positional is not None:
         binding["var_positional"] = True
     return binding
-
-
-def write(out: Path, files: dict[str, str], keep: frozenset[str] = frozenset()) -> list[str]:
-    """Write ``files`` into ``out``, removing schema files of actors that are gone.
-
-    Parameters:
-      out: The schema folder.
-      files: What :func:`render` returned.
-      keep: Names of files to leave in place although ``files`` lacks them (the last good
-        schema of an actor whose contract cannot be built now).
-
-    Returns:
-      The names of the files written, changed or removed.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    touched = []
-    for name, text in files.items():
-        path = out / name
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-            touched.append(name)
-    for path in _schema_files(out):
-        if path.name not in files and path.name not in keep:
-            path.unlink()
-            touched.append(path.name)
-    return touched
-
-
-def compare(out: Path, files: dict[str, str]) -> list[Difference]:
-    """How the folder ``out`` differs from ``files``; empty when it is current."""
-    found = []
-    for name, text in files.items():
-        path = out / name
-        if not path.exists():
-            found.append(Difference(name, "missing", _diff("", text, name)))
-        elif (current := path.read_text()) != text:
-            found.append(Difference(name, "stale", _diff(current, text, name)))
-    if out.is_dir():
-        for path in _schema_files(out):
-            if path.name not in files:
-                found.append(Difference(path.name, "extra", ""))
-    return found
-
-
-def _schema_files(out: Path) -> list[Path]:
-    """The message and result schema files in the folder ``out``."""
-    return sorted([*out.glob("*" + SUFFIX), *out.glob("*" + RESULT_SUFFIX)])
-
-
-def _dump(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _diff(old: str, new: str, name: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        f"{name} (committed)",
-        f"{name} (generated)",
-    )
-    return "".join(lines)
