@@ -1,4 +1,4 @@
-"""The ``actorschema`` command line.
+"""The ``actorschema`` command line: the typer app and its commands.
 
 Exit codes scripts can rely on: 0 all is well, 1 the check failed (stale
 schemas), 2 usage (bad arguments, an app that cannot be imported). Errors go
@@ -20,17 +20,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
-from .app import AppNotFound, load_broker
-from .asyncapi import asyncapi_document
-from .catalogue import INDEX, RESULT_SUFFIX, compare, write
-from .compat import CompatError, breaking, diff_transitive, history, load_folder
-from .compat import diff as compat_diff
-from .contract import ABSENT, ContractError, hint_text
-from .deadletters import dead_letter_reasons
-from .defaults import function_facts
-from .generate import ActorEntry, app_actors, render
-from .validate import CatalogueError, check_message, load_schemas, read_messages
+from .. import __version__
+from ..asyncapi import asyncapi_document
+from ..catalogue import INDEX, RESULT_SUFFIX, CatalogueError, compare, write
+from ..compat import CompatError, breaking, diff_transitive, history, load_folder
+from ..compat import diff as compat_diff
+from ..contract import ABSENT, ContractError, hint_text
+from ..deadletters import dead_letter_reasons
+from ..defaults import function_facts
+from ..generate import ActorEntry, app_actors, render
+from ..validate import check_message, load_schemas, read_messages
+from .targets import AppNotFound, load_broker
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="actorschema",
