@@ -33,12 +33,13 @@ other way round).
 
 from ..catalogue import CatalogueError, history, load_folder
 from .compare import breaking, diff, diff_transitive
-from .rules import RULES, Change, Mode
+from .rules import CATEGORIES, RULES, Change, Mode
 
 #: A schema folder cannot be read, or its index does not match its files (the catalogue's error).
 CompatError = CatalogueError
 
 __all__ = [
+    "CATEGORIES",
     "RULES",
     "Change",
     "CompatError",

@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["BACKWARD", "BOTH", "FORWARD", "NONE", "RULES", "Change", "Found", "Mode", "directions_of"]
+__all__ = [
+    "BACKWARD",
+    "BOTH",
+    "CATEGORIES",
+    "FORWARD",
+    "NONE",
+    "RULES",
+    "Change",
+    "Found",
+    "Mode",
+    "directions_of",
+]
 
 
 #: What must keep working: new workers on old messages, old workers on new ones, or both.
@@ -67,6 +78,36 @@ RULES: dict[str, str] = {
     "stored or piped before may not fit it. Breaks backward.",
     "RESULT_UNTYPED": "The actor's results no longer have a schema: readers written for the old "
     "result type may get any JSON. Breaks forward.",
+}
+
+
+#: The rules by what they are about, as ``buf breaking`` groups its own: every rule id of
+#: :data:`RULES` is in exactly one category.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "actor": (
+        "ACTOR_ADDED",
+        "ACTOR_REMOVED",
+        "QUEUE_CHANGED",
+        "SIZE_LIMIT_LOWERED",
+        "SIZE_LIMIT_RAISED",
+        "RESULT_TYPED",
+        "RESULT_UNTYPED",
+    ),
+    "fields": (
+        "PARAMETER_ADDED_REQUIRED",
+        "PARAMETER_ADDED_OPTIONAL",
+        "PARAMETER_REMOVED",
+        "FIELD_ADDED_REQUIRED",
+        "FIELD_ADDED_OPTIONAL",
+        "FIELD_REMOVED",
+        "REQUIRED_ADDED",
+        "REQUIRED_REMOVED",
+        "CONTENT_CLOSED",
+        "CONTENT_OPENED",
+    ),
+    "types": ("TYPE_CHANGED", "TYPE_NARROWED", "TYPE_WIDENED", "ENUM_VALUE_ADDED", "ENUM_VALUE_REMOVED"),
+    "constraints": ("CONSTRAINT_TIGHTENED", "CONSTRAINT_LOOSENED", "CONSTRAINT_CHANGED"),
+    "defaults": ("DEFAULT_CHANGED",),
 }
 
 
