@@ -28,7 +28,7 @@ import difflib
 import hashlib
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -49,6 +49,7 @@ __all__ = [
     "dump",
     "history",
     "index_document",
+    "last_good",
     "load_folder",
     "write",
 ]
@@ -141,6 +142,35 @@ def compare(out: Path, files: dict[str, str]) -> list[Difference]:
             if path.name not in files:
                 found.append(Difference(path.name, "extra", ""))
     return found
+
+
+def last_good(out: Path, actors: Iterable[str]) -> tuple[dict[str, Any], frozenset[str]]:
+    """The index entries and file names, in the folder ``out``, of ``actors`` (those whose contract cannot be built now).
+
+    ``generate`` keeps them as they are, so that an actor broken by a bad edit keeps its
+    last good schema. Not :func:`load_folder`: what is read here only decides what is not
+    deleted, so a folder that no longer reads strictly keeps what it can rather than nothing.
+
+    Parameters:
+      out: The schema folder.
+      actors: The names of the actors whose entries to carry over.
+    """
+    wanted = list(actors)
+    if not wanted:
+        return {}, frozenset()
+    try:
+        index = json.loads((out / INDEX).read_text(encoding="utf-8"))
+        entries = index["actors"]
+    except Exception:  # no folder yet, or no readable index: nothing to keep
+        return {}, frozenset()
+    kept: dict[str, Any] = {}
+    names: set[str] = set()
+    for actor in wanted:
+        entry = entries.get(actor) if isinstance(entries, dict) else None
+        if isinstance(entry, dict):
+            kept[actor] = entry
+            names.update(str(entry[key]) for key in ("schema", "result_schema") if key in entry)
+    return kept, frozenset(names)
 
 
 def _schema_files(out: Path) -> list[Path]:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from .. import __version__
 from ..asyncapi import asyncapi_document
-from ..catalogue import INDEX, RESULT_SUFFIX, CatalogueError, compare, write
+from ..catalogue import RESULT_SUFFIX, CatalogueError, compare, last_good, write
 from ..compat import CompatError, breaking, diff_transitive, history, load_folder
 from ..compat import diff as compat_diff
 from ..contract import ABSENT, ContractError, hint_text
@@ -109,7 +109,7 @@ def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = F
     """
     broker = _broker(target)
     entries, failures = _entries(broker, target)
-    kept, keep = _last_good(out_dir, failures)
+    kept, keep = last_good(out_dir, [error.actor_name for error in failures])
     files = render(broker, entries, kept)
     touched = write(out_dir, files, keep)
     _warn_untyped(entries)
@@ -146,7 +146,7 @@ def check(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = Fals
     """
     broker = _broker(target)
     entries, failures = _entries(broker, target)  # an actor without a contract is named, not a traceback
-    kept, keep = _last_good(out_dir, failures)
+    kept, keep = last_good(out_dir, [error.actor_name for error in failures])
     differences = [d for d in compare(out_dir, render(broker, entries, kept)) if d.name not in keep]
     if as_json:
         report = [{"file": d.name, "problem": d.kind, "diff": d.diff} for d in differences]
@@ -457,28 +457,6 @@ def _failure_record(error: ContractError) -> dict[str, str]:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _last_good(out_dir: Path, failures: list[ContractError]) -> tuple[dict[str, Any], frozenset[str]]:
-    """The index entries and file names, in ``out_dir``, of actors whose contract cannot be built now.
-
-    ``generate`` keeps them as they are: an actor broken by a bad edit keeps its last good schema.
-    """
-    if not failures:
-        return {}, frozenset()
-    try:
-        index = json.loads((out_dir / INDEX).read_text(encoding="utf-8"))
-        actors = index["actors"]
-    except Exception:  # no folder yet, or no readable index: nothing to keep
-        return {}, frozenset()
-    kept: dict[str, Any] = {}
-    names: set[str] = set()
-    for error in failures:
-        entry = actors.get(error.actor_name) if isinstance(actors, dict) else None
-        if isinstance(entry, dict):
-            kept[error.actor_name] = entry
-            names.update(str(entry[key]) for key in ("schema", "result_schema") if key in entry)
-    return kept, frozenset(names)
 
 
 def _warn_untyped(entries: list[ActorEntry]) -> None:
