@@ -39,32 +39,31 @@ def _number(value: Any, keyword: str) -> Any:
 
 def lower_bound(schema: Mapping[str, Any], integral: bool) -> Bound:
     """The tightest of ``minimum`` and ``exclusiveMinimum``; on whole numbers, as an inclusive bound."""
-    bounds: list[tuple[Any, bool]] = []
-    if "minimum" in schema:
-        bounds.append((_number(schema["minimum"], "minimum"), False))
-    if "exclusiveMinimum" in schema:
-        bounds.append((_number(schema["exclusiveMinimum"], "exclusiveMinimum"), True))
-    if not bounds:
-        return None
-    value, exclusive = max(bounds, key=lambda b: (b[0], b[1]))
-    if integral:
-        return (math.floor(value) + 1 if exclusive else math.ceil(value)), False
-    return value, exclusive
+    return _tightest(schema, "minimum", "exclusiveMinimum", integral, lower=True)
 
 
 def upper_bound(schema: Mapping[str, Any], integral: bool) -> Bound:
     """The tightest of ``maximum`` and ``exclusiveMaximum``; on whole numbers, as an inclusive bound."""
-    bounds: list[tuple[Any, bool]] = []
-    if "maximum" in schema:
-        bounds.append((_number(schema["maximum"], "maximum"), False))
-    if "exclusiveMaximum" in schema:
-        bounds.append((_number(schema["exclusiveMaximum"], "exclusiveMaximum"), True))
+    return _tightest(schema, "maximum", "exclusiveMaximum", integral, lower=False)
+
+
+def _tightest(
+    schema: Mapping[str, Any], inclusive: str, exclusive: str, integral: bool, *, lower: bool
+) -> Bound:
+    bounds = [
+        (_number(schema[key], key), strict)
+        for key, strict in ((inclusive, False), (exclusive, True))
+        if key in schema
+    ]
     if not bounds:
         return None
-    value, exclusive = min(bounds, key=lambda b: (b[0], not b[1]))
-    if integral:
-        return (math.ceil(value) - 1 if exclusive else math.floor(value)), False
-    return value, exclusive
+    # At the same value the exclusive bound is the tighter one, from either side.
+    value, strict = max(bounds) if lower else min(bounds, key=lambda b: (b[0], not b[1]))
+    if not integral:
+        return value, strict
+    if lower:
+        return (math.floor(value) + 1 if strict else math.ceil(value)), False
+    return (math.ceil(value) - 1 if strict else math.floor(value)), False
 
 
 def at_least(schema: Mapping[str, Any], keyword: str) -> Bound:
@@ -121,10 +120,8 @@ def multiple_change(path: str, old: Any, new: Any, integral: bool) -> list[Found
     if old == new:
         return []
     detail = f"multipleOf {old} -> {new}"
-    if old is None:
-        return [Found("CONSTRAINT_TIGHTENED", path, detail, BACKWARD)]
-    if new is None:
-        return [Found("CONSTRAINT_LOOSENED", path, detail, FORWARD)]
+    if old is None or new is None:
+        return _set_or_unset(path, detail, old)
     ratio = Fraction(str(_number(old, "multipleOf"))) / Fraction(str(_number(new, "multipleOf")))
     if ratio.denominator == 1:  # every multiple of old is a multiple of new
         return [Found("CONSTRAINT_LOOSENED", path, detail, FORWARD)]
@@ -138,8 +135,13 @@ def assertion_change(path: str, keyword: str, old: Any, new: Any) -> list[Found]
     if old == new:
         return []
     detail = f"{keyword} {show(old)} -> {show(new)}"
+    if old is None or new is None:
+        return _set_or_unset(path, detail, old)
+    return [Found("CONSTRAINT_CHANGED", path, detail, BOTH)]
+
+
+def _set_or_unset(path: str, detail: str, old: Any) -> list[Found]:
+    """A constraint that one side lacks: added (no ``old``) is tighter, removed looser."""
     if old is None:
         return [Found("CONSTRAINT_TIGHTENED", path, detail, BACKWARD)]
-    if new is None:
-        return [Found("CONSTRAINT_LOOSENED", path, detail, FORWARD)]
-    return [Found("CONSTRAINT_CHANGED", path, detail, BOTH)]
+    return [Found("CONSTRAINT_LOOSENED", path, detail, FORWARD)]
