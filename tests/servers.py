@@ -1,11 +1,21 @@
-"""A private RabbitMQ broker on free loopback ports, for the test session.
+"""The test servers: one launcher for redis-server and one for rabbitmq-server, on free loopback ports.
 
-Follows the measured recipe of the team's service notes: everything (HOME,
+The test fixtures (``tests/conftest.py``) and the benchmarks (``benchmarks/``) start their
+servers here and nowhere else. Each server lives in a temp dir of its own and is stopped
+with it.
+
+RabbitMQ follows the measured recipe of the team's service notes: everything (HOME,
 Mnesia, logs, config) lives in one temp dir, the node is ``as-<hex8>@localhost``
 with its own epmd on a free port, and the server is run through
 ``/usr/lib/rabbitmq/bin/rabbitmq-server`` (the ``/usr/sbin`` wrappers ``su`` to
 the ``rabbitmq`` user, which cannot write our temp dir). Boot is CPU-bound and
 takes 8-22 s, so readiness is polled with pika for up to ``timeout`` seconds.
+
+A test that needs a server binary (or Node.js) asks for it with :func:`need`, which
+skips without it, except with ``CI=true``, where it fails: CI must never pass by skipping.
+:func:`need` also fails a test that uses a binary without the marker that lets the quick
+loop (``pytest -m "not slow and not rabbitmq and not node"``) leave it out, so the markers
+cannot drift from what the tests really start.
 """
 
 from __future__ import annotations
@@ -22,15 +32,130 @@ import tempfile
 import time
 from typing import Any
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
 RABBITMQ_BIN = "/usr/lib/rabbitmq/bin"
 RABBITMQ_SERVER = f"{RABBITMQ_BIN}/rabbitmq-server"
 RABBITMQCTL = f"{RABBITMQ_BIN}/rabbitmqctl"
 
 
+#: The marker a test must carry to use each binary (see :func:`need`).
+MARKER_OF = {"redis-server": "redis", RABBITMQ_SERVER: "rabbitmq", "node": "node"}
+
+#: The markers of the test being set up or run (``tests/conftest.py`` keeps it current); None
+#: outside a test, e.g. in a benchmark.
+current_markers: set[str] | None = None
+
+
+def need(binary: str) -> str:
+    """Return the path of ``binary`` (a name on PATH, or an absolute path: ``shutil.which``
+    checks that one directly); skip the test without it, or fail in CI.
+
+    Parameters:
+      binary: ``redis-server``, :data:`RABBITMQ_SERVER` or ``node``; the running test must
+        carry the marker :data:`MARKER_OF` names for it.
+    """
+    import pytest
+
+    marker = MARKER_OF.get(binary)
+    if marker is not None and current_markers is not None and marker not in current_markers:
+        pytest.fail(
+            f"this test uses {binary} but is not marked {marker!r}: mark it "
+            f"(@pytest.mark.{marker}, or pytestmark) so the quick loop can leave it out"
+        )
+    path = shutil.which(binary)
+    if path is None:
+        message = f"{binary} is not installed (the README's test command installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (a launcher retries if it is taken)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, in a temp dir of its own.
+
+    Parameters:
+      binary: The redis-server to run; by default the one on PATH.
+
+    Attributes:
+      url: ``redis://127.0.0.1:<port>/0``, for ``RedisBroker(url=...)``.
+      port: The port it listens on.
+    """
+
+    def __init__(self, binary: str | None = None) -> None:
+        binary = binary or shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not on PATH")
+        self.dir = tempfile.mkdtemp(prefix="actorschema-redis-")
+        self.log = open(os.path.join(self.dir, "redis.log"), "wb")  # noqa: SIM115
+        for _attempt in range(5):
+            self.port = free_port()
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self.dir,
+                ],
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            if self._wait_ready():
+                return
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        raise RuntimeError(f"redis-server did not start; see {self.log.name}")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _wait_ready(self) -> bool:
+        import redis
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False  # e.g. the port was taken meanwhile
+            try:
+                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
+                    return True
+            except redis.RedisError:
+                time.sleep(0.02)
+        return False
+
+    def client(self, **kwargs: Any) -> Any:
+        """A new ``redis.Redis`` client of this server."""
+        import redis
+
+        return redis.Redis(port=self.port, **kwargs)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RabbitmqServer:

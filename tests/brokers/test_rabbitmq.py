@@ -3,7 +3,7 @@
 Bodies are published raw with pika (exchange ``""``, routing key ``<q>``,
 persistent), exactly as a producer in another language would, after the
 broker declared the queue with Dramatiq's arguments. One worker run covers the
-whole catalogue (``tests/malformed.py``) on one queue, each bad body followed
+whole catalogue (``tests/helpers/malformed.py``) on one queue, each bad body followed
 by a good one: booting a worker per case would cost more than the cases. The
 assertions are still per case, and every failing case is reported, not only
 the first.
@@ -24,8 +24,8 @@ import pika
 import pytest
 from conftest import wait_until
 from dramatiq import Worker
-from malformed import CASES, Item, typed_actor_fn, valid_body
-from rabbitmq_server import RabbitmqServer
+from helpers.malformed import CASES, Item, typed_actor_fn, valid_body
+from servers import RabbitmqServer
 
 from actorschema import PayloadGateway
 from actorschema.brokers import RabbitmqBroker

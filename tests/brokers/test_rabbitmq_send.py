@@ -27,7 +27,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.middleware import CurrentMessage
 from pika.adapters.blocking_connection import BlockingChannel
 from pydantic import BaseModel
-from rabbitmq_server import RabbitmqServer
+from servers import RabbitmqServer
 
 from actorschema import NonJSONPayload, PayloadGateway, PayloadTooLarge
 

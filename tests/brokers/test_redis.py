@@ -6,7 +6,7 @@ runs a real :class:`dramatiq.Worker` on :class:`actorschema.brokers.RedisBroker`
 with the gateway, and looks at what Redis holds afterwards: the main queue,
 the consumer's ack set, ``<q>.XQ`` with its stored bodies, and the reasons
 hash beside it. The catalogue of malformed messages is shared with the other
-brokers' tests (``tests/malformed.py``).
+brokers' tests (``tests/helpers/malformed.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import dramatiq.worker
 import pytest
 from conftest import wait_until
 from dramatiq import Message, Worker
-from malformed import CASES, REDIS_CASES, Item, Malformed, typed_actor_fn, valid_body
+from helpers.malformed import CASES, REDIS_CASES, Item, Malformed, typed_actor_fn, valid_body
 
 from actorschema import PayloadGateway
 from actorschema.brokers import RedisBroker

@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 import dramatiq
-from conftest import RedisServer
 from dramatiq import Worker
-from malformed import Item
+from helpers.malformed import Item
+from servers import RedisServer
 
 from actorschema import PayloadGateway
 from actorschema.brokers import RedisBroker

@@ -4,12 +4,12 @@ Every good message must run exactly once (checked by its ``n``, unique per
 message), every malformed one must end in ``<q>.XQ`` with its body unchanged
 and a reason naming the bad path, and no worker or consumer thread may die.
 The malformed ones are a deterministic mix of the shared catalogue
-(``tests/malformed.py``: undecodable bodies, broken envelopes, arguments that
+(``tests/helpers/malformed.py``: undecodable bodies, broken envelopes, arguments that
 break the contract, Redis id mistakes), shuffled among the good ones with a
 fixed seed. On top of the 20,000, ids listed without a body (``RPUSH`` without
 ``HSET``) are mixed in: they must be dropped without stranding their batch.
 
-Run it alone with ``python -m pytest tests/test_soak.py -q -s`` to see the throughput.
+Run it alone with ``python -m pytest tests/brokers/test_redis_soak.py -q -s`` to see the throughput.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import dramatiq
 import pytest
 from dramatiq import Worker
-from malformed import CASES, REDIS_CASES, Item, valid_body
+from helpers.malformed import CASES, REDIS_CASES, Item, valid_body
 
 from actorschema import PayloadGateway
 from actorschema.brokers import RedisBroker

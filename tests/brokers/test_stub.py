@@ -19,7 +19,7 @@ import dramatiq
 import pytest
 from dramatiq import GenericActor, Worker, pipeline
 from dramatiq.middleware import AsyncIO
-from malformed import CASES, Item, Malformed, typed_actor_fn, valid_body
+from helpers.malformed import CASES, Item, Malformed, typed_actor_fn, valid_body
 from pydantic import BaseModel
 
 from actorschema import DeadLettered, PayloadGateway

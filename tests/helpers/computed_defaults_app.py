@@ -1,7 +1,7 @@
 """An app whose defaults, descriptions and examples are computed when it is imported.
 
 Each one reads the environment (a secret-looking DSN), a settings object, the
-clock or a random source, as real apps do. tests/test_defaults.py runs
+clock or a random source, as real apps do. tests/unit/test_defaults.py runs
 ``actorschema`` on it under different environments and at different times:
 the output must be the same bytes, and none of these values may appear in it.
 """

@@ -1,6 +1,6 @@
 """The edge corpus of the string forms: values on both sides of what the worker accepts, per form.
 
-Shared by tests/test_formats.py (the validator matrix) and tests/test_node_producer.py
+Shared by tests/interop/test_format_matrix.py (the validator matrix) and tests/interop/test_node_producer.py
 (the same values through the Node.js producer into Redis and a real worker).
 """
 

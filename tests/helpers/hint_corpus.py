@@ -2,7 +2,7 @@
 
 Each row is a hint, a hypothesis strategy of valid Python values for it (what
 a user passes to ``send()``), and for a hint the contract refuses, the words
-the declare-time reason must contain instead. ``tests/test_hint_corpus.py``
+the declare-time reason must contain instead. ``tests/interop/test_hint_corpus.py``
 drives every row through the real gateway and a real worker.
 
 No ``from __future__ import annotations``: the hints below are evaluated.

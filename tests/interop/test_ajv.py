@@ -6,7 +6,7 @@ shop's actors, and both refuse messages that break the contract, among them the
 values on which ajv-formats and jsonschema's format checkers once disagreed (a
 space for ``T``, leap seconds, ``+0100`` offsets, ``urn:uuid:``): the schemas'
 patterns (actorschema/formats.py) settle them, so there is no list of tolerated
-disagreements. tests/test_formats.py runs the whole validator matrix.
+disagreements. tests/interop/test_format_matrix.py runs the whole validator matrix.
 
 Node runs once per batch: one ``ajv_check.mjs`` process for the static checks,
 one for the messages the property test collected.
@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import copy
 import datetime
-import decimal
 import inspect
 import json
-import subprocess
-import uuid
-from pathlib import Path
 from typing import Any
 
 import dramatiq
 import pytest
-from conftest import IN_CI, need
+from helpers.node import run_ajv
+from helpers.shop_schemas import ACTORS, CANONICAL, SCHEMAS, stored
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -36,51 +33,9 @@ from actorschema import PayloadGateway, PayloadRejected
 from actorschema.contract import actor_function
 from actorschema.schema import DIALECT
 
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = ROOT / "schemas"
-NODE_DIR = Path(__file__).resolve().parent / "node"
-AJV_CHECK = NODE_DIR / "ajv_check.mjs"
-
-SCHEMAS: dict[str, dict[str, Any]] = {
-    path.name.removesuffix(".schema.json"): json.loads(path.read_text())
-    for path in sorted(SCHEMA_DIR.glob("*.schema.json"))
-}
-ACTORS = ("make_thumbnail", "place_order", "refund", "send_email")
-
-
-def run_ajv(payload: dict[str, Any]) -> dict[str, Any]:
-    """Run tests/node/ajv_check.mjs once on ``payload``; skip without Node (fail in CI)."""
-    node = need("node")
-    if not (NODE_DIR / "node_modules" / "ajv").is_dir():
-        message = "tests/node/node_modules is missing: npm ci --prefix tests/node"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    done = subprocess.run(
-        [node, str(AJV_CHECK)],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
 
 def python_validator(actor: str) -> Draft202012Validator:
     return Draft202012Validator(SCHEMAS[actor], format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-def stored(broker: Any) -> list[bytes]:
-    """Every message body in the StubBroker's queues (delay queues included), then empty them."""
-    bodies = []
-    for queue in broker.queues.values():
-        while not queue.empty():
-            bodies.append(queue.get_nowait())
-    broker.flush_all()
-    return bodies
 
 
 # -- the schemas themselves ------------------------------------------------------------------------
@@ -120,33 +75,6 @@ def test_schema_is_a_valid_draft_2020_12_schema(actor: str) -> None:
 # -- negative cases: canonical messages that break the contract --------------------------------------
 
 
-def canonical(actor: str) -> dict[str, Any]:
-    """One valid message per actor, as the gateway stores it."""
-    stored(shop.broker)
-    if actor == "place_order":
-        order = shop.Order(
-            order_id=uuid.UUID(int=7),
-            customer_id=42,
-            placed_at=datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.UTC),
-            items=[shop.LineItem(sku="SKU-1", quantity=2, unit_price=decimal.Decimal("9.99"))],
-        )
-        shop.place_order.send(order)
-    elif actor == "send_email":
-        shop.send_email.send(7, "welcome", variables={"name": "Ada"})
-    elif actor == "make_thumbnail":
-        shop.make_thumbnail.send("photos/cat.png", 640)
-    else:
-        shop.refund.send(
-            uuid.UUID(int=9),
-            decimal.Decimal("12.50"),
-            "damaged",
-            datetime.datetime(2024, 5, 2, 9, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
-        )
-    [body] = stored(shop.broker)
-    message: dict[str, Any] = json.loads(body)
-    return message
-
-
 def mutated(actor: str, path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
     """``canonical(actor)`` with the value at ``path`` replaced (or, for ``DELETE``, removed)."""
     message = copy.deepcopy(CANONICAL[actor])
@@ -161,7 +89,6 @@ def mutated(actor: str, path: tuple[str | int, ...], value: Any) -> dict[str, An
 
 
 DELETE = object()
-CANONICAL = {actor: canonical(actor) for actor in ACTORS}
 
 # (label, actor, path, value): every one breaks the contract; both validators must refuse it.
 INVALID = [

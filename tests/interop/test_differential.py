@@ -44,7 +44,7 @@ from actorschema.inbound import InboundContract
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 SCHEMAS = {
     path.name.removesuffix(".schema.json"): json.loads(path.read_text())

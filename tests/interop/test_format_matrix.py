@@ -33,21 +33,21 @@ import pathlib
 import re
 import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import dramatiq
 import jsonschema_rs
 import pydantic
 import pytest
-from conftest import IN_CI, need
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
-from format_edges import EDGES, UUID_TEXT
+from helpers.format_edges import EDGES, UUID_TEXT
+from helpers.node import NODE_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import UUID4, UUID7, AnyUrl, FileUrl, HttpUrl, IPvAnyAddress, TypeAdapter, WebsocketUrl
+from servers import IN_CI, need
 
 from actorschema import PayloadGateway, PayloadInvalid, PayloadRejected
 from actorschema.brokers import StubBroker as GuardedStubBroker
@@ -67,7 +67,6 @@ from actorschema.formats import (
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
 MATRIX_CHECK = NODE_DIR / "matrix_check.mjs"
 
 #: form -> the hint of the parameter that carries it.

@@ -1,4 +1,4 @@
-"""The round-trip law on the hint corpus (tests/hint_corpus.py), through the real gateway and a real worker.
+"""The round-trip law on the hint corpus (tests/helpers/hint_corpus.py), through the real gateway and a real worker.
 
 For every supported hint and every value ``v`` that ``send()`` accepts, the
 stored JSON ``w``:
@@ -25,11 +25,11 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
-from hint_corpus import ROWS, Row, json_values
+from helpers.hint_corpus import ROWS, Row, json_values
+from helpers.node import run_ajv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from test_schema_ajv import run_ajv
 
 from actorschema import PayloadGateway
 from actorschema.contract import ActorContract

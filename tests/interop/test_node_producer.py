@@ -27,11 +27,10 @@ import dramatiq
 import pika
 import pika.exceptions
 import pytest
-from conftest import IN_CI, need
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
-from format_edges import EDGES
-from node_e2e_app import (
+from helpers.format_edges import EDGES
+from helpers.node_e2e_app import (
     QUEUES,
     Recorder,
     build_app,
@@ -39,11 +38,12 @@ from node_e2e_app import (
     redis_broker,
     shop_gateway,
 )
+from servers import IN_CI, need
 
 from actorschema.export import render
 from examples import shop
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "examples" / "producers" / "node"
 SCHEMAS = ROOT / "schemas"
 WAIT_SECONDS = 20

@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from conftest import RedisServer
+from servers import RedisServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def raw_enqueue(client: Any, queue: str, body: dict[str, Any] | bytes) -> str:

@@ -3,7 +3,7 @@
 The test files come from the sdist of the *installed* Dramatiq (``pip download``), cached
 in ``.dramatiq-tests/`` at the repository root (git-ignored). The sdist ships
 ``tests/test_*.py`` but not the ``conftest.py`` and ``common.py`` they need, so
-``tests/dramatiq_suite/`` supplies stand-ins, StubBroker and stub backends only; the
+``tests/meta/dramatiq_suite/`` supplies stand-ins, StubBroker and stub backends only; the
 files are copied with them into a temporary tree and run in a subprocess, with
 ``-p gateway_plugin`` (every broker gets ``PayloadGateway()``) and, for the listed
 tests, without it as the baseline.
@@ -45,7 +45,7 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 DRAMATIQ_VERSION = importlib.metadata.version("dramatiq")
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SDIST_CACHE = REPO_ROOT / ".dramatiq-tests"
 SUITE_DIR = Path(__file__).resolve().parent / "dramatiq_suite"
 

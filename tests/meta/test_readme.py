@@ -21,7 +21,7 @@ import pytest
 
 import actorschema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
 
@@ -146,7 +146,7 @@ def check_partial_test_command(command: str) -> None:
 
 def check_dead_letters(command: str) -> None:
     # On the example app's StubBroker nothing was dead-lettered: exit 0. On Redis, with reasons,
-    # tests/test_shop_worker.py runs the same command against a real worker's dead letters.
+    # tests/interop/test_shop_worker.py runs the same command against a real worker's dead letters.
     result = run(command)
     assert result.returncode == 0, result.stderr
     assert "no dead letters with a reason in emails, images, orders" in result.stdout
@@ -172,7 +172,7 @@ def check_version(command: str) -> None:
 
 
 def check_node_producer_command(command: str) -> None:
-    # Needs real Redis and RabbitMQ servers: tests/test_node_producer.py runs these very commands
+    # Needs real Redis and RabbitMQ servers: tests/interop/test_node_producer.py runs these very commands
     # (read from this README) against the session's servers, one test each.
     import test_node_producer
 
@@ -199,7 +199,7 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "actorschema validate --schemas schemas/ examples/messages.jsonl": check_validate,
     "actorschema asyncapi examples.shop --out asyncapi.json": check_asyncapi,
     "./scripts/test.sh": check_test_command,
-    "./scripts/test.sh tests/test_gateway.py": check_partial_test_command,
+    "./scripts/test.sh tests/unit/test_gateway.py": check_partial_test_command,
     "actorschema --version": check_version,
     "actorschema dead-letters examples.shop": check_dead_letters,
     **{command: check_node_producer_command for command in NODE_PRODUCER_COMMANDS},

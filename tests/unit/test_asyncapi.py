@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 import referencing
+from helpers.node import run_ajv
+from helpers.shop_schemas import ACTORS, CANONICAL, SCHEMAS
 from jsonschema import Draft202012Validator
 from referencing.jsonschema import DRAFT202012
-from test_schema_ajv import ACTORS, CANONICAL, SCHEMAS, run_ajv
 
 import examples.shop as shop
 from actorschema.asyncapi import SCHEMA_FORMAT, asyncapi_document
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC_URI = "urn:actorschema:shop-asyncapi"
 
 

@@ -25,8 +25,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
 from uuid import UUID
 
-import contract_future_annotations as future
 import dramatiq
+import helpers.contract_future_annotations as future
 import pydantic
 import pytest
 from dramatiq.brokers.stub import StubBroker

@@ -28,10 +28,10 @@ from typing import Any
 import jsonschema
 import pytest
 from dramatiq import Worker
+from helpers.node import run_ajv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ConfigDict
-from test_schema_ajv import run_ajv
 
 from actorschema.asyncapi import asyncapi_document
 from actorschema.contract import ActorContract
@@ -40,8 +40,8 @@ from actorschema.export import render
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = Path(__file__).with_name("computed_defaults_app.py")
+ROOT = Path(__file__).resolve().parents[2]
+APP = Path(__file__).resolve().parents[1] / "helpers" / "computed_defaults_app.py"
 LIMIT = SizeLimit(1024, "global")
 
 SECRET_ENV = {

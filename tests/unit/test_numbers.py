@@ -20,11 +20,11 @@ import jsonschema_rs
 import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
+from helpers.node import run_ajv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
-from test_schema_ajv import run_ajv
 
 from actorschema import PayloadRejected
 from actorschema.contract import ActorContract

@@ -22,11 +22,11 @@ from dramatiq import Worker, pipeline
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.results import ResultFailure, Results
 from dramatiq.results.backends import StubBackend
+from helpers.node import run_ajv  # the test suite's one Node oracle (ajv 8, strict mode)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
-from test_schema_ajv import run_ajv  # the test suite's one Node oracle (ajv 8, strict mode)
 
 from actorschema import PayloadGateway, ResultRejected
 from actorschema import results as results_module

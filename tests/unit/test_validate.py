@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_schema_ajv import ACTORS, CANONICAL, SCHEMA_DIR
+from helpers.shop_schemas import ACTORS, CANONICAL, SCHEMA_DIR
 
 from actorschema.validate import (
     Catalogue,
@@ -179,7 +179,7 @@ def test_size_is_that_of_the_bytes_as_given(catalogue: Catalogue, tmp_path: Path
 
 def test_gateway_refuses_what_validate_flags_as_too_large() -> None:
     """The gateway and the validator measure the same bytes: at the limit both accept."""
-    from test_schema_ajv import stored
+    from helpers.shop_schemas import stored
 
     import examples.shop as shop
     from actorschema import PayloadTooLarge

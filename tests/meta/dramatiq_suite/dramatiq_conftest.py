@@ -1,6 +1,6 @@
 """Stand-in for Dramatiq's ``tests/conftest.py``, which its sdist does not ship.
 
-``tests/test_dramatiq_suite.py`` copies this file to ``conftest.py`` next to the test
+``tests/meta/test_dramatiq_suite.py`` copies this file to ``conftest.py`` next to the test
 files it extracts from the sdist. It defines the fixtures those files use, the way
 Dramatiq's own conftest does, but only the StubBroker and stub-backend variants: the
 ``result_backend`` and ``rate_limiter_backend`` fixtures, parametrised upstream over

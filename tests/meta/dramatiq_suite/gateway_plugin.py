@@ -18,7 +18,7 @@ terminal summary, with the counts the driver checks::
     actorschema: gateway on 120 brokers, 600 enqueues checked, 1 rejected
 
 Without ``-p gateway_plugin`` the same files run on plain Dramatiq: the baseline.
-``tests/test_dramatiq_suite.py`` drives both runs.
+``tests/meta/test_dramatiq_suite.py`` drives both runs.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from actorschema import validate as validate_module
 from actorschema.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 
 GOOD = '''

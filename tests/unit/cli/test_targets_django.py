@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("django")
 pytest.importorskip("django_dramatiq")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 SETTINGS = """
 SECRET_KEY = "test-only"

@@ -21,19 +21,19 @@ from typing import Annotated, Any, Literal
 
 import dramatiq
 import pytest
-from conftest import need
 from dramatiq.brokers.stub import StubBroker
+from helpers.node import NODE_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
+from servers import need
 
 from actorschema import PayloadGateway
 from actorschema.compat import RULES, Change, CompatError, breaking, diff, diff_transitive, load_folder
 from actorschema.export import render, write
 
 HERE = Path(__file__).parent
-NODE_DIR = HERE / "node"
 ORACLE = HERE / "compat_cases" / "oracle.cjs"
 
 Spec = Callable[..., Any] | tuple[Callable[..., Any], dict[str, Any]]
@@ -506,7 +506,7 @@ def test_folder_errors(tmp_path: Path) -> None:
 
 
 def test_the_example_app_against_itself_and_a_later_version() -> None:
-    shop = load_folder(str(HERE.parent / "schemas"))
+    shop = load_folder(str(HERE.parents[2] / "schemas"))
     assert diff(shop, shop) == []
     later = copy.deepcopy(shop)
     line = later["place_order"]["schema"]["$defs"]["LineItem"]["properties"]

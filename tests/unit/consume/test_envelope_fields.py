@@ -35,7 +35,7 @@ from actorschema import PayloadGateway, PayloadRejected
 from actorschema.envelope import decode_message
 from actorschema.validate import load_schemas, validate_message
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 CATALOGUE = load_schemas(ROOT / "schemas")
 SCHEMA = CATALOGUE.actors["refund"].schema
 GATEWAY = next(m for m in shop.broker.middleware if isinstance(m, PayloadGateway))
