@@ -158,12 +158,14 @@ def ajv_static() -> dict[str, Any]:
     return run_ajv({"schemas": schemas, "messages": messages})
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("actor", ACTORS)
 def test_schema_compiles_in_ajv_strict_mode(ajv_static: dict[str, Any], actor: str) -> None:
     result = ajv_static["schemas"][actor]
     assert result["ok"], result["error"]
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("actor", ACTORS)
 def test_schema_compiles_in_ajv(ajv_static: dict[str, Any], actor: str) -> None:
     """Without strict mode ajv compiles every schema: the message checks below are meaningful."""
@@ -171,6 +173,7 @@ def test_schema_compiles_in_ajv(ajv_static: dict[str, Any], actor: str) -> None:
     assert result["lenient_ok"], result["lenient_error"]
 
 
+@pytest.mark.node
 def test_strict_mode_reproduction(ajv_static: dict[str, Any]) -> None:
     """The cause of the strict-mode failure, minimal, and the shape that compiles."""
     assert not ajv_static["schemas"]["strict_repro"]["ok"]
@@ -178,6 +181,7 @@ def test_strict_mode_reproduction(ajv_static: dict[str, Any]) -> None:
     assert ajv_static["schemas"]["strict_repro_fixed"]["ok"], ajv_static["schemas"]["strict_repro_fixed"]
 
 
+@pytest.mark.node
 def test_canonical_messages_pass_both(ajv_static: dict[str, Any]) -> None:
     results = ajv_static["messages"][: len(ACTORS)]
     for actor, result in zip(ACTORS, results, strict=True):
@@ -185,6 +189,7 @@ def test_canonical_messages_pass_both(ajv_static: dict[str, Any]) -> None:
         assert result["valid"] is True, (actor, result["errors"])
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("index", range(len(INVALID)), ids=[row[0] for row in INVALID])
 def test_contract_violations_fail_both(ajv_static: dict[str, Any], index: int) -> None:
     _, actor, path, value = INVALID[index]
@@ -194,6 +199,7 @@ def test_contract_violations_fail_both(ajv_static: dict[str, Any], index: int) -
     assert result["valid"] is False, result
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("index", range(len(FORMAT_EDGES)), ids=[row[0] for row in FORMAT_EDGES])
 def test_format_edges_fail_both(ajv_static: dict[str, Any], index: int) -> None:
     _, actor, path, value = FORMAT_EDGES[index]
@@ -284,6 +290,7 @@ def test_gateway_output_validates(
     GENERATED.append((actor_name, body))
 
 
+@pytest.mark.node
 def test_gateway_output_validates_in_ajv() -> None:
     """Everything the property test stored (plus one fixed message per actor), in one ajv run."""
     batch = [*GENERATED, *((actor, json.dumps(CANONICAL[actor]).encode()) for actor in ACTORS)]

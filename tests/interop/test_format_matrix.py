@@ -669,6 +669,7 @@ def test_pydantics_dsn_types_are_exact_too(name: str) -> None:
     assert verdicts == {True, False}
 
 
+@pytest.mark.node
 def test_without_the_url_pattern_the_validators_disagree() -> None:
     """The matrix can fail for URLs: format alone, Python's jsonschema (no rfc3987) and ajv-formats
     accept what pydantic refuses or writes back differently."""
@@ -718,6 +719,7 @@ def run_matrix(pairs: list[tuple[str, Any]], schemas: dict[str, Any] | None = No
     return result
 
 
+@pytest.mark.node
 def test_the_javascript_validators_agree_with_the_worker() -> None:
     """The edge corpus and every near miss the hypothesis tests drew, in one Node run."""
     pairs = list(dict.fromkeys(JUDGED))
@@ -734,6 +736,7 @@ def test_the_javascript_validators_agree_with_the_worker() -> None:
     assert all(not worker_verdict(*pair) for pair, _, _ in thrown), thrown
 
 
+@pytest.mark.node
 def test_pydantics_own_format_names_do_not_break_ajvs_strict_mode() -> None:
     """The Node producer compiles the schemas with ajv in strict mode: an unknown format is an error."""
 
@@ -764,6 +767,7 @@ def test_pydantics_own_format_names_do_not_break_ajvs_strict_mode() -> None:
     assert schema["properties"]["kwargs"]["properties"]["uuid7"]["format"] == "uuid"
 
 
+@pytest.mark.node
 def test_without_the_patterns_ajv_formats_accepts_what_the_worker_refuses() -> None:
     """The issue, reproduced: the schemas with format alone let ajv-formats pass all four values."""
     bare = {"bare " + form: _without_patterns(SCHEMAS[form]) for form in ("date-time", "uuid")}

@@ -248,6 +248,7 @@ def test_a_refused_hint_fails_every_send_with_its_reason(row: Row) -> None:
     )
 
 
+@pytest.mark.node
 def test_ajv_accepts_every_stored_message(corpus: Corpus) -> None:
     """ajv (strict mode, ajv-formats) on every corpus schema, stored messages and near misses, in one run."""
     messages: list[dict[str, Any]] = []

@@ -43,6 +43,9 @@ from servers import IN_CI, need
 from actorschema.export import render
 from examples import shop
 
+# Every test here runs Node.js, and most of them a real Redis or RabbitMQ.
+pytestmark = pytest.mark.node
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "examples" / "producers" / "node"
 SCHEMAS = ROOT / "schemas"

@@ -47,10 +47,12 @@ def ajv_result(document: dict[str, Any]) -> dict[str, Any]:
     return run_ajv({"asyncapi": document, "asyncapi_documents": broken_copies(document)})
 
 
+@pytest.mark.node
 def test_document_validates_against_asyncapi_3_0_0(ajv_result: dict[str, Any]) -> None:
     assert ajv_result["asyncapi"]["valid"] is True, ajv_result["asyncapi"]["errors"][:5]
 
 
+@pytest.mark.node
 def test_the_asyncapi_oracle_refuses_broken_documents(ajv_result: dict[str, Any]) -> None:
     assert [found["valid"] for found in ajv_result["asyncapi_documents"]] == [False, False, False]
 

@@ -448,6 +448,7 @@ def test_the_schemas_still_validate_and_a_message_may_omit_a_computed_default(ap
     assert list(validator.iter_errors(message)) == []
 
 
+@pytest.mark.node
 def test_ajv_compiles_the_schemas_strictly_and_accepts_the_asyncapi_document(app: ModuleType) -> None:
     files = render(app.broker)
     schemas = {name: json.loads(text) for name, text in files.items() if name.endswith(".schema.json")}

@@ -169,6 +169,7 @@ def test_decimal_edges_get_one_verdict_from_jsonschema_and_the_worker(
     assert worker_accepts(fn, {"amount": value}) is valid
 
 
+@pytest.mark.node
 def test_decimal_edges_get_the_same_verdict_from_ajv() -> None:
     schemas = {fn.__name__: schema_of(fn) for fn in (plain, money, positive)}
     messages = [
@@ -332,6 +333,7 @@ def _pydantic_takes(value: float) -> bool:
     return True
 
 
+@pytest.mark.node
 def test_ajv_takes_every_multiple_send_stored() -> None:
     values = SENT[:300] or [0.1, 0.2]
     result = run_ajv(

@@ -135,6 +135,7 @@ def test_async_and_generic_actors_return_typed_results_too(
 NOT_RESULTS = ["2024-06-01", "not-a-uuid", "1e", "2024-02-30", [1, 2], "a+b=", {"ident": 1}, [{}], "x", []]
 
 
+@pytest.mark.node
 def test_result_schemas_compile_in_ajv_strict_mode_and_agree_with_jsonschema(stub_broker: StubBroker) -> None:
     schemas: dict[str, Any] = {}
     messages: list[dict[str, Any]] = []

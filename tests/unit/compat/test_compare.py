@@ -404,6 +404,7 @@ def draft07_kwargs(schema: dict[str, Any]) -> Any:
     return convert(schema["properties"]["kwargs"])
 
 
+@pytest.mark.node
 def test_json_schema_diff_agrees(folders: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> None:
     node = need("node")
     assert {c.id for c in CASES if not c.oracle} == NOT_EXPRESSIBLE.keys()
