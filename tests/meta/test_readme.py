@@ -1,4 +1,4 @@
-"""The README cannot rot: every code block and command in it is run here.
+"""The README cannot rot: every code block and command in it is run or checked here.
 
 * ``python`` blocks run as scripts; a ``text`` block right after one must match
   lines that block printed.
@@ -131,17 +131,73 @@ def check_quickstart(command: str) -> None:
     assert result.stdout.rstrip().endswith("done")
 
 
+TEST_SCRIPT = ROOT / "scripts" / "test.sh"
+
+
+def script_steps() -> list[str]:
+    """The commands of scripts/test.sh, one a line, without comments and blank lines."""
+    lines = (line.strip() for line in TEST_SCRIPT.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def check_test_command(command: str) -> None:
-    # Running the whole suite from inside itself would recurse: check CI runs exactly this.
+    # Running the whole suite from inside itself would recurse: check CI runs exactly this, and
+    # that the script's steps are the ones the README lists (its text above the command).
     ci = (ROOT / ".ci" / "run").read_text()
     assert f"exec {command}" in ci.splitlines()
-    assert (ROOT / "scripts" / "test.sh").stat().st_mode & 0o111
+    assert TEST_SCRIPT.stat().st_mode & 0o111
+    steps = script_steps()
+    for step in (
+        'PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -c constraints.txt -e ".[test]" uv',
+        "npm ci --prefix tests/node --no-audit --no-fund --loglevel=error",
+        "npm ci --prefix examples/producers/node --no-audit --no-fund --loglevel=error",
+        "actorschema check examples.shop --out schemas/",
+        "python3 -m ruff check actorschema tests benchmarks examples",
+        "python3 -m ruff format --check actorschema tests benchmarks examples",
+        "python3 -m mypy --strict actorschema",
+        "./scripts/versions.sh",
+    ):
+        assert step in steps, f"scripts/test.sh no longer runs {step!r}, which the README describes"
+    for words in ("constraints.txt", "`schemas/` is current", "runs ruff and mypy", "scripts/versions.sh"):
+        assert words in README, words
+    # Then pytest, last, with the script's arguments.
+    assert steps[-1].startswith("python3 -m pytest") and steps[-1].endswith('"$@"'), steps[-1]
 
 
 def check_partial_test_command(command: str) -> None:
-    result = run(command)
+    # The script's arguments go to pytest, and only the run without arguments has the version
+    # matrix: checked on the script's text. Its install, npm, ruff and mypy steps are the ones
+    # check_test_command checks; the pytest step is run here, with the README's arguments.
+    steps = script_steps()
+    matrix = steps.index("./scripts/versions.sh")
+    assert steps[matrix - 1] == "if [ $# -eq 0 ]; then" and steps[matrix + 1] == "fi"
+    arguments = command.removeprefix("./scripts/test.sh ")
+    assert arguments != command
+    pytest_step = steps[-1].replace('"$@"', f"{arguments} -q -p no:cacheprovider")
+    result = run(pytest_step)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:]
+
+
+#: What the quick loop must leave out (by file) and keep (a redis test stays in it).
+QUICK_LOOP_LEAVES_OUT = (
+    "tests/brokers/test_rabbitmq.py::",
+    "tests/interop/test_node_producer.py::",
+    "tests/meta/test_dramatiq_suite.py::",
+    "tests/brokers/test_redis_soak.py::",
+)
+
+
+def check_quick_loop(command: str) -> None:
+    # Running the loop here would run most of the suite twice: collect what it selects instead.
+    result = run(f"{command} --collect-only -q -p no:cacheprovider")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    selected = [line for line in result.stdout.splitlines() if "::" in line]
+    assert re.search(r"\d+ deselected", result.stdout), result.stdout[-3000:]
+    assert any(test.startswith("tests/brokers/test_redis.py::") for test in selected)
+    assert any(test.startswith("tests/unit/test_gateway.py::") for test in selected)
+    left_in = [test for test in selected if test.startswith(QUICK_LOOP_LEAVES_OUT)]
+    assert not left_in, left_in[:10]
 
 
 def check_dead_letters(command: str) -> None:
@@ -174,7 +230,7 @@ def check_version(command: str) -> None:
 def check_node_producer_command(command: str) -> None:
     # Needs real Redis and RabbitMQ servers: tests/interop/test_node_producer.py runs these very commands
     # (read from this README) against the session's servers, one test each.
-    import test_node_producer
+    from interop import test_node_producer
 
     tests = {
         "npm ci ": test_node_producer.test_docs_npm_ci_installs_the_lockfile,
@@ -200,6 +256,7 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "actorschema asyncapi examples.shop --out asyncapi.json": check_asyncapi,
     "./scripts/test.sh": check_test_command,
     "./scripts/test.sh tests/unit/test_gateway.py": check_partial_test_command,
+    'python3 -m pytest -m "not slow and not rabbitmq and not node"': check_quick_loop,
     "actorschema --version": check_version,
     "actorschema dead-letters examples.shop": check_dead_letters,
     **{command: check_node_producer_command for command in NODE_PRODUCER_COMMANDS},
