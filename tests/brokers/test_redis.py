@@ -468,6 +468,8 @@ def build_plan(rng: random.Random, count: int, actors: dict[str, Any]) -> list[C
     return cases
 
 
+# 10-35 s on two cores: the quick loop leaves it out.
+@pytest.mark.slow
 def test_ten_thousand_mixed_sends_only_valid_ones_reach_redis_and_run_once(
     make_harness: Callable[..., RedisHarness],
 ) -> None:
