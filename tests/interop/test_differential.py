@@ -44,6 +44,9 @@ from actorschema.inbound import InboundContract
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 
+# Hypothesis against jsonschema on every generated schema: a minute or more on two cores.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 SCHEMAS = {

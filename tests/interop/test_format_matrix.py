@@ -67,6 +67,9 @@ from actorschema.formats import (
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 
+# The whole validator matrix, thousands of values per form: minutes on two cores.
+pytestmark = pytest.mark.slow
+
 MATRIX_CHECK = NODE_DIR / "matrix_check.mjs"
 
 #: form -> the hint of the parameter that carries it.

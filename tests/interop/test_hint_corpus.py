@@ -40,6 +40,9 @@ from actorschema.inbound import InboundContract
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 
+# Every hint of the corpus through the gateway and a real worker: tens of seconds.
+pytestmark = pytest.mark.slow
+
 ACCEPTED = [row for row in ROWS if row.refused is None]
 REFUSED = [row for row in ROWS if row.refused is not None]
 ROUND_TRIP = settings(

@@ -17,7 +17,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from servers import RedisServer
+
+# Dramatiq's own CLI worker in a subprocess: tens of seconds.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

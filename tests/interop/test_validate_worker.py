@@ -35,6 +35,9 @@ from actorschema.cli import app
 from actorschema.envelope import decode_strict_json
 from actorschema.export import render, write
 
+# The validate command and a worker on the same corpus: tens of seconds.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 LIMIT = 400
 

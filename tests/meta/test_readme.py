@@ -21,6 +21,9 @@ import pytest
 
 import actorschema
 
+# Each README command runs in a new process (one pip-installs the package): minutes on two cores.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)

@@ -23,6 +23,9 @@ from typer.testing import CliRunner
 from actorschema import validate as validate_module
 from actorschema.cli import app
 
+# Real ``python -m actorschema`` runs, a new interpreter each, and hypothesis over them: minutes.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 
