@@ -268,6 +268,7 @@ calls = st.one_of(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(call=calls, delay=st.none() | st.integers(1, 10**6), by_name=st.booleans())
 def test_gateway_output_validates(

@@ -132,6 +132,7 @@ def test_payload_schema_is_the_committed_schema(document: dict[str, Any], actor:
     assert not validator.is_valid(broken)
 
 
+@pytest.mark.slow
 def test_deterministic(document: dict[str, Any]) -> None:
     """Same document twice in-process, and byte for byte across processes with other hash seeds."""
     again = asyncapi_document(shop.broker, title="Shop", version="1.2.3")

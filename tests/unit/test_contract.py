@@ -1209,6 +1209,7 @@ json_text = st.text(st.characters(codec="utf-8"), max_size=20)
 _ONE: dict[str, ActorContract] = {}
 
 
+@pytest.mark.slow
 @PROPERTY
 @pytest.mark.parametrize(
     ("hint", "values"),
@@ -1267,6 +1268,7 @@ def test_property_naive_datetime_is_always_rejected(value: dt.datetime) -> None:
 SCALARS = {kind: one(kind) for kind in (UUID, Decimal, bytes, dt.date)}
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(st.uuids(), st.decimals(allow_nan=False, allow_infinity=False), st.binary(max_size=64), st.dates())
 def test_property_text_forms_round_trip(uuid_value: UUID, number: Decimal, blob: bytes, day: dt.date) -> None:
@@ -1303,6 +1305,7 @@ jobs = st.fixed_dictionaries(
 SUBMIT = contract_of(submit)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(jobs)
 def test_property_model_json_form_is_strict_stable_and_equivalent(job: dict[str, Any]) -> None:
@@ -1312,6 +1315,7 @@ def test_property_model_json_form_is_strict_stable_and_equivalent(job: dict[str,
     assert Job.model_validate(kwargs["job"]) == Job.model_validate(job)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(jobs, st.data())
 def test_property_one_bad_quantity_is_found_at_its_index(job: dict[str, Any], data: st.DataObject) -> None:
@@ -1680,6 +1684,7 @@ def test_what_cannot_round_trip_is_refused_when_declared_with_actor_parameter_an
 NUMBER_KEY_TEXTS = st.sampled_from(["1", "01", "+1", "1.0", "1e0", "2", "02", "-0", "0", " 3", "3"])
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     hint=st.sampled_from([dict[int, str], dict[float, str], dict[Decimal, str], dict[bool, str]]),

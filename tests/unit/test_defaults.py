@@ -498,6 +498,7 @@ def test_computed_defaults_are_still_honoured_at_run_time(app: ModuleType) -> No
 # -- every command, under two environments -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_command_gives_the_same_bytes_and_shows_no_computed_value(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     dumps = [tmp_path / "dump-first.json", tmp_path / "dump-second.json"]

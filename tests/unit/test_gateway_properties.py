@@ -101,6 +101,7 @@ def echo_setup() -> Iterator[tuple[StubBroker, Any, dict[str, Any]]]:
     worker.stop()
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=json_values)
 def test_strict_json_reaches_the_worker_unchanged(echo_setup: Any, value: Any) -> None:

@@ -209,6 +209,7 @@ BOUNDS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bounds=BOUNDS, text=decimal_texts())
 def test_the_decimal_pattern_is_never_looser_than_pydantic_and_takes_what_the_gateway_writes(
@@ -229,6 +230,7 @@ def test_the_decimal_pattern_is_never_looser_than_pydantic_and_takes_what_the_ga
         assert pattern.search(text), f"the worker accepts {text!r}, the schema does not"
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(value=st.decimals(allow_nan=False, allow_infinity=False, places=None))
 def test_a_decimal_round_trips_through_the_gateway_the_schema_and_the_worker(value: Decimal) -> None:
@@ -304,6 +306,7 @@ def test_what_send_accepts_the_worker_runs(stub_broker: StubBroker) -> None:
 SENT: list[float] = []
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(value=st.floats(-1000, 1000, allow_nan=False) | st.integers(-1000, 1000).map(lambda n: n / 10))
 def test_send_the_schema_and_the_worker_agree_on_multiples(value: float) -> None:
@@ -377,6 +380,7 @@ ZERO_BOUNDS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bounds=ZERO_BOUNDS, text=decimal_texts())
 def test_a_bound_at_zero_is_exact_on_decimal_strings(bounds: dict[str, int], text: str) -> None:

@@ -648,6 +648,7 @@ strict_json = st.recursive(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(strict_json)
 def test_property_strict_json_is_accepted_and_survives_a_round_trip(value: Any) -> None:
@@ -732,6 +733,7 @@ def replaced(root: Any, path: Path, make: Callable[[Any], Any]) -> Any:
     return root
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(strict_json, plants, st.data(), st.sampled_from([(), ("kwargs",), ("args", 0)]))
 def test_property_one_planted_node_is_found_at_its_exact_path(
@@ -762,6 +764,7 @@ mixed = st.recursive(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(st.one_of(strict_json, mixed))
 def test_property_the_fast_check_agrees_with_the_definition(value: Any) -> None:

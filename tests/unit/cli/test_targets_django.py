@@ -84,6 +84,7 @@ def run(project: Path, *args: str, django: bool = True) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow
 def test_every_command_works_on_a_django_dramatiq_project(project: Path) -> None:
     generated = run(project, "generate", "notes.tasks", "--out", "schemas")
     assert generated.returncode == 0, generated.stderr

@@ -670,6 +670,7 @@ def test_a_schema_is_compatible_with_itself(schema: dict[str, Any]) -> None:
     assert diff(_folder(schema), _folder(copy.deepcopy(schema))) == []
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SCHEMAS, SCHEMAS)
 def test_a_change_and_its_reverse_swap_backward_and_forward(old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -678,6 +679,7 @@ def test_a_change_and_its_reverse_swap_backward_and_forward(old: dict[str, Any],
     assert bool(breaking(there, "forward")) == bool(breaking(back, "backward"))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SCHEMAS, SCHEMAS, st.lists(JSON, min_size=1, max_size=10))
 def test_a_value_one_version_rejects_is_always_reported(

@@ -98,6 +98,7 @@ def _message(kwargs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(signature=signatures(), data=st.data())
 def test_as_sent_accepts_only_what_jsonschema_accepts_and_check_delivers_unchanged(

@@ -53,6 +53,7 @@ def envelopes(draw: st.DrawFn) -> dict[str, Any]:
     return fields
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None)
 @given(fields=envelopes(), consumed_from=st.sampled_from([None, "q", "q.DQ", "other"]))
 def test_the_fast_path_agrees_with_the_full_check(fields: dict[str, Any], consumed_from: str | None) -> None:
