@@ -287,7 +287,13 @@ class RabbitmqHarness(Harness):
         return found
 
 
-@pytest.fixture(params=["redis", "rabbitmq"])
+# The servers are asked for by name: the params carry their markers.
+@pytest.fixture(
+    params=[
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+    ]
+)
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     node()
     if request.param == "redis":
