@@ -25,22 +25,15 @@ from actorschema import PayloadGateway
 FIXTURE_MARKERS = {"redis_server": "redis", "rabbitmq_server": "rabbitmq"}
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a server fixture (``-m "not rabbitmq"`` leaves it out).
 
     The markers follow the fixtures, so they cannot drift; ``node`` and the servers a test
-    starts itself are checked when it runs instead (see ``servers.need``). Under pytest-xdist's
-    ``--dist loadgroup`` (scripts/test.sh), each file runs on one worker, as with
-    ``loadfile``, and every RabbitMQ test on the same one: a rabbitmq-server takes 10-20 s of
-    CPU to boot, and one per worker would cost more than it saves.
+    starts itself are checked when it runs instead (see ``servers.need``).
     """
-    grouped = config.getoption("dist", "no") == "loadgroup"
     for item in items:
         for fixture in set(getattr(item, "fixturenames", ())) & FIXTURE_MARKERS.keys():
             item.add_marker(FIXTURE_MARKERS[fixture])
-        if grouped:
-            group = "rabbitmq" if item.get_closest_marker("rabbitmq") else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -175,7 +175,7 @@ def check_partial_test_command(command: str) -> None:
     matrix = steps.index("./scripts/versions.sh")
     assert steps[matrix - 1] == "if [ $# -eq 0 ]; then"
     # Only the run without arguments is spread over two workers.
-    assert steps[matrix + 1 : matrix + 3] == ["set -- -n 2 --dist loadgroup", "fi"]
+    assert steps[matrix + 1 : matrix + 3] == ["set -- -n 2 --dist loadfile", "fi"]
     arguments = command.removeprefix("./scripts/test.sh ")
     assert arguments != command
     pytest_step = steps[-1].replace('"$@"', f"{arguments} -q -p no:cacheprovider")
