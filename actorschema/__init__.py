@@ -9,8 +9,8 @@ dead-lettered with its reason (:func:`dead_letter_reasons`). The brokers in
 :mod:`actorschema.brokers` also keep malformed bodies from crashing consumers.
 """
 
+from .consume.deadletters import dead_letter_reasons
 from .contract import ActorContract
-from .deadletters import dead_letter_reasons
 from .errors import (
     CheckFailed,
     DeadLettered,

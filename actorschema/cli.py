@@ -28,8 +28,8 @@ from .app import AppNotFound, load_broker
 from .asyncapi import asyncapi_document
 from .compat import CompatError, breaking, diff_transitive, history, load_folder
 from .compat import diff as compat_diff
+from .consume.deadletters import dead_letter_reasons
 from .contract import ABSENT, ContractError, hint_text
-from .deadletters import dead_letter_reasons
 from .defaults import function_facts
 from .export import INDEX, RESULT_SUFFIX, ActorEntry, app_actors, compare, render, write
 from .validate import CatalogueError, check_message, load_schemas, read_messages

@@ -53,7 +53,7 @@ newline; lookaheads, never lookbehinds) and is a subset of what every
 mainstream ``format`` checker accepts, so a validator that asserts ``format``
 reaches the same verdict as one that does not.
 
-The worker (:mod:`actorschema.inbound`) and ``actorschema validate`` check
+The worker (:mod:`actorschema.consume.arguments`) and ``actorschema validate`` check
 ``format`` with :data:`FORMAT_CHECKER`, built from the same patterns.
 """
 

@@ -37,7 +37,7 @@ import msgspec
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
-from .envelope import decode_strict_json, received_size
+from .consume.envelope import decode_strict_json, received_size
 from .export import INDEX
 from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
 

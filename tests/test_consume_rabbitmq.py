@@ -29,7 +29,7 @@ from rabbitmq_server import RabbitmqServer
 
 from actorschema import PayloadGateway
 from actorschema.brokers import RabbitmqBroker
-from actorschema.deadletters import REASON_HEADER, dead_letter_reasons
+from actorschema.consume.deadletters import REASON_HEADER, dead_letter_reasons
 
 WAIT_SECONDS = 30
 WHEN = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))

@@ -30,7 +30,7 @@ from malformed import CASES, REDIS_CASES, Item, Malformed, typed_actor_fn, valid
 
 from actorschema import PayloadGateway
 from actorschema.brokers import RedisBroker
-from actorschema.deadletters import dead_letter_reasons, reasons_key
+from actorschema.consume.deadletters import dead_letter_reasons, reasons_key
 
 pytestmark = pytest.mark.redis
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import actorschema.envelope as envelope
-from actorschema.envelope import CONSUMED_OPTIONS, decode_message, envelope_violations
+import actorschema.consume.envelope as envelope
+from actorschema.consume.envelope import CONSUMED_OPTIONS, decode_message, envelope_violations
 from actorschema.errors import MessageMalformed
 
 VALID = {

@@ -22,10 +22,10 @@ from dramatiq.brokers.rabbitmq import _RabbitmqConsumer, _RabbitmqMessage
 from dramatiq.common import q_name, xq_name
 from dramatiq.errors import ConnectionClosed
 
-from ..deadletters import REASON_HEADER, REJECTION_ATTRIBUTE, reason_text
-from ..envelope import decode_message
+from ..consume.deadletters import REASON_HEADER, REJECTION_ATTRIBUTE, reason_text
+from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, PayloadRejected
-from ..gateway import log_rejection
+from ..log import log_rejection
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["RabbitmqBroker"]

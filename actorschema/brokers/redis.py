@@ -24,10 +24,10 @@ from dramatiq.brokers.redis import _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed
 
-from ..deadletters import reason_text, store_redis_reason, text_of
-from ..envelope import decode_message
+from ..consume.deadletters import reason_text, store_redis_reason, text_of
+from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, Violation
-from ..gateway import log_rejection
+from ..log import log_rejection
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["RedisBroker"]

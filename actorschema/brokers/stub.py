@@ -8,10 +8,10 @@ from typing import Any
 import dramatiq.brokers.stub as _stub
 from dramatiq.errors import QueueNotFound
 
-from ..deadletters import REJECTION_ATTRIBUTE
-from ..envelope import decode_message
+from ..consume.deadletters import REJECTION_ATTRIBUTE
+from ..consume.envelope import decode_message
 from ..errors import DeadLettered, MessageMalformed, PayloadRejected
-from ..gateway import log_rejection
+from ..log import log_rejection
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["StubBroker", "UndecodableMessage"]

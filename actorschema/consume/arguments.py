@@ -53,16 +53,16 @@ import pydantic
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
 
-from .contract import ActorContract, Parameter, hint_text, pydantic_violations
-from .encoder import encode_json
-from .errors import NonJSONPayload, PayloadInvalid, Violation
-from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
-from .hints import key_collisions
-from .limits import SizeLimit
-from .numbers import has_float_multiple
-from .paths import Path, render_path
-from .schema import message_schema
-from .strict_json import find_violations, is_strict_json
+from ..contract import ActorContract, Parameter, hint_text, pydantic_violations
+from ..encoder import encode_json
+from ..errors import NonJSONPayload, PayloadInvalid, Violation
+from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
+from ..hints import key_collisions
+from ..limits import SizeLimit
+from ..numbers import has_float_multiple
+from ..paths import Path, render_path
+from ..schema import message_schema
+from ..strict_json import find_violations, is_strict_json
 
 __all__ = ["InboundContract"]
 

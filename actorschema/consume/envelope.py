@@ -33,12 +33,12 @@ import dramatiq
 import msgspec
 from dramatiq import Message
 
-from .encoder import encode_json, writes_json
-from .errors import CheckFailed, MessageMalformed, Violation
-from .formats import UUID_PATTERN
-from .options import WORKER_RULES, Side, describe, is_json_integer, option_violations
-from .paths import render_path
-from .strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
+from ..encoder import encode_json, writes_json
+from ..errors import CheckFailed, MessageMalformed, Violation
+from ..formats import UUID_PATTERN
+from ..options import WORKER_RULES, Side, describe, is_json_integer, option_violations
+from ..paths import render_path
+from ..strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
 
 __all__ = [
     "BOOKKEEPING_OPTIONS",
@@ -86,7 +86,7 @@ _ETA_HINT = "options.eta: when it is due, an integer of milliseconds since the e
 # it accepted here. The schema is per actor and says more about the fields the worker checks
 # elsewhere: actor_name is the actor's (the worker looks the actor up), queue_name is its queue
 # or delay queue (the worker requires the very queue it consumed from), args and kwargs have the
-# actor's parameters (inbound.py).
+# actor's parameters (consume/arguments.py).
 _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
     "actor_name": _rule(lambda v: type(v) is str and v != "", "an actor name"),
