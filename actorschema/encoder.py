@@ -30,7 +30,7 @@ from dramatiq.encoder import JSONEncoder, MessageData
 
 from .strict_json import has_json_shape, has_non_finite_float
 
-__all__ = ["PreparedEncoding", "encode_json", "encode_message", "encode_strict", "message_fields"]
+__all__ = ["PreparedEncoding", "encode_json", "encode_message", "encode_strict"]
 
 #: Encodes strict JSON values; tuples (Dramatiq's own ``args``) become arrays.
 encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
@@ -41,19 +41,6 @@ _ENCODE_ERRORS = (UnicodeEncodeError, TypeError, ValueError, OverflowError, Recu
 def writes_json() -> bool:
     """True when Dramatiq's global encoder is its JSON one, so msgspec's bytes can be stored as they are."""
     return type(dramatiq.get_encoder()) is JSONEncoder
-
-
-def message_fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The message's fields with the given arguments, in Dramatiq's order (``asdict`` is slow)."""
-    return {
-        "queue_name": message.queue_name,
-        "actor_name": message.actor_name,
-        "args": args,
-        "kwargs": kwargs,
-        "options": message.options,
-        "message_id": message.message_id,
-        "message_timestamp": message.message_timestamp,
-    }
 
 
 def encode_message(data: MessageData) -> bytes:

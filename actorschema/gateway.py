@@ -51,10 +51,9 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from .consume.envelope import options_violations
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .delivery import current_message, slot, take_delivery
-from .encoder import PreparedEncoding, encode_message, encode_strict, message_fields, writes_json
+from .encoder import PreparedEncoding, encode_message, encode_strict, writes_json
 from .errors import (
     CheckFailed,
     MessageMalformed,
@@ -74,6 +73,7 @@ from .limits import (
     trim_traceback,
 )
 from .log import log_rejection, logger
+from .message import CALLBACKS, NESTING_OPTIONS, message_fields, options_violations
 from .results import ResultContract, result_travels
 from .strict_json import find_violations, is_strict_json
 
@@ -419,7 +419,7 @@ class PayloadGateway(Middleware):
             violations = options_violations(options, side="send")
             if violations:
                 raise MessageMalformed(_actor_name(message), violations)
-            if not _NESTING_OPTIONS.isdisjoint(options):
+            if not NESTING_OPTIONS.isdisjoint(options):
                 self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
         body = self._encode_strict(message.actor_name, data, contract)
@@ -511,7 +511,7 @@ class PayloadGateway(Middleware):
                 or callback
                 for index, callback in enumerate(callbacks)
             ]
-        for option, second in _CALLBACKS:
+        for option, second in CALLBACKS:
             name = options.get(option)
             if isinstance(name, str):
                 self._check_callback(broker, name, f"{where}.{option}", second, violations)
@@ -645,16 +645,6 @@ class PayloadGateway(Middleware):
             )
             self._limits[key] = limit
         return limit
-
-
-#: The options in which Dramatiq nests messages or names the actors it calls on the worker.
-#: The options naming an actor Dramatiq calls with (the message as a dict, then what it says here).
-_CALLBACKS = (
-    ("on_success", "the result"),
-    ("on_failure", "the exception as a dict"),
-    ("on_retry_exhausted", "the retry counts as a dict"),
-)
-_NESTING_OPTIONS = frozenset(("pipe_target", "group_completion_callbacks", *(name for name, _ in _CALLBACKS)))
 
 
 def _nested_violations(rejection: PayloadRejected, where: str) -> list[Violation]:

@@ -1,25 +1,20 @@
-"""The envelope of a consumed message: decoding it, and the fields and options Dramatiq relies on.
+"""Decoding a consumed message: strict JSON, then an envelope Dramatiq can run.
 
 A worker meets messages from old deploys, other languages and hand-written
-scripts. Before any of Dramatiq's own code touches one, its envelope must
-hold: the seven fields of :class:`dramatiq.Message` and nothing else, each of
-the type Dramatiq uses it as, a ``queue_name`` that is the queue the message
-was consumed from, and options of the types Dramatiq's middleware computes
-with. A wrong type there does not merely fail the message: it kills a worker
-thread (``options.throws`` as text), restarts the consumer and strands the
-messages fetched with it (an undecodable body, a ``queue_name`` naming another
-queue), or silently loses a retry (``options.retries`` as text). The fields
-follow the rules the published schema states for them, so that a producer
-whose validator accepts an envelope has it accepted here: ``message_id`` is a
-UUID, ``message_timestamp`` an integer, and a message in a delay queue
-carries its ``options.eta``.
+scripts. Before any of Dramatiq's own code touches one, its body must decode
+as strict JSON and its envelope must hold, by the rules of
+:mod:`actorschema.message` (:func:`~actorschema.message.envelope_violations`):
+the seven fields of :class:`dramatiq.Message`, each of the type Dramatiq uses
+it as, a ``queue_name`` that is the queue the message was consumed from, and
+options of the types Dramatiq's middleware computes with. A wrong type there
+does not merely fail the message: it kills a worker thread, restarts the
+consumer and strands the messages fetched with it (an undecodable body, a
+``queue_name`` naming another queue), or silently loses a retry.
 
-Options are checked only where a wrong value breaks Dramatiq, by the worker's
-side of the one table in :mod:`actorschema.options`. The send side and the
-JSON Schema that producers follow hold a few options tighter; the worker is
-deliberately as tolerant as Dramatiq, so that every message Dramatiq itself
-runs correctly still runs (a non-numeric ``eta``, for one, which Dramatiq
-replaces with "now" and logs). The table says where the two differ.
+The guarded brokers (:mod:`actorschema.brokers`) decode with
+:func:`decode_message`, which marks the message as strictly decoded and
+records the size it arrived with, so the guard neither walks its values nor
+encodes it again.
 """
 
 from __future__ import annotations
@@ -35,21 +30,9 @@ from dramatiq import Message
 
 from ..encoder import encode_json, writes_json
 from ..errors import CheckFailed, MessageMalformed, Violation
-from ..formats import UUID_PATTERN
-from ..options import WORKER_RULES, Side, describe, is_json_integer, option_violations
-from ..paths import render_path
-from ..strict_json import MESSAGE_FIELD_ORDER, MESSAGE_FIELDS
+from ..message import BOOKKEEPING_OPTIONS, envelope_violations
 
-__all__ = [
-    "BOOKKEEPING_OPTIONS",
-    "CONSUMED_OPTIONS",
-    "RECEIVED_SIZE",
-    "STRICTLY_DECODED",
-    "decode_message",
-    "decode_strict_json",
-    "envelope_violations",
-    "options_violations",
-]
+__all__ = ["RECEIVED_SIZE", "STRICTLY_DECODED", "decode_message", "decode_strict_json", "received_size"]
 
 #: Set on a Message that :func:`decode_message` decoded from strict JSON.
 STRICTLY_DECODED = "_actorschema_strictly_decoded"
@@ -57,169 +40,7 @@ STRICTLY_DECODED = "_actorschema_strictly_decoded"
 #: Set on a Message decoded from bytes: their size, less the options Dramatiq writes itself.
 RECEIVED_SIZE = "_actorschema_received_size"
 
-#: Options Dramatiq writes into a message itself: they do not count toward its size on arrival.
-BOOKKEEPING_OPTIONS = frozenset(("retries", "traceback", "requeue_timestamp", "eta", "redis_message_id"))
-
-#: How deep pipeline steps and group callbacks nested in options are checked.
-_MAX_NESTED = 64
-
 _decode_json: Callable[[bytes], Any] = msgspec.json.Decoder().decode
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float)
-
-
-def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], bool], str]:
-    return test, expected
-
-
-#: The options whose wrong value breaks Dramatiq, with what they must be: the worker's side of
-#: the one table in :mod:`actorschema.options`.
-CONSUMED_OPTIONS = WORKER_RULES
-
-_is_uuid = re.compile(UUID_PATTERN).search
-_ETA_HINT = "options.eta: when it is due, an integer of milliseconds since the epoch"
-
-# One rule per field, the one the published schema states (schema.py, message_schema) and
-# ``actorschema validate`` applies: a producer whose validator accepts a message's envelope has
-# it accepted here. The schema is per actor and says more about the fields the worker checks
-# elsewhere: actor_name is the actor's (the worker looks the actor up), queue_name is its queue
-# or delay queue (the worker requires the very queue it consumed from), args and kwargs have the
-# actor's parameters (consume/arguments.py).
-_FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
-    "actor_name": _rule(lambda v: type(v) is str and v != "", "an actor name"),
-    "args": _rule(lambda v: type(v) in (list, tuple), "an array"),
-    "kwargs": _rule(lambda v: type(v) is dict, "an object"),
-    "options": _rule(lambda v: type(v) is dict, "an object"),
-    # Dramatiq writes str(uuid4()); the schema asks producers for a UUID, so the worker does too.
-    "message_id": _rule(
-        lambda v: type(v) is str and _is_uuid(v) is not None, "a new UUID, e.g. str(uuid.uuid4())"
-    ),
-    "message_timestamp": _rule(
-        lambda v: is_json_integer(v) and v >= 0, "an integer: milliseconds since the epoch"
-    ),
-}
-
-
-def envelope_violations(
-    fields: Any,
-    *,
-    queue_name: str | None = None,
-    prefix: tuple[Any, ...] = (),
-    depth: int = 0,
-    side: Side = "worker",
-) -> list[Violation]:
-    """What is wrong with a message's envelope, each with its path; empty when nothing is.
-
-    Parameters:
-      fields: The decoded message (a mapping of its fields).
-      queue_name: The queue it was consumed from, which its ``queue_name`` must name.
-      prefix: Where the message sits (for messages nested in options).
-      side: Whose option rules apply: the worker's, or the send side's (stricter
-        in places, see :mod:`actorschema.options`).
-    """
-    if side == "worker" and _plainly_valid(fields, queue_name):
-        return []
-    if not isinstance(fields, Mapping):
-        where = render_path(prefix)
-        return [
-            Violation(
-                where, f"is {describe(fields)}, not a message object", "a JSON object with the message fields"
-            )
-        ]
-    found: list[Violation] = []
-    for name in MESSAGE_FIELD_ORDER:
-        if name not in fields:
-            found.append(Violation(render_path((*prefix, name)), "is missing", _FIELD_RULES[name][1]))
-    for name in fields:
-        if name not in MESSAGE_FIELDS:
-            problem = "is not a field of a Dramatiq message"
-            found.append(
-                Violation(render_path((*prefix, name)), problem, "only " + ", ".join(MESSAGE_FIELD_ORDER))
-            )
-    for name, (test, expected) in _FIELD_RULES.items():
-        if name in fields and not test(fields[name]):
-            found.append(Violation(render_path((*prefix, name)), f"is {describe(fields[name])}", expected))
-    actual = fields.get("queue_name")
-    if queue_name is not None and type(actual) is str and actual != queue_name:
-        problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
-        found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
-    options = fields.get("options")
-    if type(actual) is str and actual.endswith(".DQ") and type(options) is dict and "eta" not in options:
-        # The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do).
-        problem = "is missing: a message in a delay queue says when it is due"
-        found.append(Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT))
-    if type(options) is dict:
-        found.extend(_option_violations(options, (*prefix, "options"), depth, side))
-    return found
-
-
-def options_violations(options: dict[str, Any], *, side: Side) -> list[Violation]:
-    """What is wrong with a message's ``options``, nested messages (pipeline steps, group callbacks) included.
-
-    Parameters:
-      options: The message's options.
-      side: ``"send"`` or ``"worker"``: whose rules of the table apply.
-    """
-    return _option_violations(options, ("options",), 0, side)
-
-
-def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
-    """The common case proved in a few type checks; False sends the message down the full check."""
-    if type(fields) is not dict or fields.keys() != MESSAGE_FIELDS:
-        return False
-    queue, actor, options = fields["queue_name"], fields["actor_name"], fields["options"]
-    timestamp, message_id = fields["message_timestamp"], fields["message_id"]
-    if not (
-        type(queue) is str
-        and queue
-        and (queue_name is None or queue == queue_name)
-        and type(actor) is str
-        and actor
-        and type(fields["args"]) in (list, tuple)
-        and type(fields["kwargs"]) is dict
-        and type(options) is dict
-        and type(message_id) is str
-        and _is_uuid(message_id) is not None
-        and type(timestamp) is int
-        and timestamp >= 0
-        and ("eta" in options or not queue.endswith(".DQ"))
-    ):
-        return False
-    for name, value in options.items():
-        if name in _NESTED:
-            return False
-        rule = CONSUMED_OPTIONS.get(name)
-        if rule is not None and not rule[0](value):
-            return False
-    return True
-
-
-_NESTED = frozenset(("pipe_target", "group_completion_callbacks"))
-
-
-def _option_violations(
-    options: dict[str, Any], where: tuple[Any, ...], depth: int, side: Side
-) -> list[Violation]:
-    found = option_violations(options, where, side=side)
-    if depth >= _MAX_NESTED:
-        return found
-    # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
-    step = options.get("pipe_target")
-    if step is not None:
-        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1, side=side)
-    callbacks = options.get("group_completion_callbacks")
-    if callbacks is not None:
-        if type(callbacks) is not list:
-            path = render_path((*where, "group_completion_callbacks"))
-            found.append(Violation(path, f"is {describe(callbacks)}", "an array of messages"))
-        else:
-            for index, callback in enumerate(callbacks):
-                nested = (*where, "group_completion_callbacks", index)
-                found += envelope_violations(callback, prefix=nested, depth=depth + 1, side=side)
-    return found
 
 
 def decode_strict_json(body: bytes) -> Any:

@@ -36,14 +36,15 @@ from dramatiq.middleware import Middleware
 
 from ..contract import ActorContract
 from ..delivery import Delivery, slot
-from ..encoder import encode_message, message_fields
+from ..encoder import encode_message
 from ..errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from ..limits import SizeLimit, too_large
 from ..log import log_rejection, logger
+from ..message import BOOKKEEPING_OPTIONS, envelope_violations, message_fields
 from ..strict_json import find_violations
 from .arguments import InboundContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
-from .envelope import BOOKKEEPING_OPTIONS, RECEIVED_SIZE, STRICTLY_DECODED, envelope_violations
+from .envelope import RECEIVED_SIZE, STRICTLY_DECODED
 
 __all__ = ["ConsumeGuard", "Gateway"]
 
