@@ -19,7 +19,7 @@ Where it hooks in, and why there:
   ``broker.enqueue``, delays, pipelines, groups, retries). It binds and
   validates the arguments, rewrites them in canonical form (by name), checks
   that the final message is strict JSON, encodes it once and checks its exact
-  size, and holds its options to the table in :mod:`actorschema.options`. A
+  size, and holds its options to the table in :mod:`actorschema.message`. A
   rejection raises :class:`~actorschema.errors.PayloadRejected`, a
   ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue; any other
   exception while checking becomes one (:class:`~actorschema.errors.CheckFailed`):

@@ -416,7 +416,7 @@ def envelope_violations(
       queue_name: The queue it was consumed from, which its ``queue_name`` must name.
       prefix: Where the message sits (for messages nested in options).
       side: Whose option rules apply: the worker's, or the send side's (stricter
-        in places, see :mod:`actorschema.options`).
+        in places, see :data:`OPTIONS`).
     """
     if side == "worker" and _plainly_valid(fields, queue_name):
         return []
