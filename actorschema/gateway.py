@@ -41,23 +41,22 @@ Where it hooks in, and why there:
 from __future__ import annotations
 
 import functools
-import sys
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from dramatiq import Actor, Message
-from dramatiq.broker import Broker, MessageProxy
+from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 
+from ._dramatiq import built_by_send, unwrap
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .delivery import current_message, slot, take_delivery
-from .encoder import PreparedEncoding, encode_message, encode_strict, writes_json
+from .encoder import PreparedEncoding, encode_message, encode_strict
 from .errors import (
     CheckFailed,
     MessageMalformed,
-    NonJSONPayload,
     PayloadInvalid,
     PayloadRejected,
     ResultRejected,
@@ -75,7 +74,6 @@ from .limits import (
 from .log import log_rejection, logger
 from .message import CALLBACKS, NESTING_OPTIONS, message_fields, options_violations
 from .results import ResultContract, result_travels
-from .strict_json import find_violations, is_strict_json
 
 if TYPE_CHECKING:
     from .consume.guard import ConsumeGuard
@@ -95,9 +93,6 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
-
-#: The code of Dramatiq's ``Actor.send_with_options``, to recognise messages it builds.
-_SEND_WITH_OPTIONS = Actor.send_with_options.__code__
 
 
 class _SendingActor:
@@ -264,11 +259,7 @@ class PayloadGateway(Middleware):
             # right away: checking it here too would only double the cost of every send.
             # Only enforcement needs this early check (groups enqueue child by child); in
             # warn mode the enqueue check's one warning per message is enough.
-            if (
-                sys._getframe(1).f_code is not _SEND_WITH_OPTIONS
-                and self.mode == "enforce"
-                and not _on_worker_path()
-            ):
+            if not built_by_send() and self.mode == "enforce" and not _on_worker_path():
                 try:
                     self._check_built(actor, message)
                 except PayloadRejected:
@@ -356,7 +347,7 @@ class PayloadGateway(Middleware):
     # -- enqueue -------------------------------------------------------------
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
-        target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        target = unwrap(message)
         state = _state
         worker_path = state.in_worker and not state.actor_depth
         try:
@@ -422,7 +413,7 @@ class PayloadGateway(Middleware):
             if not NESTING_OPTIONS.isdisjoint(options):
                 self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
-        body = self._encode_strict(message.actor_name, data, contract)
+        body = encode_strict(message.actor_name, data, contract)
         limit = self.size_limit(broker, message)
         if limit.limit is not None and len(body) > limit.limit:
             if worker_path and trim_traceback(options, len(body) - limit.limit):
@@ -571,37 +562,6 @@ class PayloadGateway(Middleware):
                 f"passes (the message as a dict, then {second}): {rejection.reason}"
             )
             violations.append(Violation(where, problem, f"an actor taking (message_data: dict, {second})"))
-
-    def _encode_strict(self, actor_name: str, data: dict[str, Any], contract: ActorContract | None) -> bytes:
-        """Encode the message once, if what users sent in it is strict JSON; else raise NonJSONPayload."""
-        args, kwargs, options = data["args"], data["kwargs"], data["options"]
-        values = (list(args), kwargs, options) if args else (kwargs, options)
-        if writes_json():
-            # Typed values are pydantic's JSON output, of JSON shape by construction:
-            # only what passed through untouched needs the shape walk.
-            untyped = kwargs if contract is None else contract.untyped(kwargs)
-            # Built without a comprehension: a plain send() has nothing here, on every send.
-            shaped = []
-            if options:
-                shaped.append(options)
-            if untyped:
-                shaped.append(untyped)
-            if args:
-                shaped.append(list(args))
-            body = encode_strict(data, shaped, values)
-            if body is not None:
-                return body
-        elif all(map(is_strict_json, values)):
-            return encode_message(data)
-        violations = [
-            *find_violations(list(args), ("args",)),
-            *find_violations(kwargs, ("kwargs",)),
-            *find_violations(options, ("options",)),
-        ]
-        if violations:
-            raise NonJSONPayload(actor_name, violations)
-        # Unsure only because of Dramatiq's own structures (a pipeline's nested args tuples).
-        return encode_message(data)
 
     def contract_for(self, broker: Broker, actor_name: str) -> ActorContract | None:
         """The actor's contract; None for an actor this process does not declare.

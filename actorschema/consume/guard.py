@@ -34,6 +34,7 @@ from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
+from .._dramatiq import unwrap
 from ..contract import ActorContract
 from ..delivery import Delivery, slot
 from ..encoder import encode_message
@@ -91,7 +92,7 @@ class ConsumeGuard(Middleware):
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         slot.delivery = None
-        target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        target = unwrap(message)
         slot.message = target
         try:
             delivery = self.check(broker, target)
