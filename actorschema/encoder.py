@@ -20,8 +20,8 @@ language's parser read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import dramatiq
 import msgspec
@@ -31,10 +31,7 @@ from dramatiq.encoder import JSONEncoder, MessageData
 from .errors import NonJSONPayload
 from .strict_json import find_violations, has_json_shape, has_non_finite_float, is_strict_json
 
-if TYPE_CHECKING:
-    from .contract import ActorContract
-
-__all__ = ["PreparedEncoding", "encode_json", "encode_message", "encode_strict", "writes_json"]
+__all__ = ["PreparedEncoding", "Typed", "encode_json", "encode_message", "encode_strict", "writes_json"]
 
 #: Encodes strict JSON values; tuples (Dramatiq's own ``args``) become arrays.
 encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
@@ -52,7 +49,15 @@ def encode_message(data: MessageData) -> bytes:
     return encode_json(data) if writes_json() else dramatiq.get_encoder().encode(data)
 
 
-def encode_strict(actor_name: str, data: MessageData, contract: ActorContract | None = None) -> bytes:
+class Typed(Protocol):
+    """What :func:`encode_strict` needs of an actor's contract (:class:`~actorschema.contract.ActorContract`)."""
+
+    def untyped(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``kwargs`` entries no type hint converted: only they can hold what is not JSON."""
+        ...
+
+
+def encode_strict(actor_name: str, data: MessageData, contract: Typed | None = None) -> bytes:
     """The bytes the broker will store for a message, once its users' values are proven strict JSON.
 
     Encodes once and proves strictness on the way where it can (msgspec, with
