@@ -396,7 +396,7 @@ def _parse_schema(path: Path, data: bytes) -> Any:
 
 
 def _parse(data: bytes) -> object:
-    """The worker's strict decoder (:func:`~actorschema.envelope.decode_strict_json`); an :class:`Unparsable` otherwise."""
+    """The worker's strict decoder (:func:`~actorschema.consume.envelope.decode_strict_json`); an :class:`Unparsable` otherwise."""
     try:
         return decode_strict_json(data)
     except ValueError as error:

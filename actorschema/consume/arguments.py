@@ -101,7 +101,7 @@ def _arguments_part(schema: dict[str, Any]) -> dict[str, Any]:
     """The published schema with only what it says about ``args`` and ``kwargs``.
 
     The worker checks the envelope itself, more tolerantly (see
-    :mod:`actorschema.envelope`); judging only the arguments part also skips
+    :mod:`actorschema.consume.envelope`); judging only the arguments part also skips
     re-checking an envelope on every message.
     """
     part: dict[str, Any] = {key: schema[key] for key in ("$schema", "$defs", "anyOf") if key in schema}
