@@ -71,7 +71,7 @@ from .limits import (
     too_large,
     trim_traceback,
 )
-from .log import log_rejection, logger
+from .log import log_rejected_message, log_rejection, logger
 from .message import CALLBACKS, NESTING_OPTIONS, message_fields, options_violations
 from .results import ResultContract, result_travels
 
@@ -354,10 +354,12 @@ class PayloadGateway(Middleware):
             data, body = self._check(broker, target, worker_path=worker_path)
         except PayloadRejected as rejection:
             if worker_path:
-                _log(rejection, target, "not rejected: the worker is re-enqueueing an accepted message")
+                log_rejected_message(
+                    rejection, target, "not rejected: the worker is re-enqueueing an accepted message"
+                )
                 return
             if self.mode == "warn":
-                _log(rejection, target, "enqueued unchanged (mode='warn')")
+                log_rejected_message(rejection, target, "enqueued unchanged (mode='warn')")
                 return
             raise
         object.__setattr__(target, "args", data["args"])
@@ -430,7 +432,7 @@ class PayloadGateway(Middleware):
             # On the worker's own re-enqueues, raising here would lose the message (it is acked).
             if not worker_path and self.mode == "enforce":
                 raise
-            _log(rejection, message, "enqueued unchanged")
+            log_rejected_message(rejection, message, "enqueued unchanged")
             return message.encode()
         object.__setattr__(message, "args", data["args"])
         object.__setattr__(message, "kwargs", data["kwargs"])
@@ -627,7 +629,3 @@ def _actor_name(message: Message[Any]) -> str:
 def _on_worker_path() -> bool:
     """True on a worker's own thread outside any actor call: a re-enqueue by Dramatiq itself."""
     return _state.in_worker and _state.actor_depth == 0
-
-
-def _log(rejection: PayloadRejected, message: Message[Any], outcome: str) -> None:
-    log_rejection(rejection, message.message_id, message.queue_name, outcome)

@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import CheckFailed, PayloadRejected, PayloadTooLarge
 
-__all__ = ["log_rejection", "logger"]
+__all__ = ["log_rejected_message", "log_rejection", "logger"]
 
 #: Where actorschema logs: rejections (one structured record each), contracts that cannot be built.
 logger = logging.getLogger("actorschema")
@@ -41,3 +41,10 @@ def log_rejection(
     # An internal error carries its traceback, for the report its hint asks for.
     exc_info = rejection.__cause__ if isinstance(rejection, CheckFailed) else None
     logger.log(level, "%s\n  %s", rejection, outcome, extra={"actorschema": extra}, exc_info=exc_info)
+
+
+def log_rejected_message(
+    rejection: PayloadRejected, message: Any, outcome: str, *, error: bool = False
+) -> None:
+    """:func:`log_rejection` for a Message (its id and queue name come from it)."""
+    log_rejection(rejection, message.message_id, message.queue_name, outcome, error=error)

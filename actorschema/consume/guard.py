@@ -40,7 +40,7 @@ from ..delivery import Delivery, slot
 from ..encoder import encode_message
 from ..errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from ..limits import SizeLimit, too_large
-from ..log import log_rejection, logger
+from ..log import log_rejected_message, logger
 from ..message import BOOKKEEPING_OPTIONS, envelope_violations, message_fields
 from ..strict_json import find_violations
 from .arguments import InboundContract
@@ -99,9 +99,9 @@ class ConsumeGuard(Middleware):
         except PayloadRejected as rejection:
             # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn mode.
             if self.gateway.mode == "warn" and not isinstance(rejection, MessageMalformed):
-                _log(rejection, target, "run as it arrived (mode='warn')")
+                log_rejected_message(rejection, target, "run as it arrived (mode='warn')")
                 return
-            _log(rejection, target, "dead-lettered, not run, not retried", error=True)
+            log_rejected_message(rejection, target, "dead-lettered, not run, not retried", error=True)
             setattr(message, REJECTION_ATTRIBUTE, rejection)
             message.fail()
             raise DeadLettered(rejection) from None
@@ -202,7 +202,3 @@ class ConsumeGuard(Middleware):
                 return  # not encodable as it stands: the arguments check says why
         if size > limit.limit:
             raise too_large(message.actor_name, tuple(message.args), message.kwargs, options, size, limit)
-
-
-def _log(rejection: PayloadRejected, message: Message[Any], outcome: str, *, error: bool = False) -> None:
-    log_rejection(rejection, message.message_id, message.queue_name, outcome, error=error)
