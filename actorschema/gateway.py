@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dramatiq import Actor, Message
 from dramatiq.broker import Broker
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, MiddlewareError
 
 from ._dramatiq import built_by_send, unwrap
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
@@ -335,8 +335,16 @@ class PayloadGateway(Middleware):
         # The consume check must run before every other middleware's before_process_message
         # (they compute with options and run the actor anyway when they fail): put it first.
         # Inserting at the front while Dramatiq iterates the list only repeats this hook.
-        if self.consume_guard not in broker.middleware:
-            broker.middleware.insert(0, self.consume_guard)
+        try:
+            guard = self.consume_guard  # the worker side is loaded here, at the latest
+        except Exception as error:
+            # Dramatiq logs any other exception from this hook and boots the worker anyway, unchecked.
+            raise MiddlewareError(
+                f"actorschema: the worker-side check could not be loaded ({error!r}); "
+                "the worker does not start without it"
+            ) from error
+        if guard not in broker.middleware:
+            broker.middleware.insert(0, guard)
 
     def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
         _state.in_worker = True

@@ -13,6 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dramatiq
+import pytest
+from dramatiq.middleware import MiddlewareError
+
+from actorschema import PayloadGateway
+from actorschema.brokers import StubBroker
+
 PACKAGE = Path(__file__).resolve().parent.parent / "actorschema"
 
 
@@ -69,6 +76,19 @@ def test_importing_actorschema_loads_neither_the_worker_side_nor_jsonschema() ->
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "True"]  # the guard loads when a worker asks for it
+
+
+def test_a_worker_whose_check_cannot_load_does_not_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loaded lazily, the worker side may fail to import where the producer side did not: the
+    # worker must refuse to boot rather than consume unchecked (Dramatiq ignores other errors).
+    broker = StubBroker()
+    broker.add_middleware(PayloadGateway())
+    monkeypatch.setitem(sys.modules, "actorschema.consume.guard", None)  # import fails
+    worker = dramatiq.Worker(broker, worker_timeout=100)
+    with pytest.raises(MiddlewareError, match="does not start without it"):
+        worker.start()
+    worker.stop()
+    broker.close()
 
 
 def test_the_package_has_no_import_cycle() -> None:
