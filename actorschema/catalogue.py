@@ -36,7 +36,7 @@ from typing import Any
 # Without types-jsonschema installed this is Any; with it, fully typed.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
-from .envelope import decode_strict_json
+from .consume.envelope import decode_strict_json
 
 __all__ = [
     "INDEX",

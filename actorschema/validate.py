@@ -37,7 +37,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unus
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 from .catalogue import CatalogueError, load_folder
-from .envelope import decode_strict_json, received_size
+from .consume.envelope import decode_strict_json, received_size
 from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
 
 __all__ = [
@@ -342,7 +342,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _parse(data: bytes) -> object:
-    """The worker's strict decoder (:func:`~actorschema.envelope.decode_strict_json`); an :class:`Unparsable` otherwise."""
+    """The worker's strict decoder (:func:`~actorschema.consume.envelope.decode_strict_json`); an :class:`Unparsable` otherwise."""
     try:
         return decode_strict_json(data)
     except ValueError as error:

@@ -56,7 +56,7 @@ from send_benchmark import Order, make_order  # the send benchmark's ~5 KB model
 
 from actorschema import PayloadGateway
 from actorschema.brokers import StubBroker
-from actorschema.envelope import decode_message
+from actorschema.consume.envelope import decode_message
 
 #: The targets, gateway/bare (issue 9, item 9).
 TARGETS = {"small": 1.3, "medium": 1.0, "large": 0.7}

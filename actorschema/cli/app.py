@@ -25,8 +25,8 @@ from ..asyncapi import asyncapi_document
 from ..catalogue import RESULT_SUFFIX, CatalogueError, compare, last_good, write
 from ..compat import CompatError, breaking, diff_transitive, history, load_folder
 from ..compat import diff as compat_diff
+from ..consume.deadletters import dead_letter_reasons
 from ..contract import ABSENT, ContractError, hint_text
-from ..deadletters import dead_letter_reasons
 from ..defaults import function_facts
 from ..generate import ActorEntry, app_actors, render
 from ..validate import check_message, load_schemas, read_messages

@@ -46,7 +46,7 @@ from servers import RabbitmqServer
 
 from actorschema import NonJSONPayload, PayloadGateway, PayloadTooLarge
 from actorschema.brokers import RabbitmqBroker as GuardedRabbitmqBroker
-from actorschema.deadletters import REASON_HEADER, dead_letter_reasons
+from actorschema.consume.deadletters import REASON_HEADER, dead_letter_reasons
 
 WAIT_SECONDS = 30
 WHEN = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))

@@ -56,7 +56,7 @@ from servers import RedisServer
 
 from actorschema import NonJSONPayload, PayloadGateway, PayloadInvalid, PayloadRejected, PayloadTooLarge
 from actorschema.brokers import RedisBroker
-from actorschema.deadletters import dead_letter_reasons, reasons_key
+from actorschema.consume.deadletters import dead_letter_reasons, reasons_key
 
 pytestmark = pytest.mark.redis
 

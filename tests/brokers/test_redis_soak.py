@@ -29,7 +29,7 @@ from helpers.malformed import CASES, REDIS_CASES, Item, valid_body
 
 from actorschema import PayloadGateway
 from actorschema.brokers import RedisBroker
-from actorschema.deadletters import dead_letter_reasons
+from actorschema.consume.deadletters import dead_letter_reasons
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

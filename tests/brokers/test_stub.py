@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from actorschema import DeadLettered, PayloadGateway
 from actorschema.brokers import StubBroker, UndecodableMessage
-from actorschema.consume_guard import ConsumeGuard
-from actorschema.deadletters import dead_letter_reasons
+from actorschema.consume.deadletters import dead_letter_reasons
+from actorschema.consume.guard import ConsumeGuard
 
 UTC = datetime.UTC
 

@@ -26,7 +26,7 @@ from actorschema import PayloadGateway
 from actorschema.contract import actor_function
 from examples import shop
 
-#: The gateway checks consumed messages and hands actors typed arguments (``actorschema.inbound``).
+#: The gateway checks consumed messages and hands actors typed arguments (``actorschema.consume.arguments``).
 
 #: The queues of the example app.
 QUEUES = sorted({actor.queue_name for actor in shop.broker.actors.values()})

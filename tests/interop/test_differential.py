@@ -39,8 +39,8 @@ from pydantic import BaseModel, Field
 
 import examples.shop as shop
 from actorschema import PayloadGateway, PayloadRejected
+from actorschema.consume.arguments import InboundContract
 from actorschema.contract import ActorContract
-from actorschema.inbound import InboundContract
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 

@@ -32,11 +32,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from actorschema import PayloadGateway
+from actorschema.consume.arguments import InboundContract
+from actorschema.consume.deadletters import dead_letter_reasons
 from actorschema.contract import ActorContract
-from actorschema.deadletters import dead_letter_reasons
 from actorschema.encoder import encode_json
 from actorschema.errors import PayloadInvalid, PayloadRejected
-from actorschema.inbound import InboundContract
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
 

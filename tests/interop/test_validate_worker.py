@@ -33,7 +33,7 @@ from actorschema import PayloadGateway
 from actorschema.brokers import StubBroker, UndecodableMessage
 from actorschema.catalogue import write
 from actorschema.cli import app
-from actorschema.envelope import decode_strict_json
+from actorschema.consume.envelope import decode_strict_json
 from actorschema.generate import render
 
 # The validate command and a worker on the same corpus: tens of seconds.
@@ -409,7 +409,7 @@ def test_on_redis_the_worker_measures_the_stored_bytes_as_validate_does(
     redis_server: Any, redis_client: Any, tmp_path: Path
 ) -> None:
     from actorschema.brokers import RedisBroker
-    from actorschema.envelope import received_size
+    from actorschema.consume.envelope import received_size
 
     broker = RedisBroker(url=redis_server.url)
     broker.add_middleware(PayloadGateway())

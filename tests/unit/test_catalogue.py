@@ -22,7 +22,7 @@ from actorschema.catalogue import INDEX, CatalogueError, digest, dump, load_fold
 from actorschema.compat import CompatError
 from actorschema.validate import load_schemas
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
 
 

@@ -1616,7 +1616,7 @@ def test_dict_keys_that_collide_are_refused_on_the_worker(
     stub_broker: StubBroker, stub_worker: dramatiq.Worker, hint: Any, arrived: dict[str, int]
 ) -> None:
     """A producer that bypasses the gateway: the worker names both keys instead of dropping one entry."""
-    from actorschema.deadletters import dead_letter_reasons
+    from actorschema.consume.deadletters import dead_letter_reasons
 
     ran: list[Any] = []
 
@@ -1694,7 +1694,7 @@ NUMBER_KEY_TEXTS = st.sampled_from(["1", "01", "+1", "1.0", "1e0", "2", "02", "-
 )
 def test_the_worker_never_drops_an_entry(hint: Any, arrived: dict[str, str]) -> None:
     """Whatever key texts arrive, the worker refuses them or delivers one entry per key."""
-    from actorschema.inbound import InboundContract
+    from actorschema.consume.arguments import InboundContract
 
     inbound = InboundContract(one(hint))
     try:

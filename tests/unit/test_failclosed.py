@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 from actorschema import CheckFailed, PayloadGateway, PayloadInvalid, PayloadRejected
 from actorschema.brokers import StubBroker
 from actorschema.cli import app
+from actorschema.consume.envelope import decode_message
 from actorschema.contract import ActorContract, ContractError
-from actorschema.envelope import decode_message
 from actorschema.errors import MessageMalformed
 from actorschema.generate import render
 
@@ -228,7 +228,7 @@ def test_warn_mode_on_the_worker_logs_and_runs(caplog: pytest.LogCaptureFixture)
 
 
 def test_an_internal_error_while_decoding_dead_letters_the_body(monkeypatch: pytest.MonkeyPatch) -> None:
-    import actorschema.envelope as envelope
+    import actorschema.consume.envelope as envelope
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("bug in the envelope check")
@@ -667,7 +667,7 @@ def test_a_callable_instance_receives_typed_arguments_on_the_worker(broker: Stub
 def test_a_consumer_whose_decode_check_explodes_dead_letters_and_keeps_running(
     broker: StubBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import actorschema.envelope as envelope
+    import actorschema.consume.envelope as envelope
 
     ran: list[int] = []
 

@@ -1,4 +1,4 @@
-"""What ``actorschema generate`` writes (actorschema.export, the target generate.py), and how ``check`` compares.
+"""What ``actorschema generate`` writes (actorschema.generate and actorschema.catalogue), and how ``check`` compares.
 
 The folder is a pure function of the app: the same actors give the same bytes, the index
 names each file with its hash, ``write`` touches only what changed and removes only schema
@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actorschema import PayloadGateway
-from actorschema.export import INDEX, RESULT_SUFFIX, SUFFIX, compare, render, write
+from actorschema.catalogue import INDEX, RESULT_SUFFIX, SUFFIX, compare, write
+from actorschema.generate import render
 
 NAMES = ("alpha", "beta", "gamma", "delta")
 

@@ -22,9 +22,8 @@ from hypothesis import strategies as st
 
 from actorschema import MessageMalformed, PayloadGateway
 from actorschema.brokers import StubBroker
-from actorschema.envelope import CONSUMED_OPTIONS
 from actorschema.generate import app_actors
-from actorschema.options import OPTIONS, WORKER_RULES, options_schema
+from actorschema.message import CONSUMED_OPTIONS, OPTIONS, WORKER_RULES, options_schema
 from actorschema.schema import message_schema
 
 

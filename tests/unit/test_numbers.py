@@ -27,9 +27,9 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from actorschema import PayloadRejected
+from actorschema.consume.arguments import InboundContract
 from actorschema.contract import ActorContract
 from actorschema.errors import PayloadInvalid
-from actorschema.inbound import InboundContract
 from actorschema.limits import SizeLimit
 from actorschema.numbers import DECIMAL_PATTERN, SchemaGenerator, decimal_pattern
 from actorschema.schema import message_schema

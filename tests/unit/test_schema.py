@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actorschema import PayloadGateway, PayloadRejected
 from actorschema.generate import render
+from actorschema.message import MESSAGE_FIELDS
 from actorschema.schema import DECIMAL_PATTERN, message_schema
-from actorschema.strict_json import MESSAGE_FIELDS
 
 UTC = datetime.UTC
 

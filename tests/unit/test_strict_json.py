@@ -31,8 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actorschema.errors import Violation
+from actorschema.message import MESSAGE_FIELDS
 from actorschema.paths import Path, render_path
-from actorschema.strict_json import MAX_DEPTH, MAX_VIOLATIONS, MESSAGE_FIELDS, find_violations, is_strict_json
+from actorschema.strict_json import MAX_DEPTH, MAX_VIOLATIONS, find_violations, is_strict_json
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

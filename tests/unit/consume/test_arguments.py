@@ -1,4 +1,4 @@
-"""The worker's argument check (actorschema.inbound, the target consume/arguments.py), without a broker.
+"""The worker's argument check (actorschema.consume.arguments), without a broker.
 
 ``InboundContract.check`` judges consumed arguments with the published schema's reading, then
 hands the actor its declared Python types; the converted values never go back into the
@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from actorschema import PayloadGateway
+from actorschema.consume.arguments import InboundContract
 from actorschema.contract import ActorContract
 from actorschema.errors import NonJSONPayload, PayloadInvalid
-from actorschema.inbound import InboundContract
 
 
 class Line(BaseModel):

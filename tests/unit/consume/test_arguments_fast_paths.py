@@ -3,10 +3,10 @@
 One shortcut keeps the consume path cheap, and it is only sound if it
 decides exactly what the slow path would:
 
-* :meth:`actorschema.inbound.InboundContract.as_sent` accepts canonical
+* :meth:`actorschema.consume.arguments.InboundContract.as_sent` accepts canonical
   arguments without the schema pass or any conversion. Whenever it says yes,
   ``jsonschema`` (the reference) must accept the message on the actor's
-  published schema, and :meth:`~actorschema.inbound.InboundContract.check`
+  published schema, and :meth:`~actorschema.consume.arguments.InboundContract.check`
   must hand the actor the very same values.
 """
 
@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from actorschema.consume.arguments import InboundContract
 from actorschema.contract import ActorContract
 from actorschema.encoder import encode_json
 from actorschema.formats import FORMAT_CHECKER
-from actorschema.inbound import InboundContract
 
 # -- strict JSON values, as msgspec decodes them ----------------------------------------------
 

@@ -1,4 +1,4 @@
-"""actorschema.deadletters: the reason kept beside each dead letter, and reading the reasons back."""
+"""actorschema.consume.deadletters: the reason kept beside each dead letter, and reading the reasons back."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from actorschema import PayloadGateway
 from actorschema.brokers import StubBroker
-from actorschema.deadletters import (
+from actorschema.consume.deadletters import (
     REJECTION_ATTRIBUTE,
     dead_letter_reasons,
     reason_record,

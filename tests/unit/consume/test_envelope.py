@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import actorschema.envelope as envelope
-from actorschema.envelope import CONSUMED_OPTIONS, decode_message, envelope_violations
+import actorschema.message as envelope  # the envelope rules live with the message format
+from actorschema.consume.envelope import decode_message
 from actorschema.errors import MessageMalformed
+from actorschema.message import CONSUMED_OPTIONS, envelope_violations
 
 VALID = {
     "queue_name": "q",

@@ -32,7 +32,7 @@ from jsonschema import Draft202012Validator
 
 import examples.shop as shop
 from actorschema import PayloadGateway, PayloadRejected
-from actorschema.envelope import decode_message
+from actorschema.consume.envelope import decode_message
 from actorschema.validate import load_schemas, validate_message
 
 ROOT = Path(__file__).resolve().parents[3]

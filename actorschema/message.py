@@ -1,4 +1,12 @@
-"""The message options Dramatiq and its middleware read: one rule each, for send, schema and worker.
+"""Dramatiq's message as actorschema relies on it: its fields, the options it nests or writes, the option rules.
+
+Everything actorschema knows about the format of a Dramatiq message is here,
+once: the fields (:data:`MESSAGE_FIELD_ORDER`), the options in which Dramatiq
+nests whole messages or names actors it calls (:data:`NESTING_OPTIONS`), the
+options it writes itself (:data:`BOOKKEEPING_OPTIONS`), the rules of the
+envelope (:func:`envelope_violations`) and of every option it reads (the table
+:data:`OPTIONS`). The send side, the published schema and the worker all read
+them from here.
 
 Dramatiq never validates message options: ``send_with_options(max_retries="3")``
 is enqueued, then every retry decision compares text with a number and the
@@ -24,24 +32,73 @@ of your own may read them); values must still be strict JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import Violation
+from dramatiq import Message
+
+from .errors import Violation, type_name
+from .formats import UUID_PATTERN
 from .paths import render_path
-from .strict_json import type_name
 
 __all__ = [
+    "BOOKKEEPING_OPTIONS",
+    "CALLBACKS",
+    "CONSUMED_OPTIONS",
+    "MESSAGE_FIELDS",
+    "MESSAGE_FIELD_ORDER",
+    "NESTED_MESSAGES",
+    "NESTING_OPTIONS",
     "OPTIONS",
     "WORKER_RULES",
     "OptionRule",
+    "Side",
     "describe",
+    "envelope_violations",
     "is_json_integer",
+    "message_fields",
     "option_violations",
     "options_schema",
+    "options_violations",
 ]
+
+#: The fields of a Dramatiq message, as ``Message.asdict()`` returns them, in Dramatiq's order.
+MESSAGE_FIELD_ORDER: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Message))
+MESSAGE_FIELDS = frozenset(MESSAGE_FIELD_ORDER)
+
+
+def message_fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The message's fields with the given arguments, in Dramatiq's order (``asdict`` is slow)."""
+    return {
+        "queue_name": message.queue_name,
+        "actor_name": message.actor_name,
+        "args": args,
+        "kwargs": kwargs,
+        "options": message.options,
+        "message_id": message.message_id,
+        "message_timestamp": message.message_timestamp,
+    }
+
+
+#: Options Dramatiq writes into a message itself: they do not count toward its size on arrival.
+BOOKKEEPING_OPTIONS = frozenset(("retries", "traceback", "requeue_timestamp", "eta", "redis_message_id"))
+
+#: The options in which Dramatiq nests whole messages: a pipeline's next step, a group's callbacks.
+NESTED_MESSAGES = frozenset(("pipe_target", "group_completion_callbacks"))
+
+#: The options naming an actor Dramatiq calls with (the message as a dict, then what it says here).
+CALLBACKS = (
+    ("on_success", "the result"),
+    ("on_failure", "the exception as a dict"),
+    ("on_retry_exhausted", "the retry counts as a dict"),
+)
+
+#: Every option in which Dramatiq nests a message or names an actor it calls on the worker.
+NESTING_OPTIONS = NESTED_MESSAGES | {name for name, _ in CALLBACKS}
 
 Side = Literal["send", "worker"]
 
@@ -305,3 +362,156 @@ def describe(value: Any) -> str:
     shown = text if len(text) <= 40 else text[:37] + "..."
     article = "an" if name[:1] in "aeiou" else "a"
     return f"{article} {name} ({shown})"
+
+
+#: How deep pipeline steps and group callbacks nested in options are checked.
+_MAX_NESTED = 64
+
+
+def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], bool], str]:
+    return test, expected
+
+
+#: The options whose wrong value breaks Dramatiq, with what they must be: the worker's side of
+#: the one table above.
+CONSUMED_OPTIONS = WORKER_RULES
+
+_is_uuid = re.compile(UUID_PATTERN).search
+_ETA_HINT = "options.eta: when it is due, an integer of milliseconds since the epoch"
+
+# One rule per field, the one the published schema states (schema.py, message_schema) and
+# ``actorschema validate`` applies: a producer whose validator accepts a message's envelope has
+# it accepted here. The schema is per actor and says more about the fields the worker checks
+# elsewhere: actor_name is the actor's (the worker looks the actor up), queue_name is its queue
+# or delay queue (the worker requires the very queue it consumed from), args and kwargs have the
+# actor's parameters (consume/arguments.py).
+_FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
+    "actor_name": _rule(lambda v: type(v) is str and v != "", "an actor name"),
+    "args": _rule(lambda v: type(v) in (list, tuple), "an array"),
+    "kwargs": _rule(lambda v: type(v) is dict, "an object"),
+    "options": _rule(lambda v: type(v) is dict, "an object"),
+    # Dramatiq writes str(uuid4()); the schema asks producers for a UUID, so the worker does too.
+    "message_id": _rule(
+        lambda v: type(v) is str and _is_uuid(v) is not None, "a new UUID, e.g. str(uuid.uuid4())"
+    ),
+    "message_timestamp": _rule(
+        lambda v: is_json_integer(v) and v >= 0, "an integer: milliseconds since the epoch"
+    ),
+}
+
+
+def envelope_violations(
+    fields: Any,
+    *,
+    queue_name: str | None = None,
+    prefix: tuple[Any, ...] = (),
+    depth: int = 0,
+    side: Side = "worker",
+) -> list[Violation]:
+    """What is wrong with a message's envelope, each with its path; empty when nothing is.
+
+    Parameters:
+      fields: The decoded message (a mapping of its fields).
+      queue_name: The queue it was consumed from, which its ``queue_name`` must name.
+      prefix: Where the message sits (for messages nested in options).
+      side: Whose option rules apply: the worker's, or the send side's (stricter
+        in places, see :data:`OPTIONS`).
+    """
+    if side == "worker" and _plainly_valid(fields, queue_name):
+        return []
+    if not isinstance(fields, Mapping):
+        where = render_path(prefix)
+        return [
+            Violation(
+                where, f"is {describe(fields)}, not a message object", "a JSON object with the message fields"
+            )
+        ]
+    found: list[Violation] = []
+    for name in MESSAGE_FIELD_ORDER:
+        if name not in fields:
+            found.append(Violation(render_path((*prefix, name)), "is missing", _FIELD_RULES[name][1]))
+    for name in fields:
+        if name not in MESSAGE_FIELDS:
+            problem = "is not a field of a Dramatiq message"
+            found.append(
+                Violation(render_path((*prefix, name)), problem, "only " + ", ".join(MESSAGE_FIELD_ORDER))
+            )
+    for name, (test, expected) in _FIELD_RULES.items():
+        if name in fields and not test(fields[name]):
+            found.append(Violation(render_path((*prefix, name)), f"is {describe(fields[name])}", expected))
+    actual = fields.get("queue_name")
+    if queue_name is not None and type(actual) is str and actual != queue_name:
+        problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
+        found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
+    options = fields.get("options")
+    if type(actual) is str and actual.endswith(".DQ") and type(options) is dict and "eta" not in options:
+        # The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do).
+        problem = "is missing: a message in a delay queue says when it is due"
+        found.append(Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT))
+    if type(options) is dict:
+        found.extend(_option_violations(options, (*prefix, "options"), depth, side))
+    return found
+
+
+def options_violations(options: dict[str, Any], *, side: Side) -> list[Violation]:
+    """What is wrong with a message's ``options``, nested messages (pipeline steps, group callbacks) included.
+
+    Parameters:
+      options: The message's options.
+      side: ``"send"`` or ``"worker"``: whose rules of the table apply.
+    """
+    return _option_violations(options, ("options",), 0, side)
+
+
+def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
+    """The common case proved in a few type checks; False sends the message down the full check."""
+    if type(fields) is not dict or fields.keys() != MESSAGE_FIELDS:
+        return False
+    queue, actor, options = fields["queue_name"], fields["actor_name"], fields["options"]
+    timestamp, message_id = fields["message_timestamp"], fields["message_id"]
+    if not (
+        type(queue) is str
+        and queue
+        and (queue_name is None or queue == queue_name)
+        and type(actor) is str
+        and actor
+        and type(fields["args"]) in (list, tuple)
+        and type(fields["kwargs"]) is dict
+        and type(options) is dict
+        and type(message_id) is str
+        and _is_uuid(message_id) is not None
+        and type(timestamp) is int
+        and timestamp >= 0
+        and ("eta" in options or not queue.endswith(".DQ"))
+    ):
+        return False
+    for name, value in options.items():
+        if name in NESTED_MESSAGES:
+            return False
+        rule = CONSUMED_OPTIONS.get(name)
+        if rule is not None and not rule[0](value):
+            return False
+    return True
+
+
+def _option_violations(
+    options: dict[str, Any], where: tuple[Any, ...], depth: int, side: Side
+) -> list[Violation]:
+    found = option_violations(options, where, side=side)
+    if depth >= _MAX_NESTED:
+        return found
+    # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
+    step = options.get("pipe_target")
+    if step is not None:
+        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1, side=side)
+    callbacks = options.get("group_completion_callbacks")
+    if callbacks is not None:
+        if type(callbacks) is not list:
+            path = render_path((*where, "group_completion_callbacks"))
+            found.append(Violation(path, f"is {describe(callbacks)}", "an array of messages"))
+        else:
+            for index, callback in enumerate(callbacks):
+                nested = (*where, "group_completion_callbacks", index)
+                found += envelope_violations(callback, prefix=nested, depth=depth + 1, side=side)
+    return found

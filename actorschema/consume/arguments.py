@@ -53,16 +53,16 @@ import pydantic
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
 
-from .contract import ActorContract, Parameter, hint_text, pydantic_violations
-from .encoder import encode_json
-from .errors import NonJSONPayload, PayloadInvalid, Violation
-from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
-from .hints import key_collisions
-from .limits import SizeLimit
-from .numbers import has_float_multiple
-from .paths import Path, render_path
-from .schema import message_schema
-from .strict_json import find_violations, is_strict_json
+from ..contract import ActorContract, Parameter, hint_text, pydantic_violations
+from ..encoder import encode_json
+from ..errors import NonJSONPayload, PayloadInvalid, Violation
+from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
+from ..hints import key_collisions
+from ..limits import SizeLimit
+from ..numbers import has_float_multiple
+from ..paths import Path, render_path
+from ..schema import message_schema
+from ..strict_json import find_violations, is_strict_json
 
 __all__ = ["InboundContract"]
 
@@ -101,7 +101,7 @@ def _arguments_part(schema: dict[str, Any]) -> dict[str, Any]:
     """The published schema with only what it says about ``args`` and ``kwargs``.
 
     The worker checks the envelope itself, more tolerantly (see
-    :mod:`actorschema.envelope`); judging only the arguments part also skips
+    :mod:`actorschema.consume.envelope`); judging only the arguments part also skips
     re-checking an envelope on every message.
     """
     part: dict[str, Any] = {key: schema[key] for key in ("$schema", "$defs", "anyOf") if key in schema}
@@ -150,7 +150,7 @@ class InboundContract:
         container a raw parameter names (``list``, ``dict``), or for a raw
         parameter (``Any``, unannotated) any value. The schema accepts exactly
         such a document, and conversion returns each value as it is;
-        ``tests/test_fast_paths.py`` checks both against jsonschema and
+        ``tests/unit/consume/test_arguments_fast_paths.py`` checks both against jsonschema and
         :meth:`check`. False decides nothing: :meth:`check` then judges them.
 
         Parameters:

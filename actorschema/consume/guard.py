@@ -1,6 +1,8 @@
 """``ConsumeGuard``: the worker side of :class:`~actorschema.gateway.PayloadGateway`.
 
-The gateway puts it **first** in the broker's middleware when a worker boots:
+The gateway creates it when a worker boots (a process that only sends never
+imports this package) and reaches it only through :class:`Gateway`, the three
+members it needs. The gateway puts it **first** in the broker's middleware:
 Dramatiq runs ``before_process_message`` hooks in order, logs (and otherwise
 ignores) any plain exception they raise, and then still runs the actor. Only
 the first hook can keep every other one (``TimeLimit`` computing with
@@ -10,98 +12,68 @@ message whose envelope is broken.
 For each consumed message it checks, in order: the envelope (fields and
 their types, ``queue_name`` against the actor's queue, the options Dramatiq
 computes with), the size (not counting the options Dramatiq itself writes),
-then the arguments with JSON semantics (see :mod:`actorschema.inbound`). A
-message that fails is not run and not retried: the guard calls
-``message.fail()`` and raises :class:`~actorschema.errors.DeadLettered` (a
-``SkipMessage``), so Dramatiq moves it to the dead-letter queue; the reason
-goes to the log and beside the dead-letter queue (see
-:mod:`actorschema.deadletters`). With ``mode="warn"`` the message is logged
-and run as it arrived.
+then the arguments with JSON semantics (see
+:mod:`actorschema.consume.arguments`). A message that fails is not run and
+not retried: the guard calls ``message.fail()`` and raises
+:class:`~actorschema.errors.DeadLettered` (a ``SkipMessage``), so Dramatiq
+moves it to the dead-letter queue; the reason goes to the log and beside the
+dead-letter queue (see :mod:`actorschema.consume.deadletters`). With
+``mode="warn"`` the message is logged and run as it arrived.
 
 A valid message's typed arguments are handed to the gateway's wrapper of the
-actor's function through a per-thread slot: the message itself keeps its
-JSON values, so a retry re-enqueues exactly what arrived.
+actor's function through a per-thread slot (:mod:`actorschema.delivery`):
+the message itself keeps its JSON values, so a retry re-enqueues exactly
+what arrived.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Protocol
 
 from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from .contract import ActorContract
+from .._dramatiq import unwrap
+from ..contract import ActorContract
+from ..delivery import Delivery, slot
+from ..encoder import encode_message
+from ..errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
+from ..limits import SizeLimit, too_large
+from ..log import log_rejected_message, logger
+from ..message import BOOKKEEPING_OPTIONS, envelope_violations, message_fields
+from ..strict_json import find_violations
+from .arguments import InboundContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
-from .encoder import encode_message, message_fields
-from .envelope import BOOKKEEPING_OPTIONS, RECEIVED_SIZE, STRICTLY_DECODED, envelope_violations
-from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
-from .inbound import InboundContract
-from .strict_json import find_violations
+from .envelope import RECEIVED_SIZE, STRICTLY_DECODED
 
-if TYPE_CHECKING:
-    from .gateway import PayloadGateway
-
-__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "slot", "take_delivery"]
-
-logger = logging.getLogger("actorschema")
+__all__ = ["ConsumeGuard", "Gateway"]
 
 
-class _Delivery:
-    """The typed arguments for the message a worker thread is about to run."""
+class Gateway(Protocol):
+    """What the worker side needs from the gateway that owns it (:class:`~actorschema.PayloadGateway`).
 
-    __slots__ = ("actor_name", "args", "kwargs", "raw_args", "raw_kwargs")
+    The guard checks consumed messages with the send side's contracts, limits
+    and mode, and nothing else of it: any object with these three members can
+    own a guard.
+    """
 
-    def __init__(
-        self,
-        actor_name: str,
-        raw_args: tuple[Any, ...],
-        raw_kwargs: dict[str, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> None:
-        self.actor_name = actor_name
-        self.raw_args = raw_args
-        self.raw_kwargs = raw_kwargs
-        self.args = args
-        self.kwargs = kwargs
+    @property
+    def mode(self) -> Literal["enforce", "warn"]:
+        """``"enforce"`` dead-letters a bad message; ``"warn"`` logs it and runs it as it arrived."""
+        ...
 
-    def fits(self, actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-        """Is the call ``actor_name(*args, **kwargs)`` the one the message would make, value for value?"""
-        raw_args, raw_kwargs = self.raw_args, self.raw_kwargs
-        return (
-            actor_name == self.actor_name
-            and len(args) == len(raw_args)
-            and all(a is b for a, b in zip(args, raw_args, strict=True))
-            and kwargs.keys() == raw_kwargs.keys()
-            and all(kwargs[key] is raw_kwargs[key] for key in kwargs)
-        )
+    def contract_for(self, broker: Broker, actor_name: str) -> ActorContract | None:
+        """The actor's contract; None for an actor this process does not declare.
 
+        Raises:
+          PayloadInvalid: When the actor is declared but has no usable contract.
+        """
+        ...
 
-class _Slot(threading.local):
-    delivery: _Delivery | None = None
-    #: The message this worker thread is processing (its result's destinations are in its options).
-    message: Message[Any] | None = None
-
-
-#: This thread's slot: the typed arguments waiting for the actor call, the message being processed.
-slot = _Slot()
-
-
-def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Delivery | None:
-    """The typed arguments waiting for this call on this thread, if the call is the message's own."""
-    delivery = slot.delivery
-    if delivery is None:
-        return None
-    slot.delivery = None
-    return delivery if delivery.fits(actor_name, args, kwargs) else None
-
-
-def current_message() -> Message[Any] | None:
-    """The message this worker thread is processing, if the guard saw one."""
-    return slot.message
+    def size_limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
+        """The size limit that applies to ``message`` (actor, then queue, then global)."""
+        ...
 
 
 class ConsumeGuard(Middleware):
@@ -114,22 +86,22 @@ class ConsumeGuard(Middleware):
       gateway: The gateway whose contracts, limits and mode apply.
     """
 
-    def __init__(self, gateway: PayloadGateway) -> None:
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._inbound: dict[str, InboundContract] = {}
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         slot.delivery = None
-        target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        target = unwrap(message)
         slot.message = target
         try:
             delivery = self.check(broker, target)
         except PayloadRejected as rejection:
             # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn mode.
             if self.gateway.mode == "warn" and not isinstance(rejection, MessageMalformed):
-                self.gateway._log(rejection, target, "run as it arrived (mode='warn')")
+                log_rejected_message(rejection, target, "run as it arrived (mode='warn')")
                 return
-            self.gateway._log(rejection, target, "dead-lettered, not run, not retried", error=True)
+            log_rejected_message(rejection, target, "dead-lettered, not run, not retried", error=True)
             setattr(message, REJECTION_ATTRIBUTE, rejection)
             message.fail()
             raise DeadLettered(rejection) from None
@@ -157,7 +129,7 @@ class ConsumeGuard(Middleware):
 
     # -- the check ---------------------------------------------------------------
 
-    def check(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
+    def check(self, broker: Broker, message: Message[Any]) -> Delivery | None:
         """Check a consumed message; return its typed arguments, or raise a PayloadRejected.
 
         None means the actor runs with the values as they arrived (nothing to convert).
@@ -173,7 +145,7 @@ class ConsumeGuard(Middleware):
             name = message.actor_name if type(message.actor_name) is str else "?"
             raise CheckFailed.from_error(name, error) from error
 
-    def _check_message(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
+    def _check_message(self, broker: Broker, message: Message[Any]) -> Delivery | None:
         strict = getattr(message, STRICTLY_DECODED, False)  # decoded from strict JSON by a guarded consumer
         actor_name = message.actor_name
         # A guarded consumer checked the envelope when it decoded the body.
@@ -192,7 +164,7 @@ class ConsumeGuard(Middleware):
             raise MessageMalformed(name, violations)
         self._check_size(broker, message)
         gateway = self.gateway
-        contract = gateway.contracts.get(actor_name) or gateway._contract(broker, actor_name)
+        contract = gateway.contract_for(broker, actor_name)
         if contract is None:
             # No contract here (an actor of another process): strict JSON and size only.
             args = tuple(message.args)
@@ -208,7 +180,7 @@ class ConsumeGuard(Middleware):
             return None  # every value is already of its parameter's exact type: nothing to convert
         args = tuple(message.args)
         py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
-        return _Delivery(actor_name, args, kwargs, py_args, py_kwargs)
+        return Delivery(actor_name, args, kwargs, py_args, py_kwargs)
 
     def _inbound_for(self, contract: ActorContract) -> InboundContract:
         inbound = self._inbound.get(contract.actor_name)
@@ -217,7 +189,7 @@ class ConsumeGuard(Middleware):
         return inbound
 
     def _check_size(self, broker: Broker, message: Message[Any]) -> None:
-        limit = self.gateway._limit(broker, message)
+        limit = self.gateway.size_limit(broker, message)
         if limit.limit is None:
             return
         options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
@@ -229,6 +201,4 @@ class ConsumeGuard(Middleware):
             except Exception:
                 return  # not encodable as it stands: the arguments check says why
         if size > limit.limit:
-            raise self.gateway._too_large(
-                message.actor_name, tuple(message.args), message.kwargs, options, size, limit
-            )
+            raise too_large(message.actor_name, tuple(message.args), message.kwargs, options, size, limit)

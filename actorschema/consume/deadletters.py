@@ -26,7 +26,7 @@ from typing import Any
 
 from dramatiq.common import xq_name
 
-from .errors import PayloadRejected
+from ..errors import PayloadRejected
 
 __all__ = ["REASON_HEADER", "dead_letter_reasons", "reason_record", "reasons_key"]
 
