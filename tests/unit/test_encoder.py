@@ -20,7 +20,8 @@ from dramatiq.encoder import JSONEncoder, PickleEncoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actorschema.encoder import PreparedEncoding, encode_message, encode_strict, message_fields
+from actorschema.encoder import PreparedEncoding, encode_message, encode_strict
+from actorschema.message import message_fields
 from actorschema.strict_json import find_violations
 
 JSON_SCALARS = (
