@@ -1,9 +1,9 @@
 """actorschema.encoder: encode once, strictly, and hand exactly the measured bytes to the broker.
 
-``encode_strict`` is a shortcut: it returns bytes only when it is certain the sent values are
-strict JSON, and ``None`` otherwise (the caller then asks ``find_violations``). Its soundness
-is a property over every value, JSON or not: bytes imply no violation, and the bytes decode
-to the data. ``PreparedEncoding`` stands in for one ``message.encode()``: it returns the
+``encode_strict`` returns the bytes when the sent values are strict JSON and raises
+``NonJSONPayload`` with every violation, by path, when they are not. Its soundness is a
+property over every value, JSON or not: bytes imply no violation, a refusal names exactly
+what ``find_violations`` finds, and the bytes decode to the data. ``PreparedEncoding`` stands in for one ``message.encode()``: it returns the
 measured bytes once, and asks for a new check if the message changed in between.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import dramatiq
@@ -21,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actorschema.encoder import PreparedEncoding, encode_message, encode_strict
+from actorschema.errors import NonJSONPayload
 from actorschema.message import message_fields
 from actorschema.strict_json import find_violations
 
@@ -65,8 +67,7 @@ def test_strict_json_is_encoded_to_json_that_decodes_to_the_data(
     args: list[Any], kwargs: dict[str, Any]
 ) -> None:
     data = data_of(tuple(args), kwargs)
-    body = encode_strict(data, [*args, *kwargs.values()], [*args, *kwargs.values()])
-    assert body is not None
+    body = encode_strict("act", data)
     # Tuples (Dramatiq's args) become arrays; everything else reads back as it was.
     assert json.loads(body) == {**data, "args": args}
 
@@ -74,11 +75,14 @@ def test_strict_json_is_encoded_to_json_that_decodes_to_the_data(
 @settings(max_examples=120, deadline=None)
 @given(st.lists(ANY_VALUES, max_size=3), st.dictionaries(st.text(max_size=4), ANY_VALUES, max_size=3))
 def test_bytes_only_for_values_without_a_violation(args: list[Any], kwargs: dict[str, Any]) -> None:
-    values = [*args, *kwargs.values()]
-    body = encode_strict(data_of(tuple(args), kwargs), values, values)
-    if body is not None:
-        assert find_violations(list(args), ("args",)) == []
-        assert find_violations(kwargs, ("kwargs",)) == []
+    found = [*find_violations(list(args), ("args",)), *find_violations(kwargs, ("kwargs",))]
+    try:
+        encode_strict("act", data_of(tuple(args), kwargs))
+    except NonJSONPayload as error:
+        assert error.actor_name == "act"
+        assert list(error.violations) == found != []
+    else:
+        assert found == []
 
 
 @pytest.mark.parametrize(
@@ -96,17 +100,30 @@ def test_bytes_only_for_values_without_a_violation(args: list[Any], kwargs: dict
     ],
     ids=["nan", "inf", "-inf", "nested-nan", "lone-surrogate", "int-key", "bytes", "set", "object"],
 )
-def test_values_json_cannot_hold_give_no_bytes(value: Any) -> None:
-    assert encode_strict(data_of((value,), {}), [value], [value]) is None
-    assert encode_strict(data_of((), {"v": value}), [value], [value]) is None
+def test_values_json_cannot_hold_are_refused_with_their_path(value: Any) -> None:
+    with pytest.raises(NonJSONPayload) as positional:
+        encode_strict("act", data_of((value,), {}))
+    assert positional.value.paths[0].startswith("args[0]")
+    with pytest.raises(NonJSONPayload) as keyword:
+        encode_strict("act", data_of((), {"v": value}))
+    assert keyword.value.paths[0].startswith("kwargs.v")
+
+
+class AllTyped:
+    """A contract whose hints converted every keyword value: none of them is walked for shape."""
+
+    def untyped(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
 
 
 def test_a_value_known_to_be_of_json_shape_is_not_walked_but_its_floats_are_still_checked() -> None:
-    # ``unshaped`` leaves out values already known to be of JSON shape; ``values`` still holds
-    # every sent value, so a NaN among the known ones is found through the ``null`` it became.
-    assert encode_strict(data_of((math.nan,), {}), [], [math.nan]) is None
-    data = data_of(("null",), {})
-    assert encode_strict(data, [], ["null"]) == encode_strict(data, ["null"], ["null"]) is not None
+    # The contract says ``v`` was converted (so of JSON shape); a NaN in it is still found
+    # through the ``null`` msgspec wrote for it.
+    with pytest.raises(NonJSONPayload) as error:
+        encode_strict("act", data_of((), {"v": [1.5, math.nan]}), AllTyped())
+    assert error.value.paths == ("kwargs.v[1]",)
+    data = data_of((), {"v": "null"})
+    assert encode_strict("act", data, AllTyped()) == encode_strict("act", data)
 
 
 def test_encode_message_uses_a_custom_global_encoder() -> None:
