@@ -51,6 +51,7 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
+from . import observe
 from .consume_guard import ConsumeGuard, current_message, slot, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
@@ -251,10 +252,13 @@ class PayloadGateway(Middleware):
             ):
                 try:
                     self._check_built(actor, message)
-                except PayloadRejected:
+                except PayloadRejected as rejection:
+                    observe.rejected("send", rejection.actor_name, message.queue_name, rejection.title)
                     raise
                 except Exception as error:
-                    raise CheckFailed.from_error(actor.actor_name, error) from error
+                    failed = CheckFailed.from_error(actor.actor_name, error)
+                    observe.rejected("send", actor.actor_name, message.queue_name, failed.title)
+                    raise failed from error
             return message
 
         actor_name = actor.actor_name
@@ -348,10 +352,15 @@ class PayloadGateway(Middleware):
             if self.mode == "warn":
                 self._log(rejection, target, "enqueued unchanged (mode='warn')")
                 return
+            observe.rejected("send", rejection.actor_name, target.queue_name, rejection.title)
             raise
         object.__setattr__(target, "args", data["args"])
         object.__setattr__(target, "kwargs", data["kwargs"])
         PreparedEncoding(target, body, self._recheck, (broker, worker_path)).attach()
+        if observe.observers:  # the limit lookup is for them alone
+            observe.message_sized(
+                "send", target.actor_name, target.queue_name, len(body), self._limit(broker, target).limit
+            )
 
     def _check(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
@@ -418,6 +427,7 @@ class PayloadGateway(Middleware):
         except PayloadRejected as rejection:
             # On the worker's own re-enqueues, raising here would lose the message (it is acked).
             if not worker_path and self.mode == "enforce":
+                observe.rejected("send", rejection.actor_name, message.queue_name, rejection.title)
                 raise
             self._log(rejection, message, "enqueued unchanged")
             return message.encode()

@@ -22,6 +22,7 @@ from dramatiq.brokers.rabbitmq import _RabbitmqConsumer, _RabbitmqMessage
 from dramatiq.common import q_name, xq_name
 from dramatiq.errors import ConnectionClosed
 
+from .. import observe
 from ..deadletters import REASON_HEADER, REJECTION_ATTRIBUTE, reason_text
 from ..envelope import decode_message
 from ..errors import MessageMalformed, PayloadRejected
@@ -60,6 +61,7 @@ class _GuardedRabbitmqConsumer(_RabbitmqConsumer):
             message = decode_message(body, self.queue_name)
         except MessageMalformed as rejection:
             log_rejection(rejection, message_id_of(body), self.queue_name, DEAD_LETTERED, error=True)
+            observe.worker_refused(rejection.actor_name, self.queue_name, rejection.title)
             self._dead_letter(method.delivery_tag, body, properties, rejection)
             return None
         proxy = _RabbitmqMessage(method.redelivered, method.delivery_tag, message)  # type: ignore[no-untyped-call]

@@ -8,6 +8,7 @@ from typing import Any
 import dramatiq.brokers.stub as _stub
 from dramatiq.errors import QueueNotFound
 
+from .. import observe
 from ..deadletters import REJECTION_ATTRIBUTE
 from ..envelope import decode_message
 from ..errors import DeadLettered, MessageMalformed, PayloadRejected
@@ -71,6 +72,7 @@ class _StubConsumer(_stub._StubConsumer):
                 return _stub._StubMessageProxy(decode_message(data, self.queue_name))
             except MessageMalformed as rejection:
                 log_rejection(rejection, None, self.queue_name, DEAD_LETTERED, error=True)
+                observe.worker_refused(rejection.actor_name, self.queue_name, rejection.title)
                 self.dead_letters.append(UndecodableMessage(data, self.queue_name, rejection))
                 self.queue.task_done()
                 self.prefetch_semaphore.release()
