@@ -131,7 +131,7 @@ class ConsumeGuard(Middleware):
                 self.gateway._log(rejection, target, "run as it arrived (mode='warn')")
                 return
             self.gateway._log(rejection, target, "dead-lettered, not run, not retried", error=True)
-            observe.worker_refused(rejection.actor_name, target.queue_name, rejection.title)
+            observe.worker_refused(rejection.actor_name, target.queue_name, type(rejection).__name__)
             setattr(message, REJECTION_ATTRIBUTE, rejection)
             message.fail()
             raise DeadLettered(rejection) from None

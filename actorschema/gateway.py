@@ -253,11 +253,13 @@ class PayloadGateway(Middleware):
                 try:
                     self._check_built(actor, message)
                 except PayloadRejected as rejection:
-                    observe.rejected("send", rejection.actor_name, message.queue_name, rejection.title)
+                    observe.rejected(
+                        "send", rejection.actor_name, message.queue_name, type(rejection).__name__
+                    )
                     raise
                 except Exception as error:
                     failed = CheckFailed.from_error(actor.actor_name, error)
-                    observe.rejected("send", actor.actor_name, message.queue_name, failed.title)
+                    observe.rejected("send", actor.actor_name, message.queue_name, type(failed).__name__)
                     raise failed from error
             return message
 
@@ -352,7 +354,7 @@ class PayloadGateway(Middleware):
             if self.mode == "warn":
                 self._log(rejection, target, "enqueued unchanged (mode='warn')")
                 return
-            observe.rejected("send", rejection.actor_name, target.queue_name, rejection.title)
+            observe.rejected("send", rejection.actor_name, target.queue_name, type(rejection).__name__)
             raise
         object.__setattr__(target, "args", data["args"])
         object.__setattr__(target, "kwargs", data["kwargs"])
@@ -427,7 +429,7 @@ class PayloadGateway(Middleware):
         except PayloadRejected as rejection:
             # On the worker's own re-enqueues, raising here would lose the message (it is acked).
             if not worker_path and self.mode == "enforce":
-                observe.rejected("send", rejection.actor_name, message.queue_name, rejection.title)
+                observe.rejected("send", rejection.actor_name, message.queue_name, type(rejection).__name__)
                 raise
             self._log(rejection, message, "enqueued unchanged")
             return message.encode()

@@ -7,8 +7,10 @@ that raises is logged once per call and ignored, so a broken dashboard can
 neither let a bad message through nor lose a good one.
 
 Sides are ``"send"`` (the gateway, before enqueue) and ``"worker"`` (the
-consume guard, on arrival). Reasons are a rejection's ``title`` (for example
-``"payload too large"``), a small fixed set that is safe as a metric label.
+consume guard and the guarded consumers, on arrival). A rejection's reason is
+the name of its class (``"PayloadTooLarge"``, ``"PayloadInvalid"``,
+``"NonJSONPayload"``, ``"MessageMalformed"``, ``"CheckFailed"``...): a small
+fixed set that is safe as a metric label, and the exception a sender catches.
 """
 
 from __future__ import annotations

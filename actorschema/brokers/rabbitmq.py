@@ -61,7 +61,7 @@ class _GuardedRabbitmqConsumer(_RabbitmqConsumer):
             message = decode_message(body, self.queue_name)
         except MessageMalformed as rejection:
             log_rejection(rejection, message_id_of(body), self.queue_name, DEAD_LETTERED, error=True)
-            observe.worker_refused(rejection.actor_name, self.queue_name, rejection.title)
+            observe.worker_refused(rejection.actor_name, self.queue_name, type(rejection).__name__)
             self._dead_letter(method.delivery_tag, body, properties, rejection)
             return None
         proxy = _RabbitmqMessage(method.redelivered, method.delivery_tag, message)  # type: ignore[no-untyped-call]

@@ -116,7 +116,7 @@ class _GuardedRedisConsumer(_RedisConsumer):
     def _dead_letter(self, rid: str, body: bytes, rejection: MessageMalformed) -> None:
         message_id = message_id_of(body)
         log_rejection(rejection, message_id, self.queue_name, DEAD_LETTERED, error=True)
-        observe.worker_refused(rejection.actor_name, self.queue_name, rejection.title)
+        observe.worker_refused(rejection.actor_name, self.queue_name, type(rejection).__name__)
         text = reason_text(rejection, message_id=message_id, queue_name=self.queue_name)
         store_redis_reason(self.broker, self.queue_name, rid, text)
         self.broker.do_nack(self.queue_name, rid)

@@ -72,7 +72,7 @@ class _StubConsumer(_stub._StubConsumer):
                 return _stub._StubMessageProxy(decode_message(data, self.queue_name))
             except MessageMalformed as rejection:
                 log_rejection(rejection, None, self.queue_name, DEAD_LETTERED, error=True)
-                observe.worker_refused(rejection.actor_name, self.queue_name, rejection.title)
+                observe.worker_refused(rejection.actor_name, self.queue_name, type(rejection).__name__)
                 self.dead_letters.append(UndecodableMessage(data, self.queue_name, rejection))
                 self.queue.task_done()
                 self.prefetch_semaphore.release()
