@@ -4,12 +4,15 @@ The worker app is the README's own setup block (Redis, Dramatiq's Prometheus
 middleware, the gateway, ``actorschema.metrics.enable()``) with two actors
 appended, run by Dramatiq's CLI with two worker processes on a private
 redis-server; Dramatiq's exposition server listens on a free loopback port.
-The README's PromQL queries are checked against what that endpoint exports,
-and its producer block is served over HTTP from a process that only sends.
+The README's PromQL queries are checked against what that endpoint exports
+(names and labels) and run by Prometheus's own engine (``promtool test rules``)
+on the exported series; its producer block is served over HTTP from a process
+that only sends.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RedisServer, free_port, wait_until
+from conftest import RedisServer, free_port, need, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 from test_readme import blocks
 from test_shop_worker import message, raw_enqueue
@@ -208,6 +211,77 @@ def test_the_readme_queries_use_only_metrics_and_labels_the_worker_exports(worke
         }
         assert used and used <= known, (query, used - known)
         assert query.count("(") == query.count(")"), query
+
+
+#: What each README query (in README order) must find in the worker's metrics: the label sets
+#: of its positive results, and a condition every result's value meets.
+QUERY_FINDS = [
+    # The actors closest to their limit: record's one send, a small fraction of 256 KiB.
+    ([{"actor_name": "record", "queue_name": "metrics"}], "> 0 < 0.01"),
+    # Rejections per second by side and reason.
+    (
+        [
+            {"side": "send", "reason": "PayloadTooLarge"},
+            {"side": "worker", "reason": "PayloadInvalid"},
+            {"side": "worker", "reason": "MessageMalformed"},
+        ],
+        "> 0",
+    ),
+    # Dead letters by actor and reason: exactly one each.
+    (
+        [
+            {"actor_name": "record", "reason": "PayloadInvalid"},
+            {"actor_name": "?", "reason": "MessageMalformed"},
+        ],
+        "== 1",
+    ),
+]
+
+
+def test_the_readme_queries_find_what_the_worker_counted(worker_metrics: Samples, tmp_path: Path) -> None:
+    """Prometheus's own engine (promtool) runs the README's queries on the worker's series.
+
+    Each series the endpoint exported goes in as if Prometheus had scraped it twice, a
+    minute apart: at 0 before anything happened (gauges: as they are), then as exported.
+    """
+    promtool = need("promtool")
+    series = []
+    for (name, labels), found in sorted(worker_metrics.items(), key=str):
+        if not name.startswith(("actorschema_", "dramatiq_")):
+            continue
+        selector = ",".join(f"{key}={json.dumps(label)}" for key, label in sorted(labels))
+        before = found if name == "actorschema_message_limit_bytes" else 0.0
+        series.append({"series": f"{name}{{{selector}}}", "values": f"{before!r} {found!r}"})
+    queries = blocks("promql")
+    assert len(queries) == len(QUERY_FINDS), "a README query was added or removed: say here what it finds"
+    rules = [
+        {"alert": f"query_{index}", "expr": f"({query.strip()}) {condition}"}
+        for index, (query, (_, condition)) in enumerate(zip(queries, QUERY_FINDS, strict=True))
+    ]
+    (tmp_path / "rules.yml").write_text(json.dumps({"groups": [{"name": "readme", "rules": rules}]}))
+    tests = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "1m",
+                        "alertname": f"query_{index}",
+                        "exp_alerts": [{"exp_labels": labels} for labels in finds],
+                    }
+                    for index, (finds, _) in enumerate(QUERY_FINDS)
+                ],
+            }
+        ],
+    }
+    (tmp_path / "tests.yml").write_text(json.dumps(tests))
+    result = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 PRODUCER = """
