@@ -284,7 +284,13 @@ class PrometheusMetrics(NullObserver):
             with self._lock:
                 metrics = self._metrics
                 if metrics is None:
-                    metrics = self._metrics = _Metrics(self.registry, self.buckets)
+                    try:
+                        metrics = self._metrics = _Metrics(self.registry, self.buckets)
+                    except Exception:
+                        # It would fail the same way on every message (names taken in that
+                        # registry): stop listening, so observe logs it once, not per message.
+                        observe.remove_observer(self)
+                        raise
         return metrics
 
     def close(self) -> None:

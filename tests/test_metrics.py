@@ -209,6 +209,25 @@ def test_metric_objects_are_created_on_the_first_event_not_before() -> None:
     assert {family.name for family in registry.collect()} >= {"actorschema_rejected_messages"}
 
 
+def test_metrics_that_cannot_be_created_are_reported_once_and_stop_listening(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    first, second = PrometheusMetrics(registry=registry), PrometheusMetrics(registry=registry)
+    observe.add_observer(first)
+    observe.add_observer(second)  # the same names in the same registry: it cannot create them
+    try:
+        for _ in range(3):
+            observe.rejected("send", "a", "default", "PayloadInvalid")
+    finally:
+        observe.remove_observer(first)
+        observe.remove_observer(second)
+    failures = [r for r in caplog.records if "observer" in r.getMessage() and r.exc_info]
+    assert len(failures) == 1 and "Duplicated timeseries" in str(failures[0].exc_info[1])  # type: ignore[index]
+    labels = {"side": "send", "actor_name": "a", "queue_name": "default", "reason": "PayloadInvalid"}
+    assert sample(registry, "actorschema_rejected_messages_total", **labels) == 3
+
+
 def test_enable_is_idempotent_refuses_other_settings_and_disable_unregisters() -> None:
     registry = prometheus_client.CollectorRegistry()
     first = metrics.enable(registry=registry)
