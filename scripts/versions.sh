@@ -16,6 +16,7 @@ TESTS=(
     tests/test_consume.py
     tests/test_differential.py
     tests/test_validate.py
+    tests/test_metrics.py
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
