@@ -11,24 +11,21 @@ From then on this process's :mod:`prometheus_client` metrics count what the
 gateway, the worker side and the claim check report through
 :mod:`actorschema.observe`:
 
-=========================================  =========  ===================================================
-metric                                     type       labels
-=========================================  =========  ===================================================
-``actorschema_message_size_bytes``         histogram  ``side``, ``actor_name``, ``queue_name``
-``actorschema_message_limit_bytes``        gauge      ``actor_name``, ``queue_name``
-``actorschema_rejected_messages_total``    counter    ``side``, ``actor_name``, ``queue_name``, ``reason``
-``actorschema_dead_letters_total``         counter    ``actor_name``, ``queue_name``, ``reason``
-``actorschema_claim_offloads_total``       counter    ``actor_name``, ``queue_name``
-``actorschema_claim_offloaded_bytes_total`` counter   ``actor_name``, ``queue_name``
-``actorschema_claim_fetch_failures_total`` counter    ``actor_name``, ``queue_name``, ``reason``
-=========================================  =========  ===================================================
+* ``actorschema_message_size_bytes``, a histogram by ``side``, ``actor_name``, ``queue_name``;
+* ``actorschema_message_limit_bytes``, a gauge by ``actor_name``, ``queue_name``;
+* ``actorschema_rejected_messages_total`` by ``side``, ``actor_name``, ``queue_name``, ``reason``;
+* ``actorschema_dead_letters_total`` by ``actor_name``, ``queue_name``, ``reason``;
+* ``actorschema_claim_offloads_total`` and ``actorschema_claim_offloaded_bytes_total`` by
+  ``actor_name``, ``queue_name``;
+* ``actorschema_claim_fetch_failures_total`` by ``actor_name``, ``queue_name``, ``reason``.
 
 ``side`` is ``"send"`` (checked by the gateway before enqueue: every accepted
 message, retries and pipeline continuations included) or ``"worker"`` (on
 arrival, before the actor runs). The size is the encoded message in bytes,
 as the limit counts it; the limit gauge is the limit that applied to the
 actor's last message (absent when none applies). ``reason`` is a rejection's
-title (``"payload too large"``, ``"payload invalid"``...): a small fixed set.
+class name (``"PayloadTooLarge"``, ``"PayloadInvalid"``...), or the claim check's
+reason for a failed fetch: a small fixed set.
 Dead letters are the messages actorschema refused on the worker (the consume
 guard, or a guarded consumer for a body that is not a message); Dramatiq's
 own (retries exhausted) are counted by Dramatiq's middleware. In

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from actorschema import PayloadGateway, PayloadInvalid, PayloadTooLarge, metrics, observe
 from actorschema.brokers import StubBroker
-from actorschema.metrics import OTHER, PrometheusMetrics, size_buckets
+from actorschema.metrics import METRIC_NAMES, OTHER, PrometheusMetrics, size_buckets
 
 
 def sample(registry: Any, name: str, **labels: str) -> float:
@@ -197,6 +197,22 @@ def test_label_values_past_the_bound_are_counted_together() -> None:
         )
 
     assert (dead("a"), dead("b"), dead(OTHER)) == (2, 1, 3)
+
+
+def test_every_metric_is_exported_under_its_documented_name() -> None:
+    from test_readme import README
+
+    registry = prometheus_client.CollectorRegistry()
+    observer = PrometheusMetrics(registry=registry)
+    observer.message_sized("send", "a", "default", 10, 4096)
+    observer.rejected("send", "a", "default", "PayloadInvalid")
+    observer.dead_lettered("a", "default", "PayloadInvalid")
+    observer.claim_offloaded("a", "default", 5_000_000)
+    observer.claim_fetch_failed("a", "default", "missing")
+    exported = {sample.name for family in registry.collect() for sample in family.samples}
+    for name in METRIC_NAMES:
+        assert name in exported or f"{name}_count" in exported, name
+        assert f"`{name}`" in README, f"{name} is not in the README's table of metrics"
 
 
 def test_metric_objects_are_created_on_the_first_event_not_before() -> None:
