@@ -386,3 +386,27 @@ def test_sends_rejections_arrivals_and_dead_letters_are_counted_per_actor(
 
     assert dead("PayloadInvalid") == 1 and dead("MessageMalformed", actor="?") == 1
     assert len(broker.dead_letters_by_queue["default"]) == 2
+
+
+def test_a_message_refused_when_checked_again_at_encoding_is_counted(
+    counted: tuple[StubBroker, PayloadGateway, Any],
+) -> None:
+    broker, _, registry = counted
+
+    class Padding(dramatiq.Middleware):
+        """After the gateway: makes the message it accepted too large."""
+
+        def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+            message.options["padding"] = "x" * 3000
+
+    broker.add_middleware(Padding())
+
+    @dramatiq.actor
+    def sink(n: int) -> None:
+        pass
+
+    with pytest.raises(PayloadTooLarge):
+        sink.send(1)
+    labels = {"side": "send", "actor_name": "sink", "queue_name": "default", "reason": "PayloadTooLarge"}
+    assert sample(registry, "actorschema_rejected_messages_total", **labels) == 1
+    assert broker.queues["default"].qsize() == 0
