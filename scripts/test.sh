@@ -12,7 +12,7 @@ missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
-# promtool: Prometheus's own engine runs the README's PromQL queries (tests/test_metrics_worker.py).
+# promtool: Prometheus's own engine runs the README's PromQL queries (tests/interop/test_metrics_worker.py).
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -50,9 +50,12 @@ python3 -m ruff format --check actorschema tests benchmarks examples
 python3 -m mypy --strict actorschema
 
 # The contract, schema and worker tests on the newest and the oldest supported versions
-# (with pytest arguments, a developer's partial run, the matrix is left out).
+# (with pytest arguments, a developer's partial run, the matrix is left out). The whole
+# suite then runs on two pytest-xdist workers, a file per worker at a time (module fixtures
+# are built once); each worker starts its own servers.
 if [ $# -eq 0 ]; then
     ./scripts/versions.sh
+    set -- -n 2 --dist loadfile
 fi
 
 python3 -m pytest "$@"
