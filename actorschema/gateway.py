@@ -50,6 +50,7 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware, MiddlewareError
 
+from . import observe
 from ._dramatiq import built_by_send, unwrap
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .delivery import current_message, slot, take_delivery
@@ -262,10 +263,15 @@ class PayloadGateway(Middleware):
             if not built_by_send() and self.mode == "enforce" and not _on_worker_path():
                 try:
                     self._check_built(actor, message)
-                except PayloadRejected:
+                except PayloadRejected as rejection:
+                    observe.rejected(
+                        "send", rejection.actor_name, message.queue_name, type(rejection).__name__
+                    )
                     raise
                 except Exception as error:
-                    raise CheckFailed.from_error(actor.actor_name, error) from error
+                    failed = CheckFailed.from_error(actor.actor_name, error)
+                    observe.rejected("send", actor.actor_name, message.queue_name, type(failed).__name__)
+                    raise failed from error
             return message
 
         actor_name = actor.actor_name
@@ -369,10 +375,15 @@ class PayloadGateway(Middleware):
             if self.mode == "warn":
                 log_rejected_message(rejection, target, "enqueued unchanged (mode='warn')")
                 return
+            observe.rejected("send", rejection.actor_name, target.queue_name, type(rejection).__name__)
             raise
         object.__setattr__(target, "args", data["args"])
         object.__setattr__(target, "kwargs", data["kwargs"])
         PreparedEncoding(target, body, self._recheck, (broker, worker_path)).attach()
+        if observe.observers:  # the limit lookup is for them alone
+            observe.message_sized(
+                "send", target.actor_name, target.queue_name, len(body), self.size_limit(broker, target).limit
+            )
 
     def _check(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
@@ -439,6 +450,7 @@ class PayloadGateway(Middleware):
         except PayloadRejected as rejection:
             # On the worker's own re-enqueues, raising here would lose the message (it is acked).
             if not worker_path and self.mode == "enforce":
+                observe.rejected("send", rejection.actor_name, message.queue_name, type(rejection).__name__)
                 raise
             log_rejected_message(rejection, message, "enqueued unchanged")
             return message.encode()

@@ -7,8 +7,10 @@ that raises is logged once per call and ignored, so a broken dashboard can
 neither let a bad message through nor lose a good one.
 
 Sides are ``"send"`` (the gateway, before enqueue) and ``"worker"`` (the
-consume guard, on arrival). Reasons are a rejection's ``title`` (for example
-``"payload too large"``), a small fixed set that is safe as a metric label.
+consume guard and the guarded consumers, on arrival). A rejection's reason is
+the name of its class (``"PayloadTooLarge"``, ``"PayloadInvalid"``,
+``"NonJSONPayload"``, ``"MessageMalformed"``, ``"CheckFailed"``...): a small
+fixed set that is safe as a metric label, and the exception a sender catches.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import threading
 from typing import Literal, Protocol
 
-__all__ = ["NullObserver", "Observer", "Side", "add_observer", "remove_observer"]
+__all__ = ["NullObserver", "Observer", "Side", "add_observer", "observers", "remove_observer"]
 
 #: Where in a message's life an event happened.
 Side = Literal["send", "worker"]
@@ -32,8 +34,14 @@ class Observer(Protocol):
     :class:`NullObserver` to inherit empty ones.
     """
 
-    def message_sized(self, side: Side, actor_name: str, queue_name: str, size: int) -> None:
-        """A message's encoded size in bytes, once per accepted send and once per arrival."""
+    def message_sized(
+        self, side: Side, actor_name: str, queue_name: str, size: int, limit: int | None
+    ) -> None:
+        """A message's encoded size in bytes, once per accepted send and once per arrival.
+
+        ``limit`` is the size limit that applied to it (None: no limit), so an
+        observer can tell how close each actor's messages come to theirs.
+        """
 
     def rejected(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
         """A message was refused: at send (nothing enqueued) or on the worker (not run)."""
@@ -51,7 +59,9 @@ class Observer(Protocol):
 class NullObserver:
     """An observer that ignores everything: subclass it and override what you need."""
 
-    def message_sized(self, side: Side, actor_name: str, queue_name: str, size: int) -> None:
+    def message_sized(
+        self, side: Side, actor_name: str, queue_name: str, size: int, limit: int | None
+    ) -> None:
         pass
 
     def rejected(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
@@ -68,36 +78,38 @@ class NullObserver:
 
 
 _lock = threading.Lock()
-# A tuple, replaced whole under the lock, so the hot path reads it without locking.
-_observers: tuple[Observer, ...] = ()
+#: The registered observers: a tuple, replaced whole under the lock, so the hot path reads it
+#: without locking. Empty (false) when nobody listens: a hook point whose event needs work to
+#: compute (a lookup, a measurement) tests it first, so an unobserved send pays nothing more.
+observers: tuple[Observer, ...] = ()
 
 
 def add_observer(observer: Observer) -> None:
     """Start telling ``observer`` what happens; adding the same observer twice is a no-op."""
-    global _observers
+    global observers
     with _lock:
-        if observer not in _observers:
-            _observers = (*_observers, observer)
+        if observer not in observers:
+            observers = (*observers, observer)
 
 
 def remove_observer(observer: Observer) -> None:
     """Stop telling ``observer``; removing one that was never added is a no-op."""
-    global _observers
+    global observers
     with _lock:
-        _observers = tuple(o for o in _observers if o is not observer)
+        observers = tuple(o for o in observers if o is not observer)
 
 
 def _tell(event: str, *args: object) -> None:
-    for observer in _observers:
+    for observer in observers:
         try:
             getattr(observer, event)(*args)
         except Exception:
             _logger.exception("actorschema: observer %r failed on %s", observer, event)
 
 
-def message_sized(side: Side, actor_name: str, queue_name: str, size: int) -> None:
-    """Tell every observer a message's encoded size."""
-    _tell("message_sized", side, actor_name, queue_name, size)
+def message_sized(side: Side, actor_name: str, queue_name: str, size: int, limit: int | None) -> None:
+    """Tell every observer a message's encoded size and the limit that applied to it."""
+    _tell("message_sized", side, actor_name, queue_name, size, limit)
 
 
 def rejected(side: Side, actor_name: str, queue_name: str, reason: str) -> None:
@@ -107,6 +119,12 @@ def rejected(side: Side, actor_name: str, queue_name: str, reason: str) -> None:
 
 def dead_lettered(actor_name: str, queue_name: str, reason: str) -> None:
     """Tell every observer the worker side dead-lettered a message."""
+    _tell("dead_lettered", actor_name, queue_name, reason)
+
+
+def worker_refused(actor_name: str, queue_name: str, reason: str) -> None:
+    """Tell every observer the worker side refused a message and dead-lettered it (both events)."""
+    _tell("rejected", "worker", actor_name, queue_name, reason)
     _tell("dead_lettered", actor_name, queue_name, reason)
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need
-# (redis-server, rabbitmq-server and Node.js, the package with its test
+# (redis-server, rabbitmq-server, Node.js and promtool, the package with its test
 # extra at the versions pinned in constraints.txt, the Node.js oracles),
 # checks the example app's schemas, runs the linters and the type checker,
 # the version matrix (scripts/versions.sh: newest and oldest supported),
@@ -12,6 +12,8 @@ missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
+# promtool: Prometheus's own engine runs the README's PromQL queries (tests/interop/test_metrics_worker.py).
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
     own_policy=""

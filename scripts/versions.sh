@@ -16,6 +16,7 @@ TESTS=(
     tests/brokers/test_stub.py
     tests/interop/test_differential.py
     tests/unit/test_validate.py
+    tests/unit/test_metrics.py
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

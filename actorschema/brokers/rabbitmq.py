@@ -20,6 +20,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker as _RabbitmqBroker
 from dramatiq.common import q_name, xq_name
 from dramatiq.errors import ConnectionClosed
 
+from .. import observe
 from .._dramatiq import RabbitmqConsumer, RabbitmqMessage, rabbitmq_tag
 from ..consume.deadletters import REASON_HEADER, REJECTION_ATTRIBUTE, reason_text
 from ..consume.envelope import decode_message
@@ -57,6 +58,7 @@ class _GuardedRabbitmqConsumer(RabbitmqConsumer):
             message = decode_message(body, self.queue_name)
         except MessageMalformed as rejection:
             log_rejection(rejection, message_id_of(body), self.queue_name, DEAD_LETTERED, error=True)
+            observe.worker_refused(rejection.actor_name, self.queue_name, type(rejection).__name__)
             self._dead_letter(method.delivery_tag, body, properties, rejection)
             return None
         proxy = RabbitmqMessage(method.redelivered, method.delivery_tag, message)  # type: ignore[no-untyped-call]

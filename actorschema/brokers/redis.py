@@ -22,6 +22,7 @@ from dramatiq.brokers.redis import RedisBroker as _RedisBroker
 from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 
+from .. import observe
 from .._dramatiq import RedisConsumer, redis_fetch_arguments, redis_max_unpack_size
 from ..consume.deadletters import reason_text, store_redis_reason, text_of
 from ..consume.envelope import decode_message
@@ -103,6 +104,7 @@ class _GuardedRedisConsumer(RedisConsumer):
     def _dead_letter(self, rid: str, body: bytes, rejection: MessageMalformed) -> None:
         message_id = message_id_of(body)
         log_rejection(rejection, message_id, self.queue_name, DEAD_LETTERED, error=True)
+        observe.worker_refused(rejection.actor_name, self.queue_name, type(rejection).__name__)
         text = reason_text(rejection, message_id=message_id, queue_name=self.queue_name)
         store_redis_reason(self.broker, self.queue_name, rid, text)
         self.broker.do_nack(self.queue_name, rid)

@@ -8,6 +8,7 @@ from typing import Any
 from dramatiq.brokers.stub import StubBroker as _StubBroker
 from dramatiq.errors import QueueNotFound
 
+from .. import observe
 from .._dramatiq import StubConsumer, StubMessageProxy
 from ..consume.deadletters import REJECTION_ATTRIBUTE
 from ..consume.envelope import decode_message
@@ -72,6 +73,7 @@ class _StubConsumer(StubConsumer):
                 return StubMessageProxy(decode_message(data, self.queue_name))
             except MessageMalformed as rejection:
                 log_rejection(rejection, None, self.queue_name, DEAD_LETTERED, error=True)
+                observe.worker_refused(rejection.actor_name, self.queue_name, type(rejection).__name__)
                 self.dead_letters.append(UndecodableMessage(data, self.queue_name, rejection))
                 self.queue.task_done()
                 self.prefetch_semaphore.release()

@@ -34,6 +34,7 @@ from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
+from .. import observe
 from .._dramatiq import unwrap
 from ..contract import ActorContract
 from ..delivery import Delivery, slot
@@ -102,6 +103,7 @@ class ConsumeGuard(Middleware):
                 log_rejected_message(rejection, target, "run as it arrived (mode='warn')")
                 return
             log_rejected_message(rejection, target, "dead-lettered, not run, not retried", error=True)
+            observe.worker_refused(rejection.actor_name, target.queue_name, type(rejection).__name__)
             setattr(message, REJECTION_ATTRIBUTE, rejection)
             message.fail()
             raise DeadLettered(rejection) from None
@@ -190,15 +192,17 @@ class ConsumeGuard(Middleware):
 
     def _check_size(self, broker: Broker, message: Message[Any]) -> None:
         limit = self.gateway.size_limit(broker, message)
-        if limit.limit is None:
-            return
-        options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
         size = getattr(message, RECEIVED_SIZE, None)  # set by a guarded consumer: the bytes it received
+        if limit.limit is None and not observe.observers:
+            return  # nothing to check, nobody to tell
+        options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
         if size is None:
             fields = message_fields(message, message.args, message.kwargs)
             try:
                 size = len(encode_message({**fields, "args": list(message.args), "options": options}))
             except Exception:
                 return  # not encodable as it stands: the arguments check says why
-        if size > limit.limit:
+        if observe.observers:
+            observe.message_sized("worker", message.actor_name, message.queue_name, size, limit.limit)
+        if limit.limit is not None and size > limit.limit:
             raise too_large(message.actor_name, tuple(message.args), message.kwargs, options, size, limit)

@@ -34,6 +34,7 @@ from typing import Any
 
 import dramatiq
 import pika
+import prometheus_client
 import pytest
 from conftest import wait_until
 from dramatiq import Worker
@@ -44,9 +45,10 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pydantic import BaseModel
 from servers import RabbitmqServer
 
-from actorschema import NonJSONPayload, PayloadGateway, PayloadTooLarge
+from actorschema import NonJSONPayload, PayloadGateway, PayloadTooLarge, observe
 from actorschema.brokers import RabbitmqBroker as GuardedRabbitmqBroker
 from actorschema.consume.deadletters import REASON_HEADER, dead_letter_reasons
+from actorschema.metrics import PrometheusMetrics
 
 WAIT_SECONDS = 30
 WHEN = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
@@ -576,3 +578,36 @@ def test_invalid_message_is_dead_lettered_once_and_not_retried(
     assert dead_letter_reasons(rig.broker, rig.queue) == {body["message_id"]: record}
     assert [f["message_id"] for f in error_records(caplog, rig.queue)] == [body["message_id"]]
     assert rig.dead_threads() == []
+
+
+def test_dead_letters_are_counted_by_reason_for_the_metrics(
+    make_harness: Callable[..., RabbitmqHarness],
+) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    observer = PrometheusMetrics(registry=registry)
+    observe.add_observer(observer)
+    try:
+        rig = make_harness(guarded=True)
+        rig.publish(b"[1, 2, 3]")  # not a message: the consumer dead-letters it
+        bad = valid_body(rig.queue)
+        bad["kwargs"]["n"] = "seven"  # a message whose value breaks the contract: the guard does
+        rig.publish(json.dumps(bad).encode())
+        rig.publish_good(1)
+        rig.start_worker(threads=2, worker_timeout=50)
+        wait_until(lambda: rig.counts() == (0, 0, 2), "two dead letters, nothing queued", WAIT_SECONDS, 0.05)
+        wait_until(lambda: len(rig.received) == 1, "the good message to run", WAIT_SECONDS, 0.05)
+    finally:
+        observe.remove_observer(observer)
+
+    def count(name: str, **labels: str) -> float:
+        value = registry.get_sample_value(name, {"queue_name": rig.queue, **labels})
+        return 0.0 if value is None else float(value)
+
+    dead = "actorschema_dead_letters_total"
+    assert count(dead, actor_name="?", reason="MessageMalformed") == 1
+    assert count(dead, actor_name="typed", reason="PayloadInvalid") == 1
+    rejected = "actorschema_rejected_messages_total"
+    assert count(rejected, side="worker", actor_name="?", reason="MessageMalformed") == 1
+    assert count(rejected, side="worker", actor_name="typed", reason="PayloadInvalid") == 1
+    # The guarded consumer measured both messages it decoded; the array never became one.
+    assert count("actorschema_message_size_bytes_count", side="worker", actor_name="typed") == 2

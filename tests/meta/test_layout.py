@@ -52,9 +52,10 @@ def top_level_imports(path: Path) -> set[str]:
                 target = node.module or ""
             if not target.startswith("actorschema"):
                 continue
-            for alias in node.names:  # ``from . import x`` may name a submodule
+            for alias in node.names:  # ``from . import x`` may name a submodule (a package or a module)
                 candidate = f"{target}.{alias.name}"
-                found.add(candidate if (PACKAGE.parent / candidate.replace(".", "/")).exists() else target)
+                where = PACKAGE.parent / candidate.replace(".", "/")
+                found.add(candidate if where.exists() or where.with_suffix(".py").exists() else target)
     found.discard(name)
     return found
 

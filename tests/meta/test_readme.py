@@ -18,19 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers.readme import BLOCK, README, ROOT, blocks
 
 import actorschema
 
 # Each README command runs in a new process (one pip-installs the package): minutes on two cores.
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
-
-
-def blocks(language: str) -> list[str]:
-    return [match.group(2) for match in BLOCK.finditer(README) if match.group(1) == language]
 
 
 def shown_output(index: int) -> str | None:
@@ -52,7 +45,9 @@ def run(command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 def test_readme_has_the_blocks_this_file_checks() -> None:
     assert len(blocks("python")) >= 1
     assert len(blocks("console")) >= 3
-    assert set(lang for lang, _ in BLOCK.findall(README)) <= {"python", "console", "text", "yaml"}
+    # promql blocks: their metric and label names are checked against a real worker's
+    # endpoint in tests/interop/test_metrics_worker.py.
+    assert set(lang for lang, _ in BLOCK.findall(README)) <= {"python", "console", "text", "yaml", "promql"}
 
 
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
