@@ -96,36 +96,51 @@ def stub_worker(stub_broker: StubBroker) -> Iterator[Worker]:
 
 
 class RedisServer:
-    """A private redis-server on a free loopback port."""
+    """A private redis-server on a free loopback port.
 
-    def __init__(self, binary: str) -> None:
+    Parameters:
+      binary: The redis-server to run.
+      persistent: Keep the data in an append-only file fsynced on every write, so that
+        :meth:`restart` (even after a SIGKILL) finds every write the server acknowledged.
+    """
+
+    def __init__(self, binary: str, *, persistent: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix="actorschema-redis-")
         self.log = open(os.path.join(self.dir, "redis.log"), "wb")  # noqa: SIM115
+        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else []
         for _attempt in range(5):
             self.port = free_port()
-            self.process = subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self.dir,
-                ],
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+            self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            self.command += self.persistence or ["--appendonly", "no"]
+            self.command += ["--dir", self.dir]
+            self.process = self._launch()
             if self._wait_ready():
                 return
             self.process.kill()
             self.process.wait()
         raise RuntimeError(f"redis-server did not start; see {self.log.name}")
+
+    def _launch(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    def restart(self, *, kill: bool = True, down_seconds: float = 0.0) -> None:
+        """Stop the server (SIGKILL by default: a crash) and start it again on the same port and data.
+
+        Parameters:
+          kill: SIGKILL (True) or SIGTERM (False, a clean shutdown).
+          down_seconds: How long to stay down before starting again.
+        """
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(10)
+        time.sleep(down_seconds)
+        self.process = self._launch()
+        if not self._wait_ready():
+            raise RuntimeError(f"redis-server did not restart; see {self.log.name}")
 
     @property
     def url(self) -> str:

@@ -1,0 +1,467 @@
+"""Faults with nothing lost: real Dramatiq worker processes on a real Redis and a real RabbitMQ.
+
+Each test runs ``dramatiq fault_app:setup`` (Dramatiq's own CLI, real worker
+processes) on a drop-in broker of :mod:`actorschema.brokers` with the
+gateway, feeds its queue from this process (valid messages through
+``actor.send``, with a few malformed bodies written raw among them), and
+injects one fault while the workers run:
+
+* a worker process killed with SIGKILL while it holds a batch;
+* the broker server restarted (Redis killed and restarted on its append-only
+  file, fsynced on every write; RabbitMQ stopped and booted again on its data
+  directory: durable queues, persistent messages, confirmed publishes);
+* every client connection dropped mid-stream (Redis ``CLIENT KILL``,
+  ``rabbitmqctl close_all_connections``).
+
+Then, counted by message id from the side store the actor appends to (see
+``fault_app``): every send that returned ran at least once, with typed
+arguments; the dead-letter queue holds exactly the malformed bodies, each
+with its reason, and no reason is left behind for a message that is not
+there; and the workers got there on their own: the ones not killed are still
+running, nobody restarted anything by hand. A message may run twice (a fault
+between the run and its ack): at-least-once is the contract, so duplicates are
+allowed and only reported by the assertion messages.
+
+Bounded: each test waits at most ``SETTLE_SECONDS`` for its messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import fault_app
+import pytest
+from conftest import RedisServer, need, wait_until
+from malformed import Item, valid_body
+from rabbitmq_server import RabbitmqServer
+
+from actorschema.deadletters import REASON_HEADER, reasons_key
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+#: How long a test waits for every accepted message to run after its fault.
+SETTLE_SECONDS = 20
+WHEN = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC)
+
+pytestmark = pytest.mark.slow
+
+
+class Faults:
+    """A queue fed from this process and consumed by Dramatiq CLI workers; what ran, what was refused.
+
+    Parameters:
+      kind: ``redis`` or ``rabbitmq``.
+      url: The server's URL.
+      tmp_path: Where the side store and the workers' logs go.
+      work_seconds: How long each run takes in the workers.
+    """
+
+    def __init__(self, kind: str, url: str, tmp_path: Path, *, work_seconds: float) -> None:
+        self.kind = kind
+        self.url = url
+        self.tmp_path = tmp_path
+        self.work_seconds = work_seconds
+        self.queue = f"faults_{uuid.uuid4().hex[:8]}"
+        self.store = tmp_path / "ran.jsonl"
+        self.store.touch()
+        # The producer: the same app (broker, gateway, actor) as the workers; it never consumes.
+        self.broker = fault_app.build(kind, url)
+        self.broker.emit_after("process_boot")
+        self.actor = fault_app.declare(self.broker, self.queue, str(self.store), 0)
+        if kind == "rabbitmq":
+            self.broker.declare_queue(self.queue, ensure=True)
+        #: message_id -> n of every send that returned: the broker accepted it.
+        self.accepted: dict[str, int] = {}
+        #: How many sends raised (the server was down or the connection dropped): not accepted.
+        self.failed_sends = 0
+        #: The malformed bodies the server accepted, by the id the dead-letter queue lists them under.
+        self.malformed: dict[str, bytes] = {}
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self._raw: Any = None
+        self._lock = threading.Lock()
+
+    # -- workers -------------------------------------------------------------
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """Start ``dramatiq fault_app:setup`` (one process, two threads) in a session of its own."""
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS), str(TESTS / "brokers")]),
+            "FAULT_BROKER": self.kind,
+            "FAULT_URL": self.url,
+            "FAULT_QUEUE": self.queue,
+            "FAULT_STORE": str(self.store),
+            "FAULT_WORK_SECONDS": str(self.work_seconds),
+        }
+        log = (self.tmp_path / f"worker-{len(self.workers)}.log").open("wb")
+        with log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "dramatiq", "fault_app:setup", "--processes", "1", "--threads", "2"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.workers.append(worker)
+        return worker
+
+    def logs(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")[-6_000:] for path in self.tmp_path.glob("worker-*.log")
+        )
+
+    def stop(self) -> None:
+        """Kill the workers (every verdict is in by then: a graceful stop would only cost seconds)."""
+        for worker in self.workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        with contextlib.suppress(Exception):
+            self.broker.close()
+        if self._raw is not None:
+            with contextlib.suppress(Exception):
+                self._raw.close()
+
+    # -- producing -----------------------------------------------------------
+
+    def send(self, n: int) -> None:
+        """Send message ``n``; it counts as accepted only if ``send`` returned."""
+        try:
+            message = self.actor.send(n=n, when=WHEN, item=Item(sku=f"sku-{n}", quantity=n))
+        except Exception:
+            with self._lock:
+                self.failed_sends += 1
+            return
+        with self._lock:
+            self.accepted[message.message_id] = n
+
+    def send_malformed(self, n: int) -> None:
+        """Write a body the worker must dead-letter: alternately undecodable and of the wrong type."""
+        rid = str(uuid.uuid4())
+        body = valid_body(self.queue, redis_message_id=rid if self.kind == "redis" else None)
+        body["actor_name"] = self.actor.actor_name
+        if n % 2:
+            encoded = b"\x00 not json " + rid.encode()
+        else:
+            body["kwargs"]["n"] = f"not a number {n}"
+            encoded = json.dumps(body).encode()
+        try:
+            if self.kind == "redis":
+                self._redis_raw(rid, encoded)
+            else:
+                self._rabbitmq_raw(encoded)
+        except Exception:
+            self._raw = None  # the server did not take it: not counted; reconnect next time
+            return
+        self.malformed[rid if self.kind == "redis" else encoded.decode(errors="replace")] = encoded
+
+    def _redis_raw(self, rid: str, body: bytes) -> None:
+        if self._raw is None:
+            import redis
+
+            self._raw = redis.Redis.from_url(self.url)
+        with self._raw.pipeline(transaction=True) as pipe:
+            pipe.hset(f"dramatiq:{self.queue}.msgs", rid, body)
+            pipe.rpush(f"dramatiq:{self.queue}", rid)
+            pipe.execute()
+
+    def _rabbitmq_raw(self, body: bytes) -> None:
+        import pika
+
+        if self._raw is None or not self._raw.is_open:
+            self._raw = pika.BlockingConnection(pika.URLParameters(self.url + "/%2F"))
+        channel = self._raw.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("", self.queue, body, pika.BasicProperties(delivery_mode=2))
+        channel.close()
+
+    def produce(self, *, interval: float, malformed_every: int) -> Callable[[], None]:
+        """Send from a thread, one message every ``interval`` seconds, every ``malformed_every``-th
+        malformed, until the returned function is called (it waits for the thread)."""
+        stop = threading.Event()
+
+        def run() -> None:
+            n = 0
+            while not stop.is_set():
+                if n % malformed_every == malformed_every - 1:
+                    self.send_malformed(n)
+                else:
+                    self.send(n)
+                n += 1
+                time.sleep(interval)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+
+        def stop_producing() -> None:
+            stop.set()
+            thread.join(SETTLE_SECONDS)
+            assert not thread.is_alive(), "the producer stopped"
+
+        return stop_producing
+
+    def wait_until_running(self) -> None:
+        """Send a few messages and wait until the workers have run them: they are up and consuming."""
+        first = len(self.accepted)
+        for n in range(-5, 0):
+            self.send(n)
+        assert len(self.accepted) == first + 5, "the server accepts sends"
+        wait_until(lambda: len(self.runs()) >= 5, "the workers to run their first messages", SETTLE_SECONDS)
+
+    # -- what happened -------------------------------------------------------
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run the workers recorded, in order."""
+        return [json.loads(line) for line in self.store.read_text().splitlines() if line]
+
+    def wait_for_every_accepted_message(self) -> list[dict[str, Any]]:
+        def done() -> bool:
+            return set(self.accepted) <= {run["id"] for run in self.runs()}
+
+        try:
+            wait_until(done, "every accepted message to run", SETTLE_SECONDS, interval=0.1)
+        except AssertionError:
+            missing = set(self.accepted) - {run["id"] for run in self.runs()}
+            raise AssertionError(
+                f"{len(missing)} of {len(self.accepted)} accepted messages never ran "
+                f"(n: {sorted(self.accepted[i] for i in missing)[:20]});\nworker logs:\n{self.logs()}"
+            ) from None
+        return self.runs()
+
+    def dead_letters(self) -> list[tuple[str, bytes, str | None]]:
+        """What the dead-letter queue holds: (id, body, reason text or None), read without consuming it."""
+        if self.kind == "redis":
+            client = self.broker.client  # type: ignore[attr-defined]
+            bodies = client.hgetall(f"dramatiq:{self.queue}.XQ.msgs")
+            reasons = client.hgetall(reasons_key("dramatiq", self.queue))
+            listed = client.zrange(f"dramatiq:{self.queue}.XQ", 0, -1)
+            assert set(listed) == set(bodies), "every listed dead letter has its body"
+            return [(rid.decode(), bodies[rid], _text(reasons.get(rid))) for rid in listed]
+        import pika
+
+        found = []
+        connection = pika.BlockingConnection(pika.URLParameters(self.url + "/%2F"))
+        try:
+            channel = connection.channel()
+            while True:
+                method, properties, body = channel.basic_get(f"{self.queue}.XQ", auto_ack=False)
+                if method is None:
+                    break
+                found.append(
+                    (body.decode(errors="replace"), body, (properties.headers or {}).get(REASON_HEADER))
+                )
+        finally:
+            connection.close()  # unacked: every message goes back
+        return found
+
+    def orphan_reasons(self) -> set[str]:
+        """Redis: reasons kept for ids that are not in the dead-letter queue."""
+        client = self.broker.client  # type: ignore[attr-defined]
+        kept = {key.decode() for key in client.hkeys(reasons_key("dramatiq", self.queue))}
+        return kept - {rid.decode() for rid in client.zrange(f"dramatiq:{self.queue}.XQ", 0, -1)}
+
+    def check(self, runs: list[dict[str, Any]]) -> Counter[str]:
+        """The verdicts every fault test shares; returns how often each message ran."""
+        times = Counter(run["id"] for run in runs)
+        assert set(self.accepted) <= set(times)
+        assert all(run["typed"] for run in runs), "every run got its typed arguments"
+        assert all(self.accepted.get(run["id"], run["n"]) == run["n"] for run in runs)
+
+        def settled() -> bool:
+            return {entry[0] for entry in self.dead_letters()} >= set(self.malformed)
+
+        wait_until(settled, "every malformed body to be dead-lettered", SETTLE_SECONDS, interval=0.1)
+        dead = self.dead_letters()
+        # Exactly the malformed bodies: no accepted message was dead-lettered by mistake.
+        assert {entry[0] for entry in dead} == set(self.malformed), self.logs()
+        assert all(body == self.malformed[key] for key, body, _ in dead), "dead letters keep their body"
+        assert all(reason is not None for _, _, reason in dead), "every dead letter says why"
+        if self.kind == "redis":
+            assert not self.orphan_reasons(), "no reason is left behind for a message that is not dead"
+        return times
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+def worker_pid_with(runs: Callable[[], list[dict[str, Any]]], at_least: int) -> tuple[int, str | None]:
+    """The pid (and broker id) of the first worker process that has run ``at_least`` messages."""
+    found: list[tuple[int, str | None]] = []
+
+    def some_worker_is_busy() -> bool:
+        counts = Counter((run["pid"], run["broker"]) for run in runs())
+        found.extend(key for key, count in counts.items() if count >= at_least)
+        return bool(found)
+
+    wait_until(some_worker_is_busy, f"a worker process to run {at_least} messages", SETTLE_SECONDS, 0.05)
+    return found[0]
+
+
+@pytest.fixture
+def persistent_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, on an append-only file fsynced on every write."""
+    server = RedisServer(need("redis-server"), persistent=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def faults_on(tmp_path: Path) -> Iterator[Callable[..., Faults]]:
+    made: list[Faults] = []
+
+    def make(kind: str, url: str, *, work_seconds: float = 0.02) -> Faults:
+        made.append(Faults(kind, url, tmp_path, work_seconds=work_seconds))
+        return made[-1]
+
+    yield make
+    for faults in made:
+        faults.stop()
+
+
+# -- a worker process killed with SIGKILL in the middle of a batch ------------
+
+
+@pytest.mark.redis
+def test_redis_worker_killed_mid_batch(
+    redis_server: RedisServer, redis_client: Any, faults_on: Callable[..., Faults]
+) -> None:
+    faults = faults_on("redis", redis_server.url, work_seconds=0.05)
+    for n in range(160):
+        if n % 20 == 19:
+            faults.send_malformed(n)
+        else:
+            faults.send(n)
+    first, second = faults.start_worker(), faults.start_worker()
+    pid, broker_id = worker_pid_with(faults.runs, at_least=8)
+    os.kill(pid, signal.SIGKILL)
+    held = redis_client.scard(f"dramatiq:__acks__.{broker_id}.{faults.queue}")
+    assert held > 0, "the killed worker held fetched, unacked messages"
+    runs = faults.wait_for_every_accepted_message()
+    times = faults.check(runs)
+    survivor = second if first.poll() is not None else first
+    assert survivor.poll() is None, "the other worker is still running"
+    assert any(run["pid"] != pid for run in runs), "the other worker ran messages"
+    assert faults.failed_sends == 0 and len(faults.accepted) == 152
+    assert sum(times.values()) - len(times) <= held, "only what the killed worker held ran twice"
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_worker_killed_mid_batch(
+    rabbitmq_server: RabbitmqServer, faults_on: Callable[..., Faults]
+) -> None:
+    faults = faults_on("rabbitmq", rabbitmq_server.url, work_seconds=0.05)
+    for n in range(160):
+        if n % 20 == 19:
+            faults.send_malformed(n)
+        else:
+            faults.send(n)
+    first, second = faults.start_worker(), faults.start_worker()
+    pid, _ = worker_pid_with(faults.runs, at_least=8)
+    os.kill(pid, signal.SIGKILL)
+    runs = faults.wait_for_every_accepted_message()
+    faults.check(runs)
+    survivor = second if first.poll() is not None else first
+    assert survivor.poll() is None, "the other worker is still running"
+    assert any(run["redelivered"] for run in runs), "the killed worker's unacked messages were redelivered"
+    assert faults.failed_sends == 0 and len(faults.accepted) == 152
+
+
+# -- the broker server restarted while workers run ----------------------------
+
+
+@pytest.mark.redis
+def test_redis_server_restarted_while_workers_run(
+    persistent_redis: RedisServer, faults_on: Callable[..., Faults]
+) -> None:
+    faults = faults_on("redis", persistent_redis.url)
+    worker = faults.start_worker()
+    faults.wait_until_running()
+    stop_producing = faults.produce(interval=0.01, malformed_every=15)
+    time.sleep(0.5)
+    persistent_redis.restart(kill=True, down_seconds=1.0)
+    restarted = len(faults.accepted)
+    time.sleep(1.0)
+    stop_producing()
+    runs = faults.wait_for_every_accepted_message()
+    faults.check(runs)
+    assert faults.failed_sends > 0, "sends failed while the server was down"
+    assert len(faults.accepted) > restarted, "sends were accepted again after the restart"
+    assert worker.poll() is None, "the worker recovered on its own"
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_server_restarted_while_workers_run(
+    rabbitmq_server: RabbitmqServer, faults_on: Callable[..., Faults]
+) -> None:
+    faults = faults_on("rabbitmq", rabbitmq_server.url)
+    worker = faults.start_worker()
+    faults.wait_until_running()
+    stop_producing = faults.produce(interval=0.02, malformed_every=15)
+    time.sleep(0.5)
+    rabbitmq_server.restart()
+    restarted = len(faults.accepted)
+    time.sleep(1.0)
+    stop_producing()
+    runs = faults.wait_for_every_accepted_message()
+    faults.check(runs)
+    assert faults.failed_sends > 0, "sends failed while the server was down"
+    assert len(faults.accepted) > restarted, "sends were accepted again after the restart"
+    assert worker.poll() is None, "the worker recovered on its own"
+
+
+# -- every connection dropped mid-stream ---------------------------------------
+
+
+@pytest.mark.redis
+def test_redis_connections_dropped_mid_stream(
+    redis_server: RedisServer, redis_client: Any, faults_on: Callable[..., Faults]
+) -> None:
+    faults = faults_on("redis", redis_server.url)
+    worker = faults.start_worker()
+    faults.wait_until_running()
+    stop_producing = faults.produce(interval=0.005, malformed_every=10)
+    killed = 0
+    for _ in range(40):
+        killed += redis_client.client_kill_filter(_type="normal", skipme=True)
+        time.sleep(0.05)
+    stop_producing()
+    runs = faults.wait_for_every_accepted_message()
+    faults.check(runs)
+    assert killed > 0, "connections were dropped"
+    assert worker.poll() is None, "the worker recovered on its own"
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_connections_dropped_mid_stream(
+    rabbitmq_server: RabbitmqServer, faults_on: Callable[..., Faults]
+) -> None:
+    faults = faults_on("rabbitmq", rabbitmq_server.url)
+    worker = faults.start_worker()
+    faults.wait_until_running()
+    stop_producing = faults.produce(interval=0.01, malformed_every=10)
+    closed = 0
+    for _ in range(2):
+        time.sleep(0.3)
+        output = rabbitmq_server.ctl("close_all_connections", "actorschema fault test").stdout
+        closed += int(output.rsplit("Closed", 1)[-1].split()[0])
+    stop_producing()
+    runs = faults.wait_for_every_accepted_message()
+    faults.check(runs)
+    assert closed > 0, "connections were dropped"
+    assert worker.poll() is None, "the worker recovered on its own"
