@@ -20,7 +20,7 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
-from rabbitmq_server import RABBITMQ_SERVER, RabbitmqServer
+from rabbitmq_server import RABBITMQ_SERVER, RabbitmqServer, listening_port
 
 from actorschema import PayloadGateway
 
@@ -109,7 +109,8 @@ class RedisServer:
         self.log = open(os.path.join(self.dir, "redis.log"), "wb")  # noqa: SIM115
         self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else []
         for _attempt in range(5):
-            self.port = free_port()
+            # A server that is restarted needs a port no reconnecting client can take (see listening_port).
+            self.port = listening_port() if persistent else free_port()
             self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
             self.command += self.persistence or ["--appendonly", "no"]
             self.command += ["--dir", self.dir]

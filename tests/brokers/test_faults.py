@@ -32,6 +32,7 @@ import datetime
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -190,6 +191,28 @@ class Faults:
         channel.basic_publish("", self.queue, body, pika.BasicProperties(delivery_mode=2))
         channel.close()
 
+    def enqueue_raw_batch(self, bodies: list[bytes], *, first_n: int) -> list[str]:
+        """Redis: list one batch in one transaction, so that one fetch takes it whole; returns its ids.
+
+        An empty body stands for a valid message (counted as accepted); any other is malformed.
+        """
+        rids = [str(uuid.uuid4()) for _ in bodies]
+        encoded = []
+        for n, (rid, body) in enumerate(zip(rids, bodies, strict=True), start=first_n):
+            if body:
+                self.malformed[rid] = body
+                encoded.append(body)
+                continue
+            message = valid_body(self.queue, n=n, redis_message_id=rid)
+            self.accepted[message["message_id"]] = n
+            encoded.append(json.dumps(message).encode())
+        with self.broker.client.pipeline(transaction=True) as pipe:  # type: ignore[attr-defined]
+            for rid, body in zip(rids, encoded, strict=True):
+                pipe.hset(f"dramatiq:{self.queue}.msgs", rid, body)
+            pipe.rpush(f"dramatiq:{self.queue}", *rids)
+            pipe.execute()
+        return rids
+
     def produce(self, *, interval: float, malformed_every: int) -> Callable[[], None]:
         """Send from a thread, one message every ``interval`` seconds, every ``malformed_every``-th
         malformed, until the returned function is called (it waits for the thread)."""
@@ -311,6 +334,79 @@ def worker_pid_with(runs: Callable[[], list[dict[str, Any]]], at_least: int) -> 
 
     wait_until(some_worker_is_busy, f"a worker process to run {at_least} messages", SETTLE_SECONDS, 0.05)
     return found[0]
+
+
+class CuttingProxy:
+    """A TCP proxy to a server that drops a connection at a chosen command: a network fault on cue.
+
+    ``cut(*markers)`` arms a one-shot fault on the next request (client to
+    server bytes) containing every marker: the connection is reset before the
+    request reaches the server, or, with ``after_reply=True``, once the
+    server has executed it but before its reply reaches the client (the
+    client then cannot know that it ran).
+
+    Parameters:
+      upstream_port: The server's port on 127.0.0.1.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.armed: list[tuple[tuple[bytes, ...], bool]] = []
+        #: How many armed faults fired.
+        self.cuts = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def cut(self, *markers: bytes, after_reply: bool = False) -> None:
+        with self.lock:
+            self.armed.append((markers, after_reply))
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(("127.0.0.1", self.upstream_port))
+            muted = threading.Event()
+            threading.Thread(target=self._requests, args=(client, server, muted), daemon=True).start()
+            threading.Thread(target=self._replies, args=(server, client, muted), daemon=True).start()
+
+    def _fault(self, data: bytes) -> tuple[tuple[bytes, ...], bool] | None:
+        with self.lock:
+            for rule in self.armed:
+                if all(marker in data for marker in rule[0]):
+                    self.armed.remove(rule)
+                    self.cuts += 1
+                    return rule
+        return None
+
+    def _requests(self, client: socket.socket, server: socket.socket, muted: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                rule = self._fault(data)
+                if rule is not None:
+                    if rule[1]:  # after the reply: let the server execute it, drop what it answers
+                        muted.set()
+                        server.sendall(data)
+                        time.sleep(0.2)
+                    break
+                server.sendall(data)
+        for end in (client, server):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv
+            end.close()
+
+    def _replies(self, server: socket.socket, client: socket.socket, muted: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while data := server.recv(65536):
+                if not muted.is_set():
+                    client.sendall(data)
 
 
 @pytest.fixture
@@ -465,3 +561,42 @@ def test_rabbitmq_connections_dropped_mid_stream(
     faults.check(runs)
     assert closed > 0, "connections were dropped"
     assert worker.poll() is None, "the worker recovered on its own"
+
+
+@pytest.mark.redis
+def test_redis_connection_dropped_at_the_worst_moments(
+    redis_server: RedisServer, redis_client: Any, faults_on: Callable[..., Faults]
+) -> None:
+    """Drops timed where Dramatiq's own Redis consumer strands a fetched batch in a running worker.
+
+    1. While the consumer dead-letters the first body of a batch (its reason is
+       being stored): the rest of the batch was fetched but never handed out.
+    2. After a fetch ran on the server, before its reply arrives: the batch is
+       in the worker's acks set, and the worker never learnt its ids.
+
+    Maintenance gives such ids back only when the worker's heartbeat is stale,
+    which never happens while it runs: the worker must requeue them itself.
+    """
+    proxy = CuttingProxy(redis_server.port)
+    try:
+        faults = faults_on("redis", f"redis://127.0.0.1:{proxy.port}/0")
+        worker = faults.start_worker()
+        faults.wait_until_running()
+
+        proxy.cut(b"XQ.reasons")
+        batch = [b"\x00 not json"] + [b""] * 3
+        first = faults.enqueue_raw_batch(batch, first_n=100)
+        wait_until(lambda: proxy.cuts == 1, "the drop while the consumer stores a reason", SETTLE_SECONDS)
+        runs = faults.wait_for_every_accepted_message()
+
+        # The Lua dispatch's arguments as sent: "fetch", a timestamp, then the queue (not its .DQ).
+        queue = f"${len(faults.queue)}\r\n{faults.queue}\r\n".encode()
+        proxy.cut(b"$5\r\nfetch\r\n", queue, after_reply=True)
+        faults.enqueue_raw_batch([b""] * 4, first_n=200)
+        wait_until(lambda: proxy.cuts == 2, "the drop after a fetch ran", SETTLE_SECONDS)
+        runs = faults.wait_for_every_accepted_message()
+        faults.check(runs)
+        assert set(faults.malformed) == {first[0]}
+        assert worker.poll() is None, "the worker recovered on its own"
+    finally:
+        proxy.close()
