@@ -191,12 +191,14 @@ class Faults:
         channel.basic_publish("", self.queue, body, pika.BasicProperties(delivery_mode=2))
         channel.close()
 
-    def enqueue_raw_batch(self, bodies: list[bytes], *, first_n: int) -> list[str]:
+    def enqueue_raw_batch(
+        self, bodies: list[bytes], *, first_n: int, rids: list[str] | None = None
+    ) -> list[str]:
         """Redis: list one batch in one transaction, so that one fetch takes it whole; returns its ids.
 
         An empty body stands for a valid message (counted as accepted); any other is malformed.
         """
-        rids = [str(uuid.uuid4()) for _ in bodies]
+        rids = rids or [str(uuid.uuid4()) for _ in bodies]
         encoded = []
         for n, (rid, body) in enumerate(zip(rids, bodies, strict=True), start=first_n):
             if body:
@@ -576,6 +578,9 @@ def test_redis_connection_dropped_at_the_worst_moments(
 
     Maintenance gives such ids back only when the worker's heartbeat is stale,
     which never happens while it runs: the worker must requeue them itself.
+
+    3. While the worker-side check stores why it dead-letters a message: the
+       nack that follows succeeds on a new connection, so the reason must too.
     """
     proxy = CuttingProxy(redis_server.port)
     try:
@@ -595,8 +600,15 @@ def test_redis_connection_dropped_at_the_worst_moments(
         faults.enqueue_raw_batch([b""] * 4, first_n=200)
         wait_until(lambda: proxy.cuts == 2, "the drop after a fetch ran", SETTLE_SECONDS)
         runs = faults.wait_for_every_accepted_message()
+
+        proxy.cut(b"XQ.reasons")
+        wrong = str(uuid.uuid4())
+        body = valid_body(faults.queue, redis_message_id=wrong)
+        body["kwargs"]["n"] = "not a number"
+        faults.enqueue_raw_batch([json.dumps(body).encode()], first_n=300, rids=[wrong])
+        wait_until(lambda: proxy.cuts == 3, "the drop while the check stores a reason", SETTLE_SECONDS)
         faults.check(runs)
-        assert set(faults.malformed) == {first[0]}
+        assert set(faults.malformed) == {first[0], wrong}
         assert worker.poll() is None, "the worker recovered on its own"
     finally:
         proxy.close()
