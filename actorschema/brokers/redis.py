@@ -72,8 +72,8 @@ class _GuardedRedisConsumer(_RedisConsumer):
 
     def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
-        #: Ids this consumer fetched and has not handed out or dead-lettered.
-        self.undelivered: set[str] = set()
+        #: Ids this consumer fetched and has not handed out or dead-lettered, in fetched order.
+        self.undelivered: dict[str, None] = {}
         self.recovered = False
 
     # Dramatiq's __next__ with two changes: bodies are admitted (decoded and checked) per
@@ -88,7 +88,7 @@ class _GuardedRedisConsumer(_RedisConsumer):
                     message = self.message_cache.pop(0)
                     self.misses = 0
                     self.queued_message_ids.add(message.message_id)
-                    self.undelivered.discard(message.options["redis_message_id"])
+                    self.undelivered.pop(message.options["redis_message_id"], None)
                     return MessageProxy(message)
                 fetched: list[tuple[str, bytes | None]] = []
                 if self.outstanding_message_count < self.prefetch:
@@ -133,18 +133,18 @@ class _GuardedRedisConsumer(_RedisConsumer):
     def close(self) -> None:
         # What this consumer fetched and never handed out: give it back now if the server
         # answers, else leave it to the next consumer's _requeue_stranded.
-        undelivered, self.undelivered = self.undelivered, set()
+        undelivered, self.undelivered = list(self.undelivered), {}
         self.message_cache = []
         if not undelivered:
             return
         with self.broker.held_lock:
-            self.broker.held[self.queue_name] -= undelivered
+            self.broker.held[self.queue_name].difference_update(undelivered)
         # Never raise: Dramatiq's consumer thread calls close() outside its error handling.
         with contextlib.suppress(redis.RedisError):
             self.broker.do_requeue(self.queue_name, *undelivered)
 
     def _finished(self, rid: Any) -> None:
-        self.undelivered.discard(rid)
+        self.undelivered.pop(rid, None)
         with self.broker.held_lock:
             self.broker.held[self.queue_name].discard(rid)
 
@@ -172,10 +172,10 @@ class _GuardedRedisConsumer(_RedisConsumer):
             broker.scripts["dispatch"](keys=[namespace], args=arguments, client=pipe)
             ids, bodies = pipe.execute()
         fetched = list(zip(map(text_of, ids), bodies, strict=False))
-        rids = {rid for rid, _ in fetched}
+        rids = [rid for rid, _ in fetched]
         with broker.held_lock:
-            broker.held[self.queue_name] |= rids
-        self.undelivered |= rids
+            broker.held[self.queue_name].update(rids)
+        self.undelivered.update(dict.fromkeys(rids))
         return fetched
 
     def _admit(self, fetched: list[tuple[str, bytes | None]]) -> list[Message[Any]]:
