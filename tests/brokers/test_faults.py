@@ -417,6 +417,12 @@ class CuttingProxy:
                     client.sendall(data)
 
 
+def parent_of(pid: int) -> int:
+    """The parent pid of ``pid`` (Linux): which ``dramatiq`` CLI a worker process belongs to."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
 @pytest.fixture
 def persistent_redis() -> Iterator[RedisServer]:
     """A redis-server of this test's own, on an append-only file fsynced on every write."""
@@ -453,12 +459,14 @@ def test_redis_worker_killed_mid_batch(
             faults.send(n)
     first, second = faults.start_worker(), faults.start_worker()
     pid, broker_id = worker_pid_with(faults.runs, at_least=8)
+    killed_cli = parent_of(pid)
     os.kill(pid, signal.SIGKILL)
     held = redis_client.scard(f"dramatiq:__acks__.{broker_id}.{faults.queue}")
     assert held > 0, "the killed worker held fetched, unacked messages"
     runs = faults.wait_for_every_accepted_message()
     times = faults.check(runs)
-    survivor = second if first.poll() is not None else first
+    assert killed_cli in (first.pid, second.pid)
+    survivor = second if killed_cli == first.pid else first
     assert survivor.poll() is None, "the other worker is still running"
     assert any(run["pid"] != pid for run in runs), "the other worker ran messages"
     assert faults.failed_sends == 0 and len(faults.accepted) == 152
@@ -477,10 +485,12 @@ def test_rabbitmq_worker_killed_mid_batch(
             faults.send(n)
     first, second = faults.start_worker(), faults.start_worker()
     pid, _ = worker_pid_with(faults.runs, at_least=8)
+    killed_cli = parent_of(pid)
     os.kill(pid, signal.SIGKILL)
     runs = faults.wait_for_every_accepted_message()
     faults.check(runs)
-    survivor = second if first.poll() is not None else first
+    assert killed_cli in (first.pid, second.pid)
+    survivor = second if killed_cli == first.pid else first
     assert survivor.poll() is None, "the other worker is still running"
     assert any(run["redelivered"] for run in runs), "the killed worker's unacked messages were redelivered"
     assert faults.failed_sends == 0 and len(faults.accepted) == 152
