@@ -669,3 +669,18 @@ def test_a_new_consumer_requeues_a_batch_whose_fetch_reply_was_lost(
     fetched = sorted(next(consumer).options["redis_message_id"] for _ in range(3))
     assert fetched == sorted(rids), "the two stranded ids came back to the queue and were fetched"
     assert rig.broker.held[rig.queue] == set(rids)
+
+
+def test_a_new_delay_queue_consumer_requeues_what_waited_for_its_eta(
+    make_rig: Callable[..., RedisRig],
+) -> None:
+    rig = make_rig()
+    kwargs = {"n": 1, "when": WHEN, "item": Item(sku="a-1", quantity=2)}
+    sent = rig.actor.send_with_options(kwargs=kwargs, delay=60_000)
+    delay_queue = f"{rig.queue}.DQ"
+    consumer = rig.broker.consume(delay_queue, prefetch=2, timeout=100)
+    assert next(consumer).message_id == sent.message_id
+    # Dramatiq's consumer thread keeps it in memory until its eta, and drops that memory on a
+    # connection error before it makes a new consumer.
+    consumer = rig.broker.consume(delay_queue, prefetch=2, timeout=100)
+    assert next(consumer).message_id == sent.message_id, "the new consumer fetched it again"

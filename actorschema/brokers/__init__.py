@@ -13,8 +13,9 @@ it cannot protect the consumer itself. With Dramatiq's own brokers:
 * on Redis, a body without the ``redis_message_id`` it is stored under runs,
   cannot be acked, and runs again after every restart;
 * on Redis, a connection error strands what the consumer had fetched and not
-  yet handed out (or a batch whose reply the dropped connection lost) in the
-  worker's acks set: it runs only after that worker stops.
+  yet handed out (or a batch whose reply the dropped connection lost), and
+  the delayed messages waiting for their eta, in the worker's acks set: they
+  run only after that worker stops.
 
 These subclasses decode each body strictly and check its envelope (see
 :mod:`actorschema.envelope`) in the consumer, before Dramatiq touches it. A

@@ -14,10 +14,12 @@ after a connection error, and whatever the old one had fetched but not handed
 to a worker thread (the rest of a batch, or a whole batch whose reply the
 dropped connection lost) stays in this worker's ``__acks__`` set: the
 broker's maintenance gives such ids back only once the worker's heartbeat is
-stale, so a worker that keeps running never runs them. This broker keeps, per
-queue, the ids its consumers fetched and have not finished (acked, nacked,
-requeued); each new consumer first requeues every id in its acks set that is
-not among them.
+stale, so a worker that keeps running never runs them; nor the delayed
+messages waiting for their eta, which Dramatiq's consumer thread drops from
+memory on a connection error. This broker keeps, per queue, the ids its
+consumers fetched and have not finished (acked, nacked, requeued); each new
+consumer first requeues every id in its acks set that is not among them (on
+a delay queue: every id).
 """
 
 from __future__ import annotations
@@ -107,6 +109,11 @@ class _GuardedRedisConsumer(_RedisConsumer):
         acks = f"{broker.namespace}:__acks__.{broker.broker_id}.{self.queue_name}"
         listed = {text_of(rid) for rid in broker.client.smembers(acks)}
         with broker.held_lock:
+            if self.queue_name.endswith(".DQ"):
+                # A delay queue's messages wait for their eta in the consumer thread, which
+                # requeues or (after a connection error) drops them before it makes a new
+                # consumer: none is held any more.
+                broker.held[self.queue_name].clear()
             stranded = listed - broker.held[self.queue_name]
         if stranded:
             broker.do_requeue(self.queue_name, *stranded)

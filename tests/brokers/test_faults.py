@@ -142,10 +142,11 @@ class Faults:
 
     # -- producing -----------------------------------------------------------
 
-    def send(self, n: int) -> None:
-        """Send message ``n``; it counts as accepted only if ``send`` returned."""
+    def send(self, n: int, *, delay: int | None = None) -> None:
+        """Send message ``n`` (``delay`` ms later); it counts as accepted only if the send returned."""
         try:
-            message = self.actor.send(n=n, when=WHEN, item=Item(sku=f"sku-{n}", quantity=n))
+            kwargs = {"n": n, "when": WHEN, "item": Item(sku=f"sku-{n}", quantity=n)}
+            message = self.actor.send_with_options(kwargs=kwargs, delay=delay)
         except Exception:
             with self._lock:
                 self.failed_sends += 1
@@ -596,6 +597,9 @@ def test_redis_connection_dropped_at_the_worst_moments(
 
     3. While the worker-side check stores why it dead-letters a message: the
        nack that follows succeeds on a new connection, so the reason must too.
+    4. While a delayed message waits in the worker for its eta: Dramatiq drops
+       its in-memory delay queue on a connection error, and the message stays
+       in the acks set of ``<queue>.DQ``.
     """
     proxy = CuttingProxy(redis_server.port)
     try:
@@ -622,6 +626,13 @@ def test_redis_connection_dropped_at_the_worst_moments(
         body["kwargs"]["n"] = "not a number"
         faults.enqueue_raw_batch([json.dumps(body).encode()], first_n=300, rids=[wrong])
         wait_until(lambda: proxy.cuts == 3, "the drop while the check stores a reason", SETTLE_SECONDS)
+
+        faults.send(400, delay=1_500)
+        delayed = f"dramatiq:__acks__.*.{faults.queue}.DQ"
+        wait_until(lambda: any(map(redis_client.scard, redis_client.keys(delayed))), "the delay", 5)
+        proxy.cut(b"$5\r\nfetch\r\n", f"{faults.queue}.DQ\r\n".encode())
+        wait_until(lambda: proxy.cuts == 4, "the drop while the message waits for its eta", SETTLE_SECONDS)
+        runs = faults.wait_for_every_accepted_message()
         faults.check(runs)
         assert set(faults.malformed) == {first[0], wrong}
         assert worker.poll() is None, "the worker recovered on its own"
