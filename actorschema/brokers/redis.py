@@ -133,9 +133,17 @@ class _GuardedRedisConsumer(_RedisConsumer):
 
     def requeue(self, messages: Any) -> None:
         messages = list(messages)
-        super().requeue(messages)  # type: ignore[no-untyped-call]
-        for message in messages:
-            self._finished(message.options.get("redis_message_id"))
+        try:
+            super().requeue(messages)  # type: ignore[no-untyped-call]
+        except redis.ConnectionError as error:
+            # Dramatiq's consumer thread requeues its delayed messages after an unexpected
+            # error and catches only ConnectionClosed there: anything else kills the thread,
+            # and the queue is consumed no more. Given back or not, nobody holds them now:
+            # the next consumer requeues what is still in the acks set.
+            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+        finally:
+            for message in messages:
+                self._finished(message.options.get("redis_message_id"))
 
     def close(self) -> None:
         # What this consumer fetched and never handed out: give it back now if the server

@@ -349,10 +349,12 @@ class CuttingProxy:
     """A TCP proxy to a server that drops a connection at a chosen command: a network fault on cue.
 
     ``cut(*markers)`` arms a one-shot fault on the next request (client to
-    server bytes) containing every marker: the connection is reset before the
+    server bytes) containing every marker: the connection is closed before the
     request reaches the server, or, with ``after_reply=True``, once the
     server has executed it but before its reply reaches the client (the
-    client then cannot know that it ran).
+    client then cannot know that it ran). With ``down_seconds``, the server
+    then stays unreachable that long: every connection is closed, new ones
+    are closed as soon as they are accepted.
 
     Parameters:
       upstream_port: The server's port on 127.0.0.1.
@@ -362,15 +364,17 @@ class CuttingProxy:
         self.upstream_port = upstream_port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.armed: list[tuple[tuple[bytes, ...], bool]] = []
+        self.armed: list[tuple[tuple[bytes, ...], bool, float]] = []
         #: How many armed faults fired.
         self.cuts = 0
+        self.down_until = 0.0
+        self.open: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._serve, daemon=True).start()
 
-    def cut(self, *markers: bytes, after_reply: bool = False) -> None:
+    def cut(self, *markers: bytes, after_reply: bool = False, down_seconds: float = 0.0) -> None:
         with self.lock:
-            self.armed.append((markers, after_reply))
+            self.armed.append((markers, after_reply, down_seconds))
 
     def close(self) -> None:
         self.listener.close()
@@ -381,12 +385,17 @@ class CuttingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # closed
+            if time.monotonic() < self.down_until:
+                _drop(client)
+                continue
             server = socket.create_connection(("127.0.0.1", self.upstream_port))
+            with self.lock:
+                self.open += [client, server]
             muted = threading.Event()
             threading.Thread(target=self._requests, args=(client, server, muted), daemon=True).start()
             threading.Thread(target=self._replies, args=(server, client, muted), daemon=True).start()
 
-    def _fault(self, data: bytes) -> tuple[tuple[bytes, ...], bool] | None:
+    def _fault(self, data: bytes) -> tuple[tuple[bytes, ...], bool, float] | None:
         with self.lock:
             for rule in self.armed:
                 if all(marker in data for marker in rule[0]):
@@ -399,23 +408,35 @@ class CuttingProxy:
         with contextlib.suppress(OSError):
             while data := client.recv(65536):
                 rule = self._fault(data)
-                if rule is not None:
-                    if rule[1]:  # after the reply: let the server execute it, drop what it answers
-                        muted.set()
-                        server.sendall(data)
-                        time.sleep(0.2)
-                    break
-                server.sendall(data)
-        for end in (client, server):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv
-            end.close()
+                if rule is None:
+                    server.sendall(data)
+                    continue
+                _, after_reply, down_seconds = rule
+                if after_reply:  # let the server execute it, drop what it answers
+                    muted.set()
+                    server.sendall(data)
+                    time.sleep(0.2)
+                if down_seconds:
+                    self.down_until = time.monotonic() + down_seconds
+                    with self.lock:
+                        everything, self.open = self.open, []
+                    for end in everything:
+                        _drop(end)
+                break
+        _drop(client)
+        _drop(server)
 
     def _replies(self, server: socket.socket, client: socket.socket, muted: threading.Event) -> None:
         with contextlib.suppress(OSError):
             while data := server.recv(65536):
                 if not muted.is_set():
                     client.sendall(data)
+
+
+def _drop(end: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        end.shutdown(socket.SHUT_RDWR)  # wakes a recv blocked on it in another thread
+    end.close()
 
 
 def parent_of(pid: int) -> int:
@@ -632,6 +653,16 @@ def test_redis_connection_dropped_at_the_worst_moments(
         wait_until(lambda: any(map(redis_client.scard, redis_client.keys(delayed))), "the delay", 5)
         proxy.cut(b"$5\r\nfetch\r\n", f"{faults.queue}.DQ\r\n".encode())
         wait_until(lambda: proxy.cuts == 4, "the drop while the message waits for its eta", SETTLE_SECONDS)
+        runs = faults.wait_for_every_accepted_message()
+
+        faults.send(500, delay=1_500)
+        faults.send(501, delay=1_500)
+        wait_until(lambda: sum(map(redis_client.scard, redis_client.keys(delayed))) == 2, "the delays", 5)
+        # Moving the first to the queue fails, and the server stays out of reach while Dramatiq's
+        # consumer thread gives the second back.
+        moved = b"$7\r\nenqueue\r\n"
+        proxy.cut(moved, f"${len(faults.queue)}\r\n{faults.queue}\r\n".encode(), down_seconds=1.0)
+        wait_until(lambda: proxy.cuts == 5, "the drop while the delayed messages move", SETTLE_SECONDS)
         runs = faults.wait_for_every_accepted_message()
         faults.check(runs)
         assert set(faults.malformed) == {first[0], wrong}
