@@ -220,7 +220,8 @@ class Faults:
 
     def produce(self, *, interval: float, malformed_every: int) -> Callable[[], None]:
         """Send from a thread, one message every ``interval`` seconds, every ``malformed_every``-th
-        malformed, until the returned function is called (it waits for the thread)."""
+        malformed and every 7th delayed by 300 ms, until the returned function is called (it waits
+        for the thread)."""
         stop = threading.Event()
 
         def run() -> None:
@@ -229,7 +230,7 @@ class Faults:
                 if n % malformed_every == malformed_every - 1:
                     self.send_malformed(n)
                 else:
-                    self.send(n)
+                    self.send(n, delay=300 if n % 7 == 3 else None)
                 n += 1
                 time.sleep(interval)
 
@@ -482,8 +483,17 @@ def test_redis_worker_killed_mid_batch(
     first, second = faults.start_worker(), faults.start_worker()
     pid, broker_id = worker_pid_with(faults.runs, at_least=8)
     killed_cli = parent_of(pid)
+    acks = f"dramatiq:__acks__.{broker_id}.{faults.queue}"
+    # Frozen, it cannot ack: kill it at an instant it holds fetched, unacked messages.
+    held = 0
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while not held and time.monotonic() < deadline:
+        os.kill(pid, signal.SIGSTOP)
+        held = redis_client.scard(acks)
+        if not held:
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.01)
     os.kill(pid, signal.SIGKILL)
-    held = redis_client.scard(f"dramatiq:__acks__.{broker_id}.{faults.queue}")
     assert held > 0, "the killed worker held fetched, unacked messages"
     runs = faults.wait_for_every_accepted_message()
     times = faults.check(runs)
