@@ -78,8 +78,9 @@ class _GuardedRedisConsumer(_RedisConsumer):
         self.undelivered: dict[str, None] = {}
         self.recovered = False
 
-    # Dramatiq's __next__ with two changes: bodies are admitted (decoded and checked) per
-    # fetched batch, and the cache holds the admitted Messages instead of raw bodies.
+    # Dramatiq's __next__ with three changes: bodies are admitted (decoded and checked) per
+    # fetched batch, the cache holds the admitted Messages instead of raw bodies, and a new
+    # consumer first requeues what its predecessors stranded.
     def __next__(self) -> Any:
         try:
             if not self.recovered:
@@ -148,6 +149,7 @@ class _GuardedRedisConsumer(_RedisConsumer):
     def close(self) -> None:
         # What this consumer fetched and never handed out: give it back now if the server
         # answers, else leave it to the next consumer's _requeue_stranded.
+        super().close()
         undelivered, self.undelivered = list(self.undelivered), {}
         self.message_cache = []
         if not undelivered:
