@@ -25,7 +25,6 @@ a delay queue: every id).
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections import defaultdict
@@ -35,19 +34,18 @@ import redis
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker as _RedisBroker
-from dramatiq.brokers.redis import _RedisConsumer
-from dramatiq.common import compute_backoff, current_millis
+from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 
-from ..deadletters import reason_text, store_redis_reason, text_of
-from ..envelope import decode_message
+from .._dramatiq import RedisConsumer, redis_acks_key, redis_fetch_arguments, redis_max_unpack_size
+from ..consume.deadletters import reason_text, store_redis_reason, text_of
+from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, Violation
-from ..gateway import log_rejection
+from ..log import log_rejection, logger
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["RedisBroker"]
 
-logger = logging.getLogger("actorschema")
 
 _ID_HINT = "a fresh id per enqueue: the field under which the body is stored in <queue>.msgs"
 
@@ -69,7 +67,7 @@ class RedisBroker(_RedisBroker):
         return _GuardedRedisConsumer
 
 
-class _GuardedRedisConsumer(_RedisConsumer):
+class _GuardedRedisConsumer(RedisConsumer):
     broker: Any
 
     def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
@@ -107,8 +105,7 @@ class _GuardedRedisConsumer(_RedisConsumer):
     def _requeue_stranded(self) -> None:
         """Put back what this worker fetched from the queue and no consumer of it holds any more."""
         broker = self.broker
-        acks = f"{broker.namespace}:__acks__.{broker.broker_id}.{self.queue_name}"
-        listed = {text_of(rid) for rid in broker.client.smembers(acks)}
+        listed = {text_of(rid) for rid in broker.client.smembers(redis_acks_key(broker, self.queue_name))}
         with broker.held_lock:
             if self.queue_name.endswith(".DQ"):
                 # A delay queue's messages wait for their eta in the consumer thread, which
@@ -171,19 +168,9 @@ class _GuardedRedisConsumer(_RedisConsumer):
         Inside one MULTI, ``LRANGE`` reads the ids ``fetch`` then pops, in the same order.
         """
         broker = self.broker
-        count = min(count, broker._max_unpack_size())
+        count = min(count, redis_max_unpack_size(broker))
         namespace = broker.namespace
-        arguments = [
-            "fetch",
-            current_millis(),
-            self.queue_name,
-            broker.broker_id,
-            broker.heartbeat_timeout,
-            broker.dead_message_ttl,
-            broker._should_do_maintenance("fetch"),
-            broker._max_unpack_size(),
-            count,
-        ]
+        arguments = redis_fetch_arguments(broker, self.queue_name, count)
         with broker.client.pipeline(transaction=True) as pipe:
             pipe.lrange(f"{namespace}:{self.queue_name}", 0, count - 1)
             broker.scripts["dispatch"](keys=[namespace], args=arguments, client=pipe)

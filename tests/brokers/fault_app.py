@@ -1,6 +1,6 @@
 """The app the fault tests run under Dramatiq's own CLI: ``dramatiq fault_app:setup``.
 
-One actor, ``typed(n, when, item)`` (the actor of ``tests/malformed.py``), on
+One actor, ``typed(n, when, item)`` (the actor of ``tests/helpers/malformed.py``), on
 a drop-in broker of :mod:`actorschema.brokers` with the gateway. Each run
 appends one JSON line to a side store (a file opened with ``O_APPEND``, so
 the lines of several worker processes never interleave): the message id, its
@@ -29,7 +29,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
-from malformed import Item
+from helpers.malformed import Item
 
 from actorschema import PayloadGateway
 

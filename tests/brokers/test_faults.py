@@ -47,11 +47,11 @@ from typing import Any
 
 import fault_app
 import pytest
-from conftest import RedisServer, need, wait_until
-from malformed import Item, valid_body
-from rabbitmq_server import RabbitmqServer
+from conftest import wait_until
+from helpers.malformed import Item, valid_body
+from servers import RabbitmqServer, RedisServer, need
 
-from actorschema.deadletters import REASON_HEADER, reasons_key
+from actorschema.consume.deadletters import REASON_HEADER, reasons_key
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
