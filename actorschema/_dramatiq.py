@@ -38,6 +38,7 @@ __all__ = [
     "StubMessageProxy",
     "built_by_send",
     "rabbitmq_tag",
+    "redis_acks_key",
     "redis_fetch_arguments",
     "redis_max_unpack_size",
     "unwrap",
@@ -125,6 +126,16 @@ def redis_fetch_arguments(broker: Any, queue_name: str, count: int) -> list[Any]
         broker._max_unpack_size(),
         count,
     ]
+
+
+def redis_acks_key(broker: Any, queue_name: str) -> str:
+    """The Redis set of the ids this broker's consumers fetched from ``queue_name`` and have not
+    acked, nacked or requeued.
+
+    Relies on ``dispatch.lua``'s key layout: ``<namespace>:__acks__.<worker id>.<queue>``,
+    the worker id being ``RedisBroker.broker_id``.
+    """
+    return f"{broker.namespace}:__acks__.{broker.broker_id}.{queue_name}"
 
 
 def redis_max_unpack_size(broker: Any) -> int:

@@ -79,49 +79,83 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening_port() -> int:
+    """A free port below the kernel's ephemeral range, for a server that is restarted.
+
+    While the server is down, clients keep reconnecting; a connect to a port
+    nobody listens on can pick that very port as its source and connect to
+    itself (TCP simultaneous open), holding the port: the restarted server then
+    fails with ``eaddrinuse``. A port outside the range clients' source ports
+    come from cannot be taken that way.
+    """
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as file:
+        low = int(file.read().split()[0])
+    for _attempt in range(100):
+        port = secrets.randbelow(low - 10_000) + 10_000
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 class RedisServer:
     """A private redis-server on a free loopback port, in a temp dir of its own.
 
     Parameters:
       binary: The redis-server to run; by default the one on PATH.
+      persistent: Keep the data in an append-only file fsynced on every write, so that
+        :meth:`restart` (even after a SIGKILL) finds every write the server acknowledged.
 
     Attributes:
       url: ``redis://127.0.0.1:<port>/0``, for ``RedisBroker(url=...)``.
       port: The port it listens on.
     """
 
-    def __init__(self, binary: str | None = None) -> None:
+    def __init__(self, binary: str | None = None, *, persistent: bool = False) -> None:
         binary = binary or shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on PATH")
         self.dir = tempfile.mkdtemp(prefix="actorschema-redis-")
         self.log = open(os.path.join(self.dir, "redis.log"), "wb")  # noqa: SIM115
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else []
         for _attempt in range(5):
-            self.port = free_port()
-            self.process = subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self.dir,
-                ],
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+            # A server that is restarted needs a port no reconnecting client can take.
+            self.port = listening_port() if persistent else free_port()
+            self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            self.command += persistence or ["--appendonly", "no"]
+            self.command += ["--dir", self.dir]
+            self.process = self._launch()
             if self._wait_ready():
                 return
             self.process.kill()
             self.process.wait()
         self.log.close()
         raise RuntimeError(f"redis-server did not start; see {self.log.name}")
+
+    def _launch(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    def restart(self, *, kill: bool = True, down_seconds: float = 0.0) -> None:
+        """Stop the server (SIGKILL by default: a crash) and start it again on the same port and data.
+
+        Parameters:
+          kill: SIGKILL (True) or SIGTERM (False, a clean shutdown).
+          down_seconds: How long to stay down before starting again.
+        """
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(10)
+        time.sleep(down_seconds)
+        self.process = self._launch()
+        if not self._wait_ready():
+            raise RuntimeError(f"redis-server did not restart; see {self.log.name}")
 
     @property
     def url(self) -> str:
@@ -212,7 +246,7 @@ class RabbitmqServer:
         ]:
             with open(os.path.join(base, name), "w") as file:
                 file.write(text)
-        self.port = free_port()
+        self.port = listening_port()
         self.dist_port = free_port()
         self.epmd_port = free_port()
         self.nodename = f"as-{secrets.token_hex(4)}@localhost"
@@ -241,16 +275,49 @@ class RabbitmqServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self.base = base
         self.log = open(os.path.join(base, "rabbitmq-server.log"), "wb")  # noqa: SIM115
+        self._launch()
+
+    def _launch(self) -> None:
         # A session of its own: ``process`` is a shell, beam.smp its child; killpg reaches both.
         self.process = subprocess.Popen(
             [RABBITMQ_SERVER],
             env=self.env,
-            cwd=base,
+            cwd=self.base,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+        )
+
+    def restart(self, *, timeout: float = 120) -> float:
+        """Stop the node and boot it again on the same ports, node name and data directory.
+
+        Every connection is closed; durable queues and their persistent messages
+        survive. Returns how long the node took to accept AMQP connections again.
+
+        Parameters:
+          timeout: How long to wait for the node to be ready again.
+        """
+        self._stop_node()
+        started = time.monotonic()
+        self._launch()
+        failure = self._wait_ready(timeout)
+        if failure is not None:
+            raise RuntimeError(f"rabbitmq-server did not restart: {failure}")
+        return time.monotonic() - started
+
+    def ctl(self, *arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``rabbitmqctl`` with ``arguments`` against this node (``check=True``)."""
+        return subprocess.run(
+            [RABBITMQCTL, *arguments],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
         )
 
     def _wait_ready(self, timeout: float) -> str | None:
@@ -291,27 +358,7 @@ class RabbitmqServer:
             return file.read()[-8_000:].decode(errors="replace")
 
     def _stop_processes(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                # rabbitmqctl needs the same HOME (cookie), node name and epmd port.
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    subprocess.run(
-                        [RABBITMQCTL, "stop"],
-                        env=self.env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                        timeout=60,
-                        check=False,
-                    )
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                # The shell and its beam.smp child share the session's process group.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            self.process = None
+        self._stop_node()
         if self.epmd is not None:
             self.epmd.terminate()
             try:
@@ -323,6 +370,30 @@ class RabbitmqServer:
         if self.log is not None:
             self.log.close()
             self.log = None
+
+    def _stop_node(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            # rabbitmqctl needs the same HOME (cookie), node name and epmd port.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                subprocess.run(
+                    [RABBITMQCTL, "stop"],
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=60,
+                    check=False,
+                )
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            # The shell and its beam.smp child share the session's process group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
 
     def stop(self) -> None:
         self._stop_processes()

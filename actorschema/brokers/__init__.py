@@ -11,13 +11,19 @@ it cannot protect the consumer itself. With Dramatiq's own brokers:
 * envelope fields of the wrong type crash the consumer thread (it computes
   with ``options.eta`` and looks the actor up by name) before any middleware;
 * on Redis, a body without the ``redis_message_id`` it is stored under runs,
-  cannot be acked, and runs again after every restart.
+  cannot be acked, and runs again after every restart;
+* on Redis, a connection error strands what the consumer had fetched and not
+  yet handed out (or a batch whose reply the dropped connection lost), and
+  the delayed messages waiting for their eta, in the worker's acks set: they
+  run only after that worker stops.
 
 These subclasses decode each body strictly and check its envelope (see
 :mod:`actorschema.consume.envelope`) in the consumer, before Dramatiq touches it. A
 body that fails goes to the dead-letter queue (``<queue>.XQ``) with its reason
 (see :mod:`actorschema.consume.deadletters`) and a log record, and the consumer goes
-on with the next one. Use them exactly like Dramatiq's::
+on with the next one. The Redis consumer requeues what it fetched and could not
+hand out when it restarts after a connection error. Use them exactly like
+Dramatiq's::
 
     from actorschema.brokers import RedisBroker
 

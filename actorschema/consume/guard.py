@@ -123,11 +123,17 @@ class ConsumeGuard(Middleware):
         if rejection is None or not hasattr(broker, "client") or not isinstance(redis_message_id, str):
             return  # RabbitMQ: actorschema.brokers.RabbitmqBroker's consumer puts it in a header
         text = reason_text(rejection, message_id=message.message_id, queue_name=message.queue_name)
-        try:
-            store_redis_reason(broker, message.queue_name, redis_message_id, text)
-        except Exception:
-            # The message still goes to the dead-letter queue; only its recorded reason is lost.
-            logger.exception("could not record why message %s was dead-lettered", message.message_id)
+        # Twice: a dropped connection fails the first write, and the nack that follows succeeds
+        # on a new one. (While the server is down the nack fails too, and Dramatiq runs this hook
+        # again with each retry of the nack.)
+        for attempt in (1, 2):
+            try:
+                store_redis_reason(broker, message.queue_name, redis_message_id, text)
+                return
+            except Exception:
+                if attempt == 2:
+                    # The message still goes to the dead-letter queue; only its recorded reason is lost.
+                    logger.exception("could not record why message %s was dead-lettered", message.message_id)
 
     # -- the check ---------------------------------------------------------------
 

@@ -1193,6 +1193,61 @@ def test_dramatiq_redis_broker_strands_the_good_message_fetched_with_an_undecoda
     assert rig.xq() == {}
 
 
+# -- what a consumer fetched is never stranded in a running worker ---------------------------
+
+
+def test_a_closed_consumer_gives_back_what_it_fetched_and_never_handed_out(
+    make_harness: Callable[..., RedisHarness],
+) -> None:
+    rig = make_harness(typed=True)
+    rids = [rig.produce_good(n) for n in range(4)]
+    consumer = rig.broker.consume(rig.queue, prefetch=4, timeout=100)
+    handed_out = next(consumer)
+    assert handed_out.options["redis_message_id"] == rids[0]
+    assert rig.client.scard(rig.acks_key) == 4, "one fetch took all four"
+
+    # Dramatiq closes a consumer after a connection error and makes a new one.
+    consumer.close()
+    assert [rid.decode() for rid in rig.client.lrange(rig.key(rig.queue), 0, -1)] == rids[1:]
+    assert rig.client.smembers(rig.acks_key) == {rids[0].encode()}, "the one handed out is still held"
+    assert rig.broker.held[rig.queue] == {rids[0]}
+
+    consumer = rig.broker.consume(rig.queue, prefetch=4, timeout=100)
+    assert [next(consumer).options["redis_message_id"] for _ in range(3)] == rids[1:]
+    consumer.ack(handed_out)
+    assert rig.broker.held[rig.queue] == set(rids[1:]), "acked through the new consumer: finished"
+
+
+def test_a_new_consumer_requeues_a_batch_whose_fetch_reply_was_lost(
+    make_harness: Callable[..., RedisHarness],
+) -> None:
+    rig = make_harness(typed=True)
+    rids = [rig.produce_good(n) for n in range(3)]
+    # The Lua fetch, run and its reply thrown away: what a connection dropped after the fetch leaves.
+    rig.broker.do_fetch(rig.queue, 2)
+    assert rig.client.scard(rig.acks_key) == 2 and rig.client.llen(rig.key(rig.queue)) == 1
+
+    consumer = rig.broker.consume(rig.queue, prefetch=4, timeout=100)
+    fetched = sorted(next(consumer).options["redis_message_id"] for _ in range(3))
+    assert fetched == sorted(rids), "the two stranded ids came back to the queue and were fetched"
+    assert rig.broker.held[rig.queue] == set(rids)
+
+
+def test_a_new_delay_queue_consumer_requeues_what_waited_for_its_eta(
+    make_harness: Callable[..., RedisHarness],
+) -> None:
+    rig = make_harness(typed=True)
+    kwargs = {"n": 1, "when": WHEN, "item": Item(sku="a-1", quantity=2)}
+    sent = rig.actor.send_with_options(kwargs=kwargs, delay=60_000)
+    delay_queue = f"{rig.queue}.DQ"
+    consumer = rig.broker.consume(delay_queue, prefetch=2, timeout=100)
+    assert next(consumer).message_id == sent.message_id
+    # Dramatiq's consumer thread keeps it in memory until its eta, and drops that memory on a
+    # connection error before it makes a new consumer.
+    consumer = rig.broker.consume(delay_queue, prefetch=2, timeout=100)
+    assert next(consumer).message_id == sent.message_id, "the new consumer fetched it again"
+
+
 # -- a restart --------------------------------------------------------------------------------
 
 
