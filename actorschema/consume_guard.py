@@ -204,6 +204,13 @@ class ConsumeGuard(Middleware):
         inbound = self._inbound.get(actor_name)
         if inbound is None or inbound.contract is not contract:  # built once per (re)declared actor
             inbound = self._inbound_for(contract)
+        claims = gateway.claim_check
+        if claims is not None:
+            # Offloaded values are fetched and verified first: the contract judges what the actor gets.
+            fetched = claims.fetch(broker, message, tuple(message.args), kwargs)
+            if fetched is not None:
+                py_args, py_kwargs = inbound.check(*fetched, strict_json=strict)
+                return _Delivery(actor_name, tuple(message.args), kwargs, py_args, py_kwargs)
         if strict and not message.args and inbound.as_sent(kwargs):
             return None  # every value is already of its parameter's exact type: nothing to convert
         args = tuple(message.args)
