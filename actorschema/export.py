@@ -53,6 +53,8 @@ class ActorEntry:
     limit: SizeLimit
     way_out_reason: str | None = None
     result: Parameter | None = None
+    #: The claim check is on for the actor: a top-level argument may travel as a claim reference.
+    claims: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,11 @@ def _entry(
     result = (results or ResultContract(actor)).parameter
     if result is not None and result.hint is type(None):
         result = None  # ``-> None``: nothing travels
-    return ActorEntry(contract, limit, reason, result)
+    claims = gateway is not None and gateway.claim_check is not None
+    if claims:
+        assert gateway is not None and gateway.claim_check is not None
+        claims = gateway.claim_check.setting(actor.broker, name, actor.queue_name) is not False
+    return ActorEntry(contract, limit, reason, result, claims)
 
 
 def _way_out_reason(actor: Any, namespace: dict[str, Any] | None) -> str:
@@ -144,7 +150,7 @@ def render(
     for entry in app_actors(broker) if entries is None else entries:
         contract = entry.contract
         name = contract.actor_name + SUFFIX
-        text = _dump(message_schema(contract, entry.limit))
+        text = _dump(message_schema(contract, entry.limit, claims=entry.claims))
         files[name] = text
         index[contract.actor_name] = {
             "queue": contract.queue_name,
@@ -155,6 +161,11 @@ def render(
         }
         if contract.way_out:
             index[contract.actor_name]["payload_contract"] = "json"
+        if entry.claims:
+            from .claims.reference import REFERENCE_SCHEMA, REFERENCE_SCHEMA_FILE
+
+            index[contract.actor_name]["claim_check"] = True
+            files[REFERENCE_SCHEMA_FILE] = _dump(REFERENCE_SCHEMA)
         index[contract.actor_name].update(_binding(contract))
         if entry.result is not None:
             result_name = contract.actor_name + RESULT_SUFFIX

@@ -35,10 +35,12 @@ from ..errors import Violation
 
 __all__ = [
     "CONTENT_TYPE",
+    "DEFINITION",
     "MARKER",
     "REFERENCE_SCHEMA",
     "REFERENCE_SCHEMA_FILE",
     "Reference",
+    "claimable",
     "is_marked",
     "reference_violation",
 ]
@@ -82,6 +84,28 @@ REFERENCE_SCHEMA: dict[str, Any] = {
     "required": sorted(_FIELDS),
     "additionalProperties": False,
 }
+
+
+#: Where an actor's schema holds its copy of :data:`REFERENCE_SCHEMA` (self-contained: no file to resolve).
+DEFINITION = "actorschema-claim-reference"
+
+#: An argument value that is not marked as a reference (the inline branch of :func:`claimable`).
+_NOT_MARKED = {"not": {"type": "object", "required": [MARKER]}}
+
+
+def claimable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A top-level argument's schema for an actor with the claim check on: its value, or a reference.
+
+    Exactly one branch holds for any value: an object with the marker key is a
+    reference and nothing else, so the value's own schema is joined with "not marked".
+    """
+    inline = {"allOf": [schema, _NOT_MARKED]} if schema else _NOT_MARKED
+    return {"anyOf": [inline, {"$ref": f"#/$defs/{DEFINITION}"}]}
+
+
+def reference_definition() -> dict[str, Any]:
+    """:data:`REFERENCE_SCHEMA` as an actor schema's ``$defs`` entry."""
+    return {k: v for k, v in REFERENCE_SCHEMA.items() if k not in ("$schema", "$id")}
 
 
 @dataclass(frozen=True)
