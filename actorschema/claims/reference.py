@@ -90,7 +90,7 @@ REFERENCE_SCHEMA: dict[str, Any] = {
 DEFINITION = "actorschema-claim-reference"
 
 #: An argument value that is not marked as a reference (the inline branch of :func:`claimable`).
-_NOT_MARKED = {"not": {"type": "object", "required": [MARKER]}}
+_NOT_MARKED = {"not": {"type": "object", "properties": {MARKER: True}, "required": [MARKER]}}
 
 
 def claimable(schema: dict[str, Any]) -> dict[str, Any]:
