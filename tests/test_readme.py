@@ -165,6 +165,14 @@ NODE_PRODUCER_COMMANDS = [
 ]
 
 
+def check_claims_gc(command: str) -> None:
+    # The example app's stub queues are empty here; tests/test_claims.py runs the command on real
+    # Redis, with queued, delayed and orphaned blobs.
+    result = run(command)
+    assert result.returncode in (0, 1), result.stderr
+    assert re.search(r"\d+ blob\(s\), 0 queued message\(s\)", result.stdout), result.stdout
+
+
 def check_version(command: str) -> None:
     result = run(command)
     assert result.returncode == 0, result.stderr
@@ -202,6 +210,7 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "./scripts/test.sh tests/test_gateway.py": check_partial_test_command,
     "actorschema --version": check_version,
     "actorschema dead-letters examples.shop": check_dead_letters,
+    "actorschema claims gc examples.claims_app --dry-run": check_claims_gc,
     **{command: check_node_producer_command for command in NODE_PRODUCER_COMMANDS},
 }
 
