@@ -167,6 +167,25 @@ def test_every_store_keeps_gets_lists_and_deletes_blobs(store: Any) -> None:
             store.put(bad, b"1")
 
 
+def test_every_store_carries_a_value_through_a_worker(store: Any, events: Events) -> None:
+    broker, _ = claims_broker(store)
+    received: list[Any] = []
+
+    @dramatiq.actor(claim_check=True)
+    def ingest(document: dict[str, list[int]], tag: str) -> None:
+        received.append((document, tag))
+
+    value = {"rows": list(range(5_000))}
+    message = ingest.send(value, "t")
+    reference = Reference.parse(message.kwargs["document"])
+    assert reference is not None and reference.store == store.name
+    assert store.get(reference.key) == json.dumps(value, separators=(",", ":")).encode()
+    drain(broker)
+    assert received == [(value, "t")]
+    assert store.get(reference.key) is None and list(store.blobs()) == []
+    assert [size for _, _, size in events.offloaded] == [reference.size]
+
+
 def test_redis_store_expires_a_blob(redis_client: Any) -> None:
     store = RedisStore(redis_client, prefix="t")
     store.put("k", b"v")
@@ -730,3 +749,48 @@ def test_the_node_producer_offloads_and_a_python_worker_gets_the_value(
         broker.close()
     assert received == [(len(BIG), "t")]
     assert store.get(reference.key) is None  # the message succeeded: its blob is gone
+
+
+# -- RabbitMQ: gc reads the queues with basic_get, and refuses while a consumer holds messages ------
+
+
+def test_gc_on_rabbitmq_keeps_queued_blobs_and_refuses_while_workers_consume(
+    rabbitmq_server: Any, tmp_path: Path
+) -> None:
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from actorschema.claims.gc import GcRefused
+
+    broker = RabbitmqBroker(url=rabbitmq_server.url, confirm_delivery=True)
+    broker.emit_after("process_boot")
+    store = DirectoryStore(tmp_path / "c")
+    broker.add_middleware(PayloadGateway(max_message_bytes=LIMIT, claim_check=ClaimCheck(store)))
+    dramatiq.set_broker(broker)
+    queue = f"claims_{os.urandom(4).hex()}"
+
+    @dramatiq.actor(claim_check=True, queue_name=queue)
+    def ingest(document: str) -> None: ...
+
+    try:
+        queued = Reference.parse(ingest.send(BIG).kwargs["document"])
+        assert queued is not None
+        store.put("orphan.document.1", b'"lost"')
+        old = time.time() - 7200
+        for key in (queued.key, "orphan.document.1"):
+            os.utime(store.path / key, (old, old))
+        report = collect(broker, [store])
+        assert report.messages == 1 and report.deleted == 1
+        assert [key for key, _ in store.blobs()] == [queued.key]
+        assert collect(broker, [store]).messages == 1  # read, and put back
+        worker = Worker(broker, worker_timeout=100, worker_threads=1)
+        worker.start()
+        try:
+            broker.join(queue)
+            store.put("orphan.document.2", b"1")
+            with pytest.raises(GcRefused, match="consumer"):
+                collect(broker, [store], min_age=0)
+            assert store.get("orphan.document.2") is not None
+        finally:
+            worker.stop()
+    finally:
+        broker.close()
