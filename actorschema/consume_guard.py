@@ -125,8 +125,14 @@ class ConsumeGuard(Middleware):
         try:
             delivery = self.check(broker, target)
         except PayloadRejected as rejection:
-            # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn mode.
-            if self.gateway.mode == "warn" and not isinstance(rejection, MessageMalformed):
+            # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn
+            # mode; nor a message with claim references: the actor would get them, not its values.
+            claims = self.gateway.claim_check
+            if (
+                self.gateway.mode == "warn"
+                and not isinstance(rejection, MessageMalformed)
+                and not (claims is not None and claims.references_in(target))
+            ):
                 self.gateway._log(rejection, target, "run as it arrived (mode='warn')")
                 return
             self.gateway._log(rejection, target, "dead-lettered, not run, not retried", error=True)

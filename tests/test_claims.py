@@ -477,6 +477,32 @@ def test_a_bad_blob_dead_letters_the_message_with_its_reason(
     assert events.failed == [("ingest", "default", damage)]
 
 
+def test_warn_mode_never_runs_an_actor_with_references_in_place_of_its_values(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "c")
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    broker.add_middleware(PayloadGateway(max_message_bytes=LIMIT, mode="warn", claim_check=ClaimCheck(store)))
+    dramatiq.set_broker(broker)
+    ran: list[Any] = []
+
+    @dramatiq.actor(claim_check=True, max_retries=0)
+    def ingest(document: str, count: int) -> None:
+        ran.append(count)
+
+    good = ingest.send(BIG, 1)
+    bad = ingest.send(BIG, 2)
+    bad_reference = Reference.parse(bad.kwargs["document"])
+    assert bad_reference is not None
+    store.delete(bad_reference.key)
+    broker.enqueue(ingest.message_with_options(kwargs={"document": "inline", "count": "three"}))
+    drain(broker)
+    # The plain message that breaks the contract runs as it arrived (warn); the one whose blob is
+    # gone is dead-lettered: it could only run with the reference in place of the value.
+    assert sorted(ran, key=str) == [1, "three"]
+    assert [m.message_id for m in broker.dead_letters] == [bad.message_id]
+    assert good.message_id != bad.message_id
+
+
 def test_a_real_argument_holding_the_marker_is_refused(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "c")
     claims_broker(store)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import logging
 import re
 import threading
 import uuid
@@ -71,6 +72,8 @@ DEFAULT_DEAD_MESSAGE_TTL = 86_400_000 * 7
 _SAFE_SLOT = re.compile(r"[A-Za-z0-9_]{1,60}\Z")
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 _DONE = "_actorschema_claims_done"
+
+logger = logging.getLogger("actorschema")
 
 
 class ClaimFetchFailed(PayloadRejected):
@@ -149,6 +152,14 @@ class ClaimCheck:
         return setting
 
     # -- send ------------------------------------------------------------------------
+
+    @staticmethod
+    def references_in(message: Message[Any]) -> bool:
+        """True when a top-level argument value of ``message`` is marked as a reference."""
+        args, kwargs = message.args, message.kwargs
+        return (isinstance(args, list | tuple) and any(map(is_marked, args))) or (
+            type(kwargs) is dict and any(map(is_marked, kwargs.values()))
+        )
 
     def carries_references(self, broker: Broker, message: Message[Any]) -> bool:
         """True when ``message`` (for an actor with the claim check on) has a top-level marked value."""
@@ -285,7 +296,7 @@ class ClaimCheck:
                 store.delete(key)
             except Exception:
                 # The enqueue's own error is what the caller must see; gc finds this orphan.
-                observe._logger.exception("actorschema: could not delete blob %r of a failed enqueue", key)
+                logger.exception("actorschema: could not delete blob %r of a failed enqueue", key)
 
     def attach(self, broker: Broker) -> None:
         """Wrap ``broker.enqueue`` once, so the blobs of a failed enqueue are deleted.
