@@ -450,16 +450,19 @@ class PayloadGateway(Middleware):
             threshold = claims.threshold(broker, message, limit)
             if threshold is not None and len(body) > threshold:
                 if not offload:
-                    return data, body
-                data, body = claims.offload_message(
-                    message,
-                    data,
-                    body,
-                    threshold,
-                    limit.limit,
-                    lambda fields: self._encode_strict(message.actor_name, fields, contract),
-                )
-                args, kwargs = data["args"], data["kwargs"]
+                    # Build time: nothing is written yet; the enqueue check offloads.
+                    if claims.fits_after_offload(message, data, body, threshold, limit.limit):
+                        return data, body
+                else:
+                    data, body = claims.offload_message(
+                        message,
+                        data,
+                        body,
+                        threshold,
+                        limit.limit,
+                        lambda fields: self._encode_strict(message.actor_name, fields, contract),
+                    )
+                    args, kwargs = data["args"], data["kwargs"]
         if limit.limit is not None and len(body) > limit.limit:
             if worker_path and _trim_traceback(options, len(body) - limit.limit):
                 body = encode_message(data)

@@ -366,6 +366,20 @@ def test_nothing_is_written_when_even_offloading_cannot_fit(tmp_path: Path) -> N
     assert list(store.blobs()) == []
 
 
+def test_a_child_that_cannot_fit_even_offloaded_is_refused_when_built_before_its_group_runs(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "c")
+    broker, _ = claims_broker(store)
+
+    @dramatiq.actor(claim_check=True)
+    def ingest(document: str) -> None: ...
+
+    fits = ingest.message(BIG)  # built: checked, nothing written yet
+    with pytest.raises(PayloadTooLarge):
+        ingest.message_with_options(args=(BIG,), on_failure="x" * 3000)  # its options alone are too large
+    group([fits]).run()
+    assert broker.queues["default"].qsize() == 1 and len(list(store.blobs())) == 1
+
+
 class Refuse(Middleware):
     """Stands after the gateway and refuses every enqueue (an enqueue that fails after the check)."""
 

@@ -232,31 +232,14 @@ class ClaimCheck:
         Returns:
           The fields with references in place of the moved values, and their encoding.
         """
-        candidates: list[tuple[int, Path, bytes]] = []
-        for index, value in enumerate(data["args"]):
-            if not is_marked(value):
-                blob = encode_json(value)
-                candidates.append((len(blob), ("args", index), blob))
-        for key, value in data["kwargs"].items():
-            if not is_marked(value):
-                blob = encode_json(value)
-                candidates.append((len(blob), ("kwargs", key), blob))
-        candidates.sort(key=lambda item: item[0], reverse=True)
-        # Plan first: a compact JSON encoding changes by exactly what a value's own text changes.
-        size, plan = len(body), []
-        for blob_size, path, blob in candidates:
-            if size <= threshold:
-                break
-            key = self._key(message.message_id, path)
-            reference = Reference.for_blob(self.store.name, key, blob)
-            size += len(encode_json(reference.as_json())) - blob_size
-            plan.append((path, blob, reference))
+        size, plan = self._plan(message, data, body, threshold)
         if not plan or (limit is not None and size > limit):
             return data, body
         args, kwargs = list(data["args"]), dict(data["kwargs"])
         written = self._pending.written.setdefault(message.message_id, [])
         store = self.store
-        for path, blob, reference in plan:
+        for path, blob, key in plan:
+            reference = Reference.for_blob(store.name, key, blob)
             try:
                 store.put(reference.key, blob)
             except BaseException:
@@ -271,6 +254,43 @@ class ClaimCheck:
             observe.claim_offloaded(message.actor_name, message.queue_name, len(blob))
         data = {**data, "args": tuple(args), "kwargs": kwargs}
         return data, encode(data)
+
+    def fits_after_offload(
+        self, message: Message[Any], data: dict[str, Any], body: bytes, threshold: int, limit: int | None
+    ) -> bool:
+        """Would :meth:`offload_message` move values and leave the message within ``limit``? Writes nothing.
+
+        The build-time check asks it (a group's child is checked before any child is
+        enqueued), so a message that cannot fit even offloaded is refused there.
+        """
+        size, plan = self._plan(message, data, body, threshold)
+        return bool(plan) and (limit is None or size <= limit)
+
+    def _plan(
+        self, message: Message[Any], data: dict[str, Any], body: bytes, threshold: int
+    ) -> tuple[int, list[tuple[Path, bytes, str]]]:
+        """The values to move, largest first, as ``(path, blob, key)``, and the size the message will have."""
+        candidates: list[tuple[int, Path, bytes]] = []
+        for index, value in enumerate(data["args"]):
+            if not is_marked(value):
+                blob = encode_json(value)
+                candidates.append((len(blob), ("args", index), blob))
+        for name, value in data["kwargs"].items():
+            if not is_marked(value):
+                blob = encode_json(value)
+                candidates.append((len(blob), ("kwargs", name), blob))
+        candidates.sort(key=lambda item: item[0], reverse=True)
+        # A compact JSON encoding changes by exactly what a value's own text changes, and a
+        # digest is always 64 characters: the reference's length is known before hashing.
+        size, plan = len(body), []
+        for blob_size, path, blob in candidates:
+            if size <= threshold:
+                break
+            key = self._key(message.message_id, path)
+            stand_in = Reference(self.store.name, key, "0" * 64, blob_size)
+            size += len(encode_json(stand_in.as_json())) - blob_size
+            plan.append((path, blob, key))
+        return size, plan
 
     def _key(self, message_id: Any, path: Path) -> str:
         ident = message_id if type(message_id) is str and _SAFE_ID.match(message_id) else uuid.uuid4().hex
