@@ -10,6 +10,7 @@ queued message references it. The stores are a temporary directory, a real
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from dramatiq.middleware import Middleware, MiddlewareError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from actorschema import PayloadGateway, PayloadInvalid, PayloadTooLarge, observe
@@ -253,6 +255,57 @@ def test_the_schema_offers_value_or_reference_and_refuses_a_marked_value() -> No
     assert not plain.is_valid({**message, "kwargs": {"document": reference}})
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+class Point(BaseModel):
+    x: int
+    y: int = 0
+
+
+def kinds(
+    anything: Any, mapping: dict[str, Any], maybe: str | None, point: Point, numbers: list[int]
+) -> None: ...
+
+
+@functools.cache
+def kinds_validator() -> Draft202012Validator:
+    contract = ActorContract.from_function(kinds, "kinds")
+    return Draft202012Validator(message_schema(contract, SizeLimit(None, "global"), claims=True))
+
+
+@settings(max_examples=30, deadline=None)
+@given(marked=reference_like, inline=json_values)
+def test_for_every_kind_of_parameter_a_marked_object_is_a_reference_and_nothing_else(
+    marked: dict[str, Any], inline: Any
+) -> None:
+    """Whatever a parameter accepts inline, a top-level object with the marker is judged as a reference."""
+    validator = kinds_validator()
+    base = {"anything": 1, "mapping": {}, "maybe": None, "point": {"x": 1}, "numbers": [1]}
+    message = {
+        "queue_name": "default",
+        "actor_name": "kinds",
+        "args": [],
+        "kwargs": base,
+        "options": {},
+        "message_id": "9d7c3f8e-2f0c-4a5c-9d43-2d1f6f2b0c11",
+        "message_timestamp": 1,
+    }
+    assert validator.is_valid(message)
+    valid = Reference.parse(marked) is not None
+    for name in base:
+        assert validator.is_valid({**message, "kwargs": {**base, name: marked}}) == valid, name
+    # An inline value is judged by the parameter's own schema alone (when unmarked).
+    if not (isinstance(inline, dict) and MARKER in inline):
+        assert validator.is_valid({**message, "kwargs": {**base, "anything": inline}})
+        expected = isinstance(inline, dict)
+        assert validator.is_valid({**message, "kwargs": {**base, "mapping": inline}}) == expected
+
+
 # -- a Stub broker with a real Worker -------------------------------------------------------------
 
 
@@ -274,13 +327,6 @@ def drain(broker: StubBroker, *queues: str) -> None:
         worker.join()
     finally:
         worker.stop()
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
-    max_leaves=20,
-)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -366,7 +412,9 @@ def test_nothing_is_written_when_even_offloading_cannot_fit(tmp_path: Path) -> N
     assert list(store.blobs()) == []
 
 
-def test_a_child_that_cannot_fit_even_offloaded_is_refused_when_built_before_its_group_runs(tmp_path: Path) -> None:
+def test_a_child_that_cannot_fit_even_offloaded_is_refused_when_built_before_its_group_runs(
+    tmp_path: Path,
+) -> None:
     store = DirectoryStore(tmp_path / "c")
     broker, _ = claims_broker(store)
 

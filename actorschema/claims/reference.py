@@ -97,10 +97,40 @@ def claimable(schema: dict[str, Any]) -> dict[str, Any]:
     """A top-level argument's schema for an actor with the claim check on: its value, or a reference.
 
     Exactly one branch holds for any value: an object with the marker key is a
-    reference and nothing else, so the value's own schema is joined with "not marked".
+    reference and nothing else, so a value's schema that admits objects is joined
+    with "not marked" (one that admits none, a ``str`` say, needs no such clause,
+    and schema diffs then see a plain widening).
     """
-    inline = {"allOf": [schema, _NOT_MARKED]} if schema else _NOT_MARKED
+    if not _may_be_object(schema):
+        inline = schema
+    else:
+        inline = {"allOf": [schema, _NOT_MARKED]} if schema else _NOT_MARKED
     return {"anyOf": [inline, {"$ref": f"#/$defs/{DEFINITION}"}]}
+
+
+def _may_be_object(schema: Any) -> bool:
+    """False only when ``schema`` certainly admits no JSON object (its types, consts and enums say so)."""
+    if not isinstance(schema, dict):
+        return schema is not False
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return kind == "object"
+    if isinstance(kind, list):
+        return "object" in kind
+    if "const" in schema:
+        return isinstance(schema["const"], dict)
+    if isinstance(schema.get("enum"), list):
+        return any(isinstance(value, dict) for value in schema["enum"])
+    for combinator in ("anyOf", "oneOf"):
+        if isinstance(schema.get(combinator), list) and not (schema.keys() - {combinator, *_ANNOTATIONS}):
+            return any(map(_may_be_object, schema[combinator]))
+    return True
+
+
+#: Keywords that describe a schema without constraining it.
+_ANNOTATIONS = frozenset(
+    ("title", "description", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly")
+)
 
 
 def reference_definition() -> dict[str, Any]:
