@@ -462,6 +462,25 @@ def test_blob_written_before_enqueue_and_deleted_when_the_enqueue_fails(tmp_path
     assert len(list(store.blobs())) == 1
 
 
+def test_blob_deleted_when_the_broker_itself_cannot_enqueue(tmp_path: Path) -> None:
+    from dramatiq.brokers.redis import RedisBroker
+
+    store = Counting(DirectoryStore(tmp_path / "c"))
+    broker = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    broker.add_middleware(PayloadGateway(max_message_bytes=LIMIT, claim_check=ClaimCheck(store)))
+
+    @dramatiq.actor(claim_check=True, broker=broker)
+    def ingest(document: str) -> None: ...
+
+    import redis
+
+    with pytest.raises(redis.ConnectionError):
+        ingest.send(BIG)
+    assert len(store.puts) == 1  # written before the enqueue was tried...
+    assert list(store.blobs()) == []  # ...and deleted when it failed
+    broker.close()
+
+
 def test_retries_and_delays_reuse_the_blob_and_success_deletes_it(tmp_path: Path) -> None:
     store = Counting(DirectoryStore(tmp_path / "c"))
     broker, _ = claims_broker(store)
