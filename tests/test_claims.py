@@ -399,6 +399,23 @@ def test_settings_actor_over_queue_over_default(tmp_path: Path) -> None:
         ClaimCheck(store, offload=0)
 
 
+def test_positional_values_offload_from_args_and_come_back_in_place(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "c")
+    broker, _ = claims_broker(store)
+    received: list[Any] = []
+
+    @dramatiq.actor(claim_check=True)
+    def merge(first: str, /, *rest: list[int]) -> None:
+        received.append((len(first), [len(r) for r in rest]))
+
+    message = merge.send("f" * 3_000, [1] * 10, [2] * 2_000)
+    # Positional-only and *args values travel in args: the two large ones moved, in place.
+    assert [Reference.parse(value) is not None for value in message.args] == [True, False, True]
+    drain(broker)
+    assert received == [(3_000, [10, 2_000])]
+    assert list(store.blobs()) == []
+
+
 def test_nothing_is_written_when_even_offloading_cannot_fit(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "c")
     _broker, _ = claims_broker(store)

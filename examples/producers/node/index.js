@@ -326,7 +326,9 @@ export async function offloadAndEncode(contract, message, store) {
   }
   const sent = inline.message;
   const kwargs = { ...sent.kwargs };
+  const isReference = (value) => value !== null && typeof value === "object" && CLAIM_MARKER in value;
   const largestFirst = Object.entries(sent.kwargs)
+    .filter(([, value]) => !isReference(value)) // offloaded already, by the caller
     .map(([name, value]) => [name, Buffer.from(JSON.stringify(value), "utf8")])
     .sort((a, b) => b[1].length - a[1].length);
   const written = [];
