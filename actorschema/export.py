@@ -118,10 +118,8 @@ def _entry(
     result = (results or ResultContract(actor)).parameter
     if result is not None and result.hint is type(None):
         result = None  # ``-> None``: nothing travels
-    claims = gateway is not None and gateway.claim_check is not None
-    if claims:
-        assert gateway is not None and gateway.claim_check is not None
-        claims = gateway.claim_check.setting(actor.broker, name, actor.queue_name) is not False
+    check = gateway.claim_check if gateway is not None else None
+    claims = check is not None and check.setting(actor.broker, name, actor.queue_name) is not False
     return ActorEntry(contract, limit, reason, result, claims)
 
 

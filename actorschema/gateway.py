@@ -236,6 +236,8 @@ class PayloadGateway(Middleware):
             limit = actor.options.get(ACTOR_OPTION)
             if limit is not None and (type(limit) is not int or limit <= 0):
                 raise TypeError(f"actor {name!r}: max_message_bytes must be a positive int or None")
+            if self.claim_check is not None:
+                self.claim_check.setting(actor.broker, name, actor.queue_name)  # a bad option raises
             self.contracts[name] = ActorContract.from_actor(actor, self._namespaces.get(name))
             self.contract_errors.pop(name, None)
         except Exception as error:

@@ -398,6 +398,13 @@ def test_settings_actor_over_queue_over_default(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="claim-check setting"):
         ClaimCheck(store, offload=0)
 
+    @dramatiq.actor(claim_check="yes")
+    def vague(document: str) -> None: ...
+
+    # Declared, and every message refused with the reason (the gateway never fails open).
+    with pytest.raises(PayloadInvalid, match="claim_check must be True, False or a positive int"):
+        vague.send("x")
+
 
 def test_positional_values_offload_from_args_and_come_back_in_place(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "c")

@@ -138,8 +138,9 @@ class ClaimCheck:
         options = actor.options if actor is not None else {}
         if ACTOR_OPTION in options:
             setting = options[ACTOR_OPTION]
-            _check_setting(f"actor {actor_name!r}: {ACTOR_OPTION}", setting)
-            return setting  # type: ignore[no-any-return]
+            if type(setting) is not bool and (type(setting) is not int or setting <= 0):
+                raise TypeError(f"actor {actor_name!r}: {ACTOR_OPTION} must be True, False or a positive int")
+            return setting
         return self.queues.get(q_name(queue_name), self.offload)
 
     def threshold(self, broker: Broker, message: Message[Any], limit: SizeLimit) -> int | None:
