@@ -51,7 +51,6 @@ from dramatiq.common import q_name
 from .. import observe
 from ..contract import ActorContract
 from ..encoder import encode_json
-from ..envelope import decode_strict_json
 from ..errors import PayloadInvalid, PayloadRejected, Violation
 from ..limits import SizeLimit
 from ..paths import Path, render_path
@@ -385,6 +384,8 @@ class ClaimCheck:
         )
         reason, problem, blob = self._verify(reference)
         if reason is None:
+            from ..consume.envelope import decode_strict_json  # worker-only: producers never load it
+
             try:
                 return decode_strict_json(blob)
             except ValueError as error:

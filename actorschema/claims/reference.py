@@ -21,7 +21,7 @@ of ``kwargs``), never anything deeper and never in the options::
   (UTF-8), exactly what it would have been inline.
 
 :data:`REFERENCE_SCHEMA` is the JSON Schema of this object; ``actorschema
-generate`` writes it as ``claim-reference.schema.json`` in the schema folder.
+generate`` writes it as ``claim-reference.json`` in the schema folder.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ VERSION = 1
 #: What the blob holds: the value's JSON text.
 CONTENT_TYPE = "application/json"
 #: The reference's schema file in the schema folder.
-REFERENCE_SCHEMA_FILE = "claim-reference.schema.json"
+#: Not ``*.schema.json``: tools that read those files as the actors' message schemas keep working.
+REFERENCE_SCHEMA_FILE = "claim-reference.json"
 
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 STORE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"

@@ -254,7 +254,7 @@ export function checkAndEncode(contract, message, { checkSize = true } = {}) {
   return { message: sent, body };
 }
 
-/** The key that marks a claim reference (actorschema.claims.reference, claim-reference.schema.json). */
+/** The key that marks a claim reference (actorschema.claims.reference, claim-reference.json). */
 export const CLAIM_MARKER = "$actorschema_claim";
 
 /** The reference that stands in a message for `blob`, stored under `key` in the store named `store`. */
