@@ -50,9 +50,10 @@ from dramatiq import Worker
 from dramatiq.brokers.redis import RedisBroker
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The test suite's server launcher (tests/servers.py): one way to start a private redis-server.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from send_benchmark import RedisProcess  # the private redis-server the send benchmark starts
+from servers import RedisServer
 
 from actorschema import PayloadGateway
 from actorschema.claims import ClaimCheck, DirectoryStore, RedisStore
@@ -160,7 +161,7 @@ def one_round(side: str, value: str, url: str, s3_client: Any) -> dict[str, floa
 
 def run(sizes: list[int], rounds: Callable[[int], int], sides: tuple[str, ...]) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    redis_server = RedisProcess()
+    redis_server = RedisServer()
     try:
         with s3_server() as s3_client:
             for megabytes in sizes:
