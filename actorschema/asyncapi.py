@@ -53,7 +53,7 @@ def asyncapi_document(
     for entry in entries:
         contract = entry.contract
         actor, queue = contract.actor_name, contract.queue_name
-        schema = message_schema(contract, entry.limit)
+        schema = message_schema(contract, entry.limit, claims=entry.claims)
         pointer = f"#/components/schemas/{_escape(actor)}/schema"
         schemas[actor] = {"schemaFormat": SCHEMA_FORMAT, "schema": _embedded(schema, pointer)}
         summary = (actor_description(contract) or f"A message for the Dramatiq actor {actor!r}.").strip()

@@ -36,6 +36,7 @@ from typing import Any
 # Without types-jsonschema installed this is Any; with it, fully typed.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
+from .claims.reference import REFERENCE_SCHEMA_FILE
 from .consume.envelope import decode_strict_json
 
 __all__ = [
@@ -175,7 +176,10 @@ def last_good(out: Path, actors: Iterable[str]) -> tuple[dict[str, Any], frozens
 
 def _schema_files(out: Path) -> list[Path]:
     """The message and result schema files in the folder ``out``."""
-    return sorted([*out.glob("*" + SUFFIX), *out.glob("*" + RESULT_SUFFIX)])
+    found = [*out.glob("*" + SUFFIX), *out.glob("*" + RESULT_SUFFIX)]
+    if (out / REFERENCE_SCHEMA_FILE).is_file():  # the claim check's reference, when an actor uses it
+        found.append(out / REFERENCE_SCHEMA_FILE)
+    return sorted(found)
 
 
 def _diff(old: str, new: str, name: str) -> str:

@@ -77,6 +77,7 @@ from .message import CALLBACKS, NESTING_OPTIONS, message_fields, options_violati
 from .results import ResultContract, result_travels
 
 if TYPE_CHECKING:
+    from .claims import ClaimCheck
     from .consume.guard import ConsumeGuard
 
 __all__ = ["PayloadGateway"]
@@ -151,6 +152,10 @@ class PayloadGateway(Middleware):
         warning per bad message and enqueues (or runs) it unchanged, for
         rolling the gateway out on a live system. A consumed message whose
         envelope would break Dramatiq is dead-lettered in both modes.
+      claim_check: An :class:`~actorschema.claims.ClaimCheck`: moves the
+        largest argument values of a message that would be too large into a
+        blob store, and back on the worker (opt in per actor with its
+        ``claim_check`` option, per queue, or for all). None: no offloading.
     """
 
     def __init__(
@@ -159,6 +164,7 @@ class PayloadGateway(Middleware):
         max_message_bytes: int | None = DEFAULT_MAX_MESSAGE_BYTES,
         queue_limits: Mapping[str, int | None] | None = None,
         mode: Mode = "enforce",
+        claim_check: ClaimCheck | None = None,
     ) -> None:
         if mode not in ("enforce", "warn"):
             raise ValueError(f"mode must be 'enforce' or 'warn', not {mode!r}")
@@ -174,6 +180,8 @@ class PayloadGateway(Middleware):
         #: Each wrapped actor's result contract (its return annotation, resolved when first needed).
         self.results: dict[str, ResultContract] = {}
         self._consume_guard: ConsumeGuard | None = None
+        #: The claim check, if large values travel through a blob store.
+        self.claim_check = claim_check
 
     @property
     def consume_guard(self) -> ConsumeGuard:
@@ -192,6 +200,8 @@ class PayloadGateway(Middleware):
 
     @property
     def actor_options(self) -> set[str]:
+        if self.claim_check is not None:
+            return {ACTOR_OPTION, CONTRACT_OPTION, *self.claim_check.actor_options}
         return {ACTOR_OPTION, CONTRACT_OPTION}
 
     @property
@@ -227,6 +237,8 @@ class PayloadGateway(Middleware):
         except Exception:  # _declare records (and every send carries) what is wrong with the actor
             self._namespaces.pop(actor.actor_name, None)
         self._declare(actor, log=True)  # never raises: it records the error instead
+        if self.claim_check is not None:
+            self.claim_check.attach(broker)
         if actor.__dict__.get("_actorschema_gateway") is not self:
             self._wrap(actor)
 
@@ -238,6 +250,8 @@ class PayloadGateway(Middleware):
             limit = actor.options.get(ACTOR_OPTION)
             if limit is not None and (type(limit) is not int or limit <= 0):
                 raise TypeError(f"actor {name!r}: max_message_bytes must be a positive int or None")
+            if self.claim_check is not None:
+                self.claim_check.setting(actor.broker, name, actor.queue_name)  # a bad option raises
             self.contracts[name] = ActorContract.from_actor(actor, self._namespaces.get(name))
             self.contract_errors.pop(name, None)
         except Exception as error:
@@ -358,6 +372,26 @@ class PayloadGateway(Middleware):
     def after_consumer_thread_boot(self, broker: Broker, thread: Any) -> None:
         _state.in_worker = True
 
+    # -- the claim check's life cycle (see actorschema.claims.check) -----------------
+
+    def after_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
+        if self.claim_check is not None:
+            self.claim_check.enqueued(message)
+
+    def after_process_message(
+        self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        if self.claim_check is not None:
+            self.claim_check.processed(message, exception)
+
+    def after_ack(self, broker: Broker, message: Any) -> None:
+        if self.claim_check is not None:
+            self.claim_check.acknowledged(message)
+
+    def after_nack(self, broker: Broker, message: Any) -> None:
+        if self.claim_check is not None:
+            self.claim_check.dead_lettered(broker, message)
+
     # -- enqueue -------------------------------------------------------------
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
@@ -404,8 +438,12 @@ class PayloadGateway(Middleware):
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
         contract = self.contracts.get(message.actor_name) or self.contract_for(broker, message.actor_name)
+        claims = self.claim_check
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
+        elif claims is not None and claims.carries_references(broker, message):
+            # A retry, a delay-queue move, or a producer that offloaded itself: references stay.
+            args, kwargs = claims.canonical(contract, message.args, message.kwargs)
         else:
             args, kwargs = contract.canonical(message.args, message.kwargs)
         return self._encode_within_limit(broker, message, contract, args, kwargs, worker_path=worker_path)
@@ -419,11 +457,14 @@ class PayloadGateway(Middleware):
         kwargs: dict[str, Any],
         *,
         worker_path: bool,
+        offload: bool = True,
     ) -> tuple[dict[str, Any], bytes]:
         """Check the nested messages, encode once as strict JSON, and hold the bytes to the size limit.
 
         On the worker's own re-enqueues (``worker_path``), the traceback Dramatiq wrote is
-        trimmed first when it alone pushes the message over its limit.
+        trimmed first when it alone pushes the message over its limit. With a claim
+        check, the largest argument values over its threshold move to its store
+        (``offload``; at build time nothing is written: the enqueue check offloads).
         """
         options = message.options
         if options:  # a plain send() has none: nothing to check
@@ -436,6 +477,24 @@ class PayloadGateway(Middleware):
         data = message_fields(message, args, kwargs)
         body = encode_strict(message.actor_name, data, contract)
         limit = self.size_limit(broker, message)
+        claims = self.claim_check
+        if claims is not None:
+            threshold = claims.threshold(broker, message, limit)
+            if threshold is not None and len(body) > threshold:
+                if not offload:
+                    # Build time: nothing is written yet; the enqueue check offloads.
+                    if claims.fits_after_offload(message, data, body, threshold, limit.limit):
+                        return data, body
+                else:
+                    data, body = claims.offload_message(
+                        message,
+                        data,
+                        body,
+                        threshold,
+                        limit.limit,
+                        lambda fields: encode_strict(message.actor_name, fields, contract),
+                    )
+                    args, kwargs = data["args"], data["kwargs"]
         if limit.limit is not None and len(body) > limit.limit:
             if worker_path and trim_traceback(options, len(body) - limit.limit):
                 body = encode_message(data)
@@ -462,15 +521,21 @@ class PayloadGateway(Middleware):
         """The build-time check: arguments, strict JSON, and size as built (a lower bound)."""
         contract = self.contract_for(actor.broker, message.actor_name)
         assert contract is not None  # built for this very actor at declare time
+        claims = self.claim_check
         try:
-            args, kwargs = contract.canonical(message.args, message.kwargs)
+            if claims is not None and claims.carries_references(actor.broker, message):
+                args, kwargs = claims.canonical(contract, message.args, message.kwargs)
+            else:
+                args, kwargs = contract.canonical(message.args, message.kwargs)
         except PayloadInvalid as incomplete:
             # It may be a pipeline step, still to receive the previous step's result.
             try:
                 args, kwargs = contract.canonical(message.args, message.kwargs, awaiting_result=True)
             except PayloadInvalid:
                 raise incomplete from None
-        self._encode_within_limit(actor.broker, message, contract, args, kwargs, worker_path=False)
+        self._encode_within_limit(
+            actor.broker, message, contract, args, kwargs, worker_path=False, offload=False
+        )
 
     def _canonical_nested(self, broker: Broker, message: Message[Any]) -> None:
         """Put the messages Dramatiq nests in ``message.options`` in their JSON form, each with its own contract.

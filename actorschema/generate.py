@@ -45,6 +45,8 @@ class ActorEntry:
     limit: SizeLimit
     way_out_reason: str | None = None
     result: Parameter | None = None
+    #: The claim check is on for the actor: a top-level argument may travel as a claim reference.
+    claims: bool = False
 
 
 def app_actors(broker: Broker, failures: list[ContractError] | None = None) -> list[ActorEntry]:
@@ -93,7 +95,9 @@ def _entry(
     result = (results or ResultContract(actor)).parameter
     if result is not None and result.hint is type(None):
         result = None  # ``-> None``: nothing travels
-    return ActorEntry(contract, limit, reason, result)
+    check = gateway.claim_check if gateway is not None else None
+    claims = check is not None and check.setting(actor.broker, name, actor.queue_name) is not False
+    return ActorEntry(contract, limit, reason, result, claims)
 
 
 def _way_out_reason(actor: Any, namespace: dict[str, Any] | None) -> str:
@@ -121,7 +125,7 @@ def render(
     for entry in app_actors(broker) if entries is None else entries:
         contract = entry.contract
         name = contract.actor_name + SUFFIX
-        text = dump(message_schema(contract, entry.limit))
+        text = dump(message_schema(contract, entry.limit, claims=entry.claims))
         files[name] = text
         index[contract.actor_name] = {
             "queue": contract.queue_name,
@@ -132,6 +136,11 @@ def render(
         }
         if contract.way_out:
             index[contract.actor_name]["payload_contract"] = "json"
+        if entry.claims:
+            from .claims.reference import REFERENCE_SCHEMA, REFERENCE_SCHEMA_FILE
+
+            index[contract.actor_name]["claim_check"] = True
+            files[REFERENCE_SCHEMA_FILE] = dump(REFERENCE_SCHEMA)
         index[contract.actor_name].update(_binding(contract))
         if entry.result is not None:
             result_name = contract.actor_name + RESULT_SUFFIX

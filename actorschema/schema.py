@@ -61,14 +61,21 @@ INT_KEY_PATTERN = r"^-?(?:0|[1-9][0-9]*)(?!\n)$"
 FLOAT_KEY_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?!\n)$"
 
 
-def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
+def message_schema(contract: ActorContract, limit: SizeLimit, *, claims: bool = False) -> dict[str, Any]:
     """Return the JSON Schema of the canonical messages ``contract``'s actor accepts.
 
     Parameters:
       contract: The actor's contract.
       limit: The size limit that applies to its messages (stated, not enforced).
+      claims: The actor has the claim check on: each top-level argument may be
+        a claim reference instead of its value (:mod:`actorschema.claims.reference`).
     """
     parameter_schemas, definitions = _parameter_schemas(contract)
+    if claims:
+        from .claims.reference import DEFINITION, claimable, reference_definition
+
+        parameter_schemas = {name: claimable(schema) for name, schema in parameter_schemas.items()}
+        definitions = {**definitions, DEFINITION: reference_definition()}
     named = [p for p in contract.parameters if p.kind in _NAMED]
     # With *args values, the positionals before them travel in args: then they
     # cannot be required by name.

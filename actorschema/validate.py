@@ -96,6 +96,8 @@ class SchemaEntry:
         (the index's ``positional``), to bind a message in the legacy positional form.
       positional_only: How many of them are positional-only (they stay in ``args``).
       var_positional: The actor takes ``*args``.
+      claim_check: The actor has the claim check on (the index's ``claim_check``): its
+        top-level arguments may be claim references.
     """
 
     actor: str
@@ -107,6 +109,7 @@ class SchemaEntry:
     positional: tuple[str, ...] = ()
     positional_only: int = 0
     var_positional: bool = False
+    claim_check: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,13 @@ class Verdict:
       legacy: It carries named parameters positionally in ``args`` (the legacy form,
         as ``actor.message(...).asdict()`` writes it), which the worker binds to the
         signature first and so does this check.
+      offloaded: The arguments that travel as claim references, as ``(path, declared
+        blob size)``: the size limit counts the reference, the blob is fetched on the worker.
     """
 
     findings: list[Finding]
     legacy: bool = False
+    offloaded: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,7 @@ def load_schemas(folder: str | Path) -> Catalogue:
             positional=tuple(entry.get("positional", ())),
             positional_only=entry.get("positional_only", 0),
             var_positional=entry.get("var_positional") is True,
+            claim_check=entry.get("claim_check") is True,
         )
         for name, entry in load_folder(folder).items()
     }
@@ -223,7 +230,27 @@ def check_message(catalogue: Catalogue, message: object, encoded_size: int | Non
                     f"({entry.limit_source} limit)",
                 )
             )
-    return Verdict(findings, legacy)
+    return Verdict(findings, legacy, _offloaded(entry, canonical))
+
+
+def _offloaded(entry: SchemaEntry, message: dict[str, Any]) -> tuple[tuple[str, int], ...]:
+    """The claim references among the top-level arguments, with the blob sizes they declare."""
+    if not entry.claim_check:
+        return ()
+    from .claims.reference import Reference
+
+    args, kwargs = message.get("args"), message.get("kwargs")
+    values: list[tuple[Any, Any]] = []
+    if type(args) is list:
+        values += [(("args", i), v) for i, v in enumerate(args)]
+    if type(kwargs) is dict:
+        values += [(("kwargs", k), v) for k, v in kwargs.items()]
+    found = []
+    for path, value in values:
+        reference = Reference.parse(value)
+        if reference is not None:
+            found.append((_json_path(path), reference.size))
+    return tuple(found)
 
 
 def _bind(entry: SchemaEntry, message: dict[str, Any]) -> tuple[dict[str, Any], bool, list[Finding]]:

@@ -23,6 +23,7 @@ from rich.table import Table
 from .. import __version__
 from ..asyncapi import asyncapi_document
 from ..catalogue import RESULT_SUFFIX, CatalogueError, compare, last_good, write
+from ..claims.reference import REFERENCE_SCHEMA_FILE
 from ..compat import CompatError, breaking, diff_transitive, history, load_folder
 from ..compat import diff as compat_diff
 from ..consume.deadletters import dead_letter_reasons
@@ -125,7 +126,7 @@ def generate(target: Target, out_dir: Out = Path("schemas"), as_json: AsJson = F
         print(json.dumps(report, indent=2))
     else:
         results = sum(name.endswith(RESULT_SUFFIX) for name in files)
-        actors = len(files) - 1 - results
+        actors = len(files) - 1 - results - (REFERENCE_SCHEMA_FILE in files)
         out.print(
             f"{actors} actor schema(s) in {out_dir}/, {results} result schema(s): "
             f"{len(touched)} file(s) written or removed"
@@ -267,6 +268,7 @@ def validate(
                 "valid": not verdict.findings,
                 "legacy": verdict.legacy,
                 "findings": [vars(f) for f in verdict.findings],
+                "offloaded": [{"path": path, "blob_size": size} for path, size in verdict.offloaded],
             }
             for label, verdict in results
         ]
@@ -276,6 +278,10 @@ def validate(
             out.print(f"[red]invalid[/] {label}")
             for finding in findings:
                 out.print(f"  {finding.path}: {finding.reason}", highlight=False, markup=False)
+        for label, verdict in results:
+            for path, size in verdict.offloaded:
+                # The limit counted the reference; the blob travels through the claim store.
+                out.print(f"{label}: {path} is a claim reference to a {size}-byte blob", highlight=False)
         out.print(f"{len(results)} message(s), {len(invalid)} invalid")
     if invalid:
         raise typer.Exit(1)
@@ -427,6 +433,60 @@ def dead_letters(
             table.add_row(entry["queue"], entry["actor"], str(entry["message_id"] or entry["id"]), why)
         out.print(table)
     if found:
+        raise typer.Exit(1)
+
+
+claims_app = typer.Typer(help="The claim check's blob stores.", no_args_is_help=True)
+app.add_typer(claims_app, name="claims")
+
+
+@claims_app.command("gc")
+def claims_gc(
+    target: Target,
+    min_age: Annotated[
+        float, typer.Option("--min-age", help="Keep blobs younger than this many seconds (on their way).")
+    ] = 3600.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the orphans, delete nothing.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Delete the claim check's orphaned blobs: blobs no queued or dead-lettered message references.
+
+    Reads the app's queues without consuming them (on Redis every [bold]*.msgs[/] hash, in one
+    transaction; on RabbitMQ with basic_get, put back; refused while a queue has consumers, whose
+    prefetched messages it cannot see). Blobs younger than --min-age are kept. Exit 1 when
+    --dry-run finds orphans or gc cannot see every queue; 2 when the app has no claim check.
+    """
+    from ..claims.gc import GcRefused, collect
+
+    broker = _broker(target)
+    checks = [m.claim_check for m in broker.middleware if getattr(m, "claim_check", None) is not None]
+    if not checks:
+        err.print("[red]error:[/] the app's broker has no claim check")
+        err.print("  hint: PayloadGateway(claim_check=ClaimCheck(store)) in the app's broker middleware")
+        raise typer.Exit(2)
+    stores = list({id(s): s for check in checks for s in check.stores.values()}.values())
+    try:
+        report = collect(broker, stores, min_age=min_age, dry_run=dry_run)
+    except GcRefused as refusal:
+        err.print(f"[red]refused:[/] {refusal}", highlight=False)
+        raise typer.Exit(1) from None
+    except Exception as error:  # a broker or store that cannot be reached
+        err.print(f"[red]error:[/] {_one_line(f'{type(error).__name__}: {error}')}", highlight=False)
+        err.print("  hint: check the broker and the stores the app connects to (URLs, that they run)")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, **report.as_json()}, indent=2))
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        out.print(
+            f"{report.blobs} blob(s), {report.messages} queued message(s) referencing "
+            f"{len(report.referenced)}: {verb} {len(report.orphans)} orphan(s), "
+            f"kept {report.kept_young} younger than {min_age:g}s",
+            highlight=False,
+        )
+        for store, key, age in report.orphans:
+            out.print(f"  {store}:{key} ({age:.0f}s old)", highlight=False)
+    if dry_run and report.orphans:
         raise typer.Exit(1)
 
 

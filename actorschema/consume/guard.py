@@ -28,7 +28,7 @@ what arrived.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
@@ -48,16 +48,24 @@ from .arguments import InboundContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
 from .envelope import RECEIVED_SIZE, STRICTLY_DECODED
 
+if TYPE_CHECKING:
+    from ..claims import ClaimCheck
+
 __all__ = ["ConsumeGuard", "Gateway"]
 
 
 class Gateway(Protocol):
     """What the worker side needs from the gateway that owns it (:class:`~actorschema.PayloadGateway`).
 
-    The guard checks consumed messages with the send side's contracts, limits
-    and mode, and nothing else of it: any object with these three members can
-    own a guard.
+    The guard checks consumed messages with the send side's contracts, limits,
+    mode and claim check, and nothing else of it: any object with these four
+    members can own a guard.
     """
+
+    @property
+    def claim_check(self) -> ClaimCheck | None:
+        """The claim check whose references the guard fetches first; None: no offloading."""
+        ...
 
     @property
     def mode(self) -> Literal["enforce", "warn"]:
@@ -98,8 +106,14 @@ class ConsumeGuard(Middleware):
         try:
             delivery = self.check(broker, target)
         except PayloadRejected as rejection:
-            # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn mode.
-            if self.gateway.mode == "warn" and not isinstance(rejection, MessageMalformed):
+            # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn
+            # mode; nor a message with claim references: the actor would get them, not its values.
+            claims = self.gateway.claim_check
+            if (
+                self.gateway.mode == "warn"
+                and not isinstance(rejection, MessageMalformed)
+                and not (claims is not None and claims.references_in(target))
+            ):
                 log_rejected_message(rejection, target, "run as it arrived (mode='warn')")
                 return
             log_rejected_message(rejection, target, "dead-lettered, not run, not retried", error=True)
@@ -184,6 +198,13 @@ class ConsumeGuard(Middleware):
         inbound = self._inbound.get(actor_name)
         if inbound is None or inbound.contract is not contract:  # built once per (re)declared actor
             inbound = self._inbound_for(contract)
+        claims = gateway.claim_check
+        if claims is not None:
+            # Offloaded values are fetched and verified first: the contract judges what the actor gets.
+            fetched = claims.fetch(broker, message, tuple(message.args), kwargs)
+            if fetched is not None:
+                py_args, py_kwargs = inbound.check(*fetched, strict_json=strict)
+                return Delivery(actor_name, tuple(message.args), kwargs, py_args, py_kwargs)
         if strict and not message.args and inbound.as_sent(kwargs):
             return None  # every value is already of its parameter's exact type: nothing to convert
         args = tuple(message.args)

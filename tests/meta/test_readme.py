@@ -221,6 +221,14 @@ NODE_PRODUCER_COMMANDS = [
 ]
 
 
+def check_claims_gc(command: str) -> None:
+    # The example app's stub queues are empty here; tests/brokers/test_claim_stores.py runs the command on real
+    # Redis, with queued, delayed and orphaned blobs.
+    result = run(command)
+    assert result.returncode in (0, 1), result.stderr
+    assert re.search(r"\d+ blob\(s\), 0 queued message\(s\)", result.stdout), result.stdout
+
+
 def check_version(command: str) -> None:
     result = run(command)
     assert result.returncode == 0, result.stderr
@@ -259,6 +267,7 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     'python3 -m pytest -m "not slow and not rabbitmq and not node"': check_quick_loop,
     "actorschema --version": check_version,
     "actorschema dead-letters examples.shop": check_dead_letters,
+    "actorschema claims gc examples.claims_app --dry-run": check_claims_gc,
     **{command: check_node_producer_command for command in NODE_PRODUCER_COMMANDS},
 }
 

@@ -40,6 +40,8 @@ export interface ActorContract {
   maxMessageBytes: number | null;
   limitSource: "actor" | "queue" | "global" | string;
   schemaFile: string;
+  /** The actor has the claim check on: a top-level argument may travel as a ClaimReference. */
+  claimCheck: boolean;
   schema: Record<string, unknown>;
   validate: ValidateFunction;
 }
@@ -82,7 +84,53 @@ export declare function buildMessage(
   kwargs: object,
   options?: ProduceOptions & { transportOptions?: MessageOptions; now?: number },
 ): DramatiqMessage;
-export declare function checkAndEncode(contract: ActorContract, message: DramatiqMessage): Prepared;
+export declare function checkAndEncode(
+  contract: ActorContract,
+  message: DramatiqMessage,
+  options?: { checkSize?: boolean },
+): Prepared;
+
+export declare const CLAIM_MARKER: "$actorschema_claim";
+
+export interface ClaimReference {
+  $actorschema_claim: 1;
+  store: string;
+  key: string;
+  sha256: string;
+  size: number;
+  content_type: "application/json";
+}
+
+export interface ClaimStore {
+  name: string;
+  put(key: string, blob: Buffer): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export declare function claimReference(store: string, key: string, blob: Buffer): ClaimReference;
+
+export declare class DirectoryClaimStore implements ClaimStore {
+  constructor(dir: string, options?: { name?: string });
+  dir: string;
+  name: string;
+  put(key: string, blob: Buffer): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export declare class RedisClaimStore implements ClaimStore {
+  constructor(client: Redis, options?: { name?: string; prefix?: string });
+  client: Redis;
+  name: string;
+  prefix: string;
+  put(key: string, blob: Buffer): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export declare function offloadAndEncode(
+  contract: ActorContract,
+  message: DramatiqMessage,
+  store: ClaimStore | null,
+): Promise<Prepared & { written: string[] }>;
 
 export interface Transport {
   transportOptions(): MessageOptions;
@@ -114,19 +162,26 @@ export declare class AmqpTransport implements Transport {
   close(): Promise<void>;
 }
 
-export type Target =
+export type Target = (
   | ({ redis: string; namespace?: string })
   | ({ amqp: string } & AmqpOptions)
-  | { transport: Transport };
+  | { transport: Transport }
+) & { claimStore?: ClaimStore | null };
 
 export declare class Producer<M = { [actor: string]: Kwargs }> {
-  constructor(contracts: Contracts, transport: Transport | null);
+  constructor(contracts: Contracts, transport: Transport | null, options?: { claimStore?: ClaimStore | null });
   static connect<M = { [actor: string]: Kwargs }>(
     contracts: Contracts,
     target: Target,
   ): Promise<Producer<M>>;
   contracts: Contracts;
   transport: Transport | null;
+  claimStore: ClaimStore | null;
+  prepareOffloaded<A extends keyof M & string>(
+    actor: A,
+    kwargs: M[A],
+    options?: ProduceOptions,
+  ): Promise<Prepared<A, M[A]> & { written: string[] }>;
   prepare<A extends keyof M & string>(actor: A, kwargs: M[A], options?: ProduceOptions): Prepared<A, M[A]>;
   produce<A extends keyof M & string>(actor: A, kwargs: M[A], options?: ProduceOptions): Promise<DramatiqMessage<A, M[A]>>;
   close(): Promise<void>;

@@ -12,7 +12,8 @@
 // size limit from index.json, on the exact bytes that are stored. A refused message raises a
 // ProduceError and nothing is enqueued.
 import { createHash, randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
@@ -103,6 +104,7 @@ export async function loadContracts(schemasDir) {
       maxMessageBytes: entry.max_message_bytes ?? null,
       limitSource: entry.limit_source,
       schemaFile: entry.schema,
+      claimCheck: entry.claim_check === true,
       schema,
       validate: ajv.compile(schema),
     });
@@ -219,7 +221,7 @@ export function buildMessage(contract, kwargs, { delayMs, options = {}, transpor
  * JSON to store, and `message` is what it decodes to (what the worker will read).
  * Throws ProduceError("not_json" | "invalid" | "too_large").
  */
-export function checkAndEncode(contract, message) {
+export function checkAndEncode(contract, message, { checkSize = true } = {}) {
   const notJson = strictJsonProblems(message);
   if (notJson.length > 0) {
     throw new ProduceError("not_json", contract.name, "a value is not plain JSON", notJson);
@@ -235,7 +237,7 @@ export function checkAndEncode(contract, message) {
   }
   const body = Buffer.from(text, "utf8");
   const limit = contract.maxMessageBytes;
-  if (limit !== null && body.length > limit) {
+  if (checkSize && limit !== null && body.length > limit) {
     const largest = Object.entries(sent.kwargs)
       .map(([key, value]) => ({ path: `/kwargs/${key}`, size: Buffer.byteLength(JSON.stringify(value), "utf8") }))
       .sort((a, b) => b.size - a.size)
@@ -250,6 +252,102 @@ export function checkAndEncode(contract, message) {
     );
   }
   return { message: sent, body };
+}
+
+/** The key that marks a claim reference (actorschema.claims.reference, claim-reference.json). */
+export const CLAIM_MARKER = "$actorschema_claim";
+
+/** The reference that stands in a message for `blob`, stored under `key` in the store named `store`. */
+export function claimReference(store, key, blob) {
+  return {
+    [CLAIM_MARKER]: 1,
+    store,
+    key,
+    sha256: createHash("sha256").update(blob).digest("hex"),
+    size: blob.length,
+    content_type: "application/json",
+  };
+}
+
+/** The claim check's directory store, as actorschema.claims.DirectoryStore lays it out: one file per blob. */
+export class DirectoryClaimStore {
+  constructor(dir, { name = "dir" } = {}) {
+    this.dir = dir;
+    this.name = name;
+  }
+
+  async put(key, blob) {
+    // Written aside and renamed into place: a worker never reads half a blob.
+    const temporary = join(this.dir, `.tmp-${randomUUID()}`);
+    await writeFile(temporary, blob);
+    await rename(temporary, join(this.dir, key));
+  }
+
+  async delete(key) {
+    await rm(join(this.dir, key), { force: true });
+  }
+}
+
+/** The claim check's Redis store, as actorschema.claims.RedisStore keeps it: a string per blob, an index. */
+export class RedisClaimStore {
+  constructor(client, { name = "redis", prefix = "actorschema:claims" } = {}) {
+    this.client = client;
+    this.name = name;
+    this.prefix = prefix;
+  }
+
+  async put(key, blob) {
+    const replies = await this.client
+      .multi()
+      .set(`${this.prefix}:blob:${key}`, blob)
+      .zadd(`${this.prefix}:index`, Date.now() / 1000, key)
+      .exec();
+    const failed = replies.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
+  async delete(key) {
+    await this.client.multi().del(`${this.prefix}:blob:${key}`).zrem(`${this.prefix}:index`, key).exec();
+  }
+}
+
+/**
+ * Check `message` and, when it is over its limit and the actor has the claim check on (`claim_check`
+ * in index.json), move its largest `kwargs` values into `store` until it fits, as the Python gateway
+ * does: each blob is the value's JSON text, and a reference takes its place. The values are checked
+ * inline first; the final message (with references) is checked again, size included. Resolves to
+ * `{message, body, written}` (the keys written: delete them if the enqueue fails).
+ */
+export async function offloadAndEncode(contract, message, store) {
+  const inline = checkAndEncode(contract, message, { checkSize: false });
+  const limit = contract.maxMessageBytes;
+  if (!store || !contract.claimCheck || limit === null || inline.body.length <= limit) {
+    return { ...checkAndEncode(contract, message), written: [] };
+  }
+  const sent = inline.message;
+  const kwargs = { ...sent.kwargs };
+  const isReference = (value) => value !== null && typeof value === "object" && CLAIM_MARKER in value;
+  const largestFirst = Object.entries(sent.kwargs)
+    .filter(([, value]) => !isReference(value)) // offloaded already, by the caller
+    .map(([name, value]) => [name, Buffer.from(JSON.stringify(value), "utf8")])
+    .sort((a, b) => b[1].length - a[1].length);
+  const written = [];
+  try {
+    let size = inline.body.length;
+    for (const [name, blob] of largestFirst) {
+      if (size <= limit) break;
+      const slot = /^[A-Za-z0-9_]{1,60}$/.test(name) ? name : "kw";
+      const key = `${sent.message_id}.${slot}.${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      await store.put(key, blob);
+      written.push(key);
+      kwargs[name] = claimReference(store.name, key, blob);
+      size = Buffer.byteLength(JSON.stringify({ ...sent, kwargs }), "utf8");
+    }
+    return { ...checkAndEncode(contract, { ...sent, kwargs }), written };
+  } catch (error) {
+    await Promise.allSettled(written.map((key) => store.delete(key)));
+    throw error;
+  }
 }
 
 /** Redis, as Dramatiq's RedisBroker stores messages: a hash of bodies and a list of ids. */
@@ -389,16 +487,22 @@ export class AmqpTransport {
  *   const producer = await Producer.connect(contracts, { redis: url });  // or { amqp: url }
  */
 export class Producer {
-  constructor(contracts, transport) {
+  /** claimStore: where to offload large values of actors with the claim check (see offloadAndEncode). */
+  constructor(contracts, transport, { claimStore = null } = {}) {
     this.contracts = contracts;
     this.transport = transport;
+    this.claimStore = claimStore;
   }
 
-  /** target: `{ redis: url, namespace? }`, `{ amqp: url, maxPriority? }` or `{ transport }`. */
+  /**
+   * target: `{ redis: url, namespace? }`, `{ amqp: url, maxPriority? }` or `{ transport }`; plus
+   * `claimStore` (a DirectoryClaimStore or RedisClaimStore) to offload large values.
+   */
   static async connect(contracts, target) {
-    if (target.transport) return new Producer(contracts, target.transport);
-    if (target.redis) return new Producer(contracts, await RedisTransport.connect(target.redis, target));
-    if (target.amqp) return new Producer(contracts, await AmqpTransport.connect(target.amqp, target));
+    const options = { claimStore: target.claimStore ?? null };
+    if (target.transport) return new Producer(contracts, target.transport, options);
+    if (target.redis) return new Producer(contracts, await RedisTransport.connect(target.redis, target), options);
+    if (target.amqp) return new Producer(contracts, await AmqpTransport.connect(target.amqp, target), options);
     throw new TypeError("Producer.connect needs { redis: url }, { amqp: url } or { transport }");
   }
 
@@ -409,10 +513,24 @@ export class Producer {
     return checkAndEncode(contract, buildMessage(contract, kwargs, { delayMs, options, transportOptions }));
   }
 
+  /** As `prepare`, offloading large values to the claim store: `{message, body, written}`. */
+  async prepareOffloaded(actorName, kwargs, { delayMs, options } = {}) {
+    const contract = this.contracts.get(actorName);
+    const transportOptions = this.transport ? this.transport.transportOptions() : {};
+    const message = buildMessage(contract, kwargs, { delayMs, options, transportOptions });
+    return offloadAndEncode(contract, message, this.claimStore);
+  }
+
   /** Check and enqueue; resolves to the message as stored. Refusals reject with ProduceError. */
   async produce(actorName, kwargs, { delayMs, options } = {}) {
-    const { message, body } = this.prepare(actorName, kwargs, { delayMs, options });
-    await this.transport.send(message, body);
+    const { message, body, written } = await this.prepareOffloaded(actorName, kwargs, { delayMs, options });
+    try {
+      await this.transport.send(message, body);
+    } catch (error) {
+      // Nothing was enqueued: the blobs written for it would be orphans.
+      await Promise.allSettled(written.map((key) => this.claimStore.delete(key)));
+      throw error;
+    }
     return message;
   }
 

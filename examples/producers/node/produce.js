@@ -5,19 +5,24 @@
 //   node produce.js --amqp amqp://guest:guest@127.0.0.1:5672 --delay-ms 60000 make_thumbnail '{"source": "cat.png"}'
 //   node produce.js --redis URL --batch < requests.jsonl
 //   node produce.js --dry-run refund '{"order_id": "...", ...}'
+//   node produce.js --redis URL --claims-dir /var/lib/app/claims ingest '{"document": "...50 MB..."}'
 //
 // One message: prints the message as stored, exits 0; a refused message: the reasons on
 // stderr, exit 1. --batch reads JSON Lines {"actor", "kwargs", "delayMs"?, "options"?} from
 // stdin and writes one JSON line per request: {"ok": true, "message", "bytes"} or
 // {"ok": false, "error": {"kind", "actor", "message", "problems"}}; exit 1 if any was refused.
 // --dry-run checks and prints without connecting to a broker. Exit 2: usage; 3: broker error.
+// --claims-dir DIR or --claims-redis: for an actor with the claim check, a message over its limit has
+// its largest values written to that store (the workers' DirectoryStore, or RedisStore on the --redis
+// server) and references put in their place.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadContracts, ProduceError, Producer } from "./index.js";
+import { DirectoryClaimStore, loadContracts, ProduceError, Producer, RedisClaimStore } from "./index.js";
 
 const USAGE = `usage: node produce.js (--redis URL | --amqp URL | --dry-run) [--schemas DIR] [--namespace NS]
-                        [--max-priority N] [--delay-ms MS] (ACTOR KWARGS_JSON | --batch)`;
+                        [--max-priority N] [--delay-ms MS] [--claims-dir DIR | --claims-redis]
+                        (ACTOR KWARGS_JSON | --batch)`;
 
 function usage(message) {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -37,6 +42,8 @@ try {
       "max-priority": { type: "string" },
       "delay-ms": { type: "string" },
       batch: { type: "boolean", default: false },
+      "claims-dir": { type: "string" },
+      "claims-redis": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -50,6 +57,11 @@ if (opts.help) {
 }
 const targets = [opts.redis, opts.amqp, opts["dry-run"] || undefined].filter((t) => t !== undefined);
 if (targets.length !== 1) usage("give exactly one of --redis URL, --amqp URL, --dry-run");
+if (opts["claims-dir"] !== undefined && opts["claims-redis"]) usage("give one of --claims-dir, --claims-redis");
+if (opts["claims-redis"] && opts.redis === undefined) usage("--claims-redis stores blobs on the --redis server");
+if (opts["dry-run"] && (opts["claims-dir"] !== undefined || opts["claims-redis"])) {
+  usage("--dry-run writes nothing, so it cannot offload: drop --claims-dir/--claims-redis");
+}
 if (opts.batch ? positionals.length !== 0 : positionals.length !== 2) usage("give ACTOR and KWARGS_JSON, or --batch");
 const integerOption = (name) => {
   if (opts[name] === undefined) return undefined;
@@ -84,13 +96,20 @@ try {
   process.stderr.write(`cannot connect: ${error.message}\n`);
   process.exit(3);
 }
+if (opts["claims-dir"] !== undefined) producer.claimStore = new DirectoryClaimStore(opts["claims-dir"]);
+if (opts["claims-redis"]) producer.claimStore = new RedisClaimStore(producer.transport.client);
 
 let refused = 0;
 try {
   for (const { actor, kwargs, delayMs, options } of requests) {
     try {
-      const { message, body } = producer.prepare(actor, kwargs, { delayMs, options });
-      if (producer.transport) await producer.transport.send(message, body);
+      const { message, body, written } = await producer.prepareOffloaded(actor, kwargs, { delayMs, options });
+      try {
+        if (producer.transport) await producer.transport.send(message, body);
+      } catch (error) {
+        await Promise.allSettled(written.map((key) => producer.claimStore.delete(key))); // never enqueued
+        throw error;
+      }
       if (opts.batch) process.stdout.write(`${JSON.stringify({ ok: true, message, bytes: body.length })}\n`);
       else process.stdout.write(`${JSON.stringify(message)}\n`);
     } catch (error) {
