@@ -33,9 +33,10 @@ from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
+from .app_encoder import wire_fields
 from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
-from .encoder import encode_message, message_fields
+from .encoder import encode_message, message_fields, writes_json
 from .envelope import BOOKKEEPING_OPTIONS, RECEIVED_SIZE, STRICTLY_DECODED, envelope_violations
 from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
@@ -193,10 +194,14 @@ class ConsumeGuard(Middleware):
         self._check_size(broker, message)
         gateway = self.gateway
         contract = gateway.contracts.get(actor_name) or gateway._contract(broker, actor_name)
+        # Decoded by the app's own encoder: judge the JSON on the wire, not the objects it revives.
+        wire = None if strict or writes_json() else wire_fields(message)
         if contract is None:
             # No contract here (an actor of another process): strict JSON and size only.
-            args = tuple(message.args)
-            violations = find_violations(list(args), ("args",)) + find_violations(message.kwargs, ("kwargs",))
+            args, kwargs = (
+                (wire["args"], wire["kwargs"]) if wire is not None else (message.args, message.kwargs)
+            )
+            violations = find_violations(list(args), ("args",)) + find_violations(kwargs, ("kwargs",))
             if violations:
                 raise NonJSONPayload(actor_name, violations)
             return None  # run with the values as they arrived
@@ -207,8 +212,41 @@ class ConsumeGuard(Middleware):
         if strict and not message.args and inbound.as_sent(kwargs):
             return None  # every value is already of its parameter's exact type: nothing to convert
         args = tuple(message.args)
-        py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
+        if not strict and not writes_json():
+            py_args, py_kwargs = self._check_app_encoded(contract, inbound, args, kwargs, wire)
+        else:
+            py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
         return _Delivery(actor_name, args, kwargs, py_args, py_kwargs)
+
+    def _check_app_encoded(
+        self,
+        contract: ActorContract,
+        inbound: InboundContract,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wire: dict[str, Any] | None,
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Judge a message the app's own encoder decoded (see :mod:`actorschema.app_encoder`).
+
+        First the JSON on the wire; if that does not fit (or the encoder writes no
+        JSON), the decoded values put in their contract's JSON form, as an upgraded
+        producer would send them. A refusal names the violations of the reading that
+        came closer (fewer violations; the wire's on a tie): for a message in the
+        encoder's tagged form, that is what is wrong with its values, not its tags.
+        """
+        refused: PayloadRejected | None = None
+        if wire is not None and type(wire.get("args")) is list and type(wire.get("kwargs")) is dict:
+            try:
+                return inbound.check(wire["args"], wire["kwargs"], strict_json=True)
+            except PayloadRejected as rejection:
+                refused = rejection
+        try:
+            sent_args, sent_kwargs = contract.canonical(args, kwargs)
+            return inbound.check(sent_args, sent_kwargs)
+        except PayloadRejected as rejection:
+            if refused is not None and len(refused.violations) <= len(rejection.violations):
+                raise refused from None
+            raise
 
     def _inbound_for(self, contract: ActorContract) -> InboundContract:
         inbound = self._inbound.get(contract.actor_name)

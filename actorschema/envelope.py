@@ -24,6 +24,7 @@ replaces with "now" and logs). The table says where the two differ.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -329,6 +330,14 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
         raise MessageMalformed(_name_in(fields), failed.violations) from error
     if violations:
         raise MessageMalformed(_name_in(fields), violations)
+    if not strict:
+        # Imported here: app_encoder reads bodies with this module's strict decoder.
+        from .app_encoder import WIRE_FIELDS, encoder_kind
+
+        if encoder_kind() == "custom-json":
+            # The worker judges the JSON on the wire, not the objects the app's decode revived.
+            with contextlib.suppress(ValueError):  # not strict JSON: the decoded values are judged
+                object.__setattr__(message, WIRE_FIELDS, decode_strict_json(body))
     if strict:
         # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
         # strict JSON, and the worker's check need not walk the values again.

@@ -51,6 +51,7 @@ from dramatiq import Actor, Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
+from .app_encoder import announce, wire_fields
 from .consume_guard import ConsumeGuard, current_message, slot, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
@@ -213,6 +214,7 @@ class PayloadGateway(Middleware):
         self._declare(actor, log=True)  # never raises: it records the error instead
         if actor.__dict__.get("_actorschema_gateway") is not self:
             self._wrap(actor)
+        announce(self, "declare")  # once, after the wrap: what the gateway does with the app's encoder
 
     def _declare(self, actor: Any, *, log: bool) -> None:
         """Build ``actor``'s contract, or record why it has none (every message then carries the reason)."""
@@ -326,6 +328,7 @@ class PayloadGateway(Middleware):
         # Inserting at the front while Dramatiq iterates the list only repeats this hook.
         if self.consume_guard not in broker.middleware:
             broker.middleware.insert(0, self.consume_guard)
+        announce(self, "worker boot")
 
     def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
         _state.in_worker = True
@@ -374,6 +377,8 @@ class PayloadGateway(Middleware):
         contract = self.contracts.get(message.actor_name) or self._contract(broker, message.actor_name)
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
+        elif worker_path and not writes_json():
+            args, kwargs = _canonical_consumed(contract, message)
         else:
             args, kwargs = contract.canonical(message.args, message.kwargs)
         return self._encode_within_limit(broker, message, contract, args, kwargs, worker_path=worker_path)
@@ -696,6 +701,28 @@ def _check_limit(where: str, value: object) -> None:
 def _actor_name(message: Message[Any]) -> str:
     name = message.actor_name
     return name if type(name) is str else repr(name)
+
+
+def _canonical_consumed(
+    contract: ActorContract, message: Message[Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The canonical arguments of a consumed message the worker re-enqueues, decoded by the app's encoder.
+
+    As the consume guard reads such a message (see :mod:`actorschema.app_encoder`):
+    the values the app's decode() gave, or else the JSON on the wire (a ``str``
+    parameter whose text that decode() revived as a datetime).
+    """
+    try:
+        return contract.canonical(message.args, message.kwargs)
+    except PayloadInvalid:
+        wire = wire_fields(message)
+        if wire is None or type(wire.get("args")) is not list or type(wire.get("kwargs")) is not dict:
+            raise
+        try:
+            return contract.canonical(wire["args"], wire["kwargs"])
+        except PayloadInvalid:
+            pass
+        raise
 
 
 def _on_worker_path() -> bool:
