@@ -47,7 +47,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from dramatiq import Actor, Message
+from dramatiq import Actor, Message, group, pipeline
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
@@ -340,8 +340,7 @@ class PayloadGateway(Middleware):
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
-        state = _state
-        worker_path = state.in_worker and not state.actor_depth
+        worker_path = _on_worker_path()
         try:
             data, body = self._check(broker, target, worker_path=worker_path)
         except PayloadRejected as rejection:
@@ -726,8 +725,44 @@ def _canonical_consumed(
 
 
 def _on_worker_path() -> bool:
-    """True on a worker's own thread outside any actor call: a re-enqueue by Dramatiq itself."""
-    return _state.in_worker and _state.actor_depth == 0
+    """True when Dramatiq itself re-enqueues a message it consumed (a retry, a delay-queue move...).
+
+    Only on a worker's own thread, outside any actor call, and only when the send
+    comes from Dramatiq's own code: its middleware (Retries, Pipelines, Callbacks,
+    GroupCallbacks) or the worker's delay-queue move. A send from a user's
+    middleware hook on the same thread is checked like any other.
+    """
+    state = _state
+    return state.in_worker and not state.actor_depth and _sent_by_dramatiq(sys._getframe(2))
+
+
+#: Modules whose frames only carry a send along (the gateway's own, Dramatiq's send and enqueue).
+_CARRIERS = ("actorschema.", "dramatiq.actor", "dramatiq.broker", "dramatiq.composition", "functools")
+
+
+def _sent_by_dramatiq(frame: Any) -> bool:
+    """Does the send being checked come from Dramatiq's own re-enqueueing code?
+
+    Walks out from the hook past the frames that only carry a send (Dramatiq's
+    ``send``, ``enqueue`` and ``emit_before``, brokers and actors subclassed by the
+    app, pipelines and groups, the gateway's own); the first other frame decides.
+    Dramatiq's middleware and the worker's delay-queue move are Dramatiq's own;
+    anything else (a user's middleware hook, code it calls) is a send like any other.
+    """
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("dramatiq.middleware."):
+            return True
+        if module == "dramatiq.worker":
+            return bool(frame.f_code.co_name == "handle_delayed_messages")
+        if not module.startswith(_CARRIERS) and not isinstance(frame.f_locals.get("self"), _CARRIER_TYPES):
+            return False
+        frame = frame.f_back
+    return False
+
+
+#: Objects whose methods only carry a send along, whatever module subclasses them.
+_CARRIER_TYPES = (Broker, Actor, pipeline, group)
 
 
 def _trim_traceback(options: dict[str, Any], excess: int) -> bool:
