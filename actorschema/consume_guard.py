@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import dramatiq
 from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
@@ -36,7 +38,7 @@ from dramatiq.middleware import Middleware
 from .app_encoder import wire_fields
 from .contract import ActorContract
 from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
-from .encoder import encode_message, message_fields, writes_json
+from .encoder import encode_json, encode_message, message_fields, writes_json
 from .envelope import BOOKKEEPING_OPTIONS, RECEIVED_SIZE, STRICTLY_DECODED, envelope_violations
 from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from .inbound import InboundContract
@@ -45,7 +47,7 @@ from .strict_json import find_violations
 if TYPE_CHECKING:
     from .gateway import PayloadGateway
 
-__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "current_message", "slot", "take_delivery"]
+__all__ = ["BOOKKEEPING_OPTIONS", "ConsumeGuard", "LateChanges", "current_message", "slot", "take_delivery"]
 
 logger = logging.getLogger("actorschema")
 
@@ -85,6 +87,8 @@ class _Slot(threading.local):
     delivery: _Delivery | None = None
     #: The message this worker thread is processing (its result's destinations are in its options).
     message: Message[Any] | None = None
+    #: Its arguments as the guard judged them, when a later middleware may change them (see LateChanges).
+    judged: bytes | None = None
 
 
 #: This thread's slot: the typed arguments waiting for the actor call, the message being processed.
@@ -118,13 +122,24 @@ class ConsumeGuard(Middleware):
     def __init__(self, gateway: PayloadGateway) -> None:
         self.gateway = gateway
         self._inbound: dict[str, InboundContract] = {}
+        #: Runs last among ``before_process_message`` hooks: what later middleware changed is judged there.
+        self.late_changes = LateChanges(self)
+        # (the middleware list's length when last looked at, whether a later one may change arguments)
+        self._watching: tuple[int, bool] = (-1, False)
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         slot.delivery = None
         target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
         slot.message = target
+        slot.judged = _arguments_print(target) if self._may_change_arguments(broker) else None
+        self._admit(broker, message, target, self.check)
+
+    def _admit(
+        self, broker: Broker, message: Any, target: Message[Any], check: Callable[..., _Delivery | None]
+    ) -> None:
+        """Judge ``target`` with ``check``: put its typed arguments in the slot, or dead-letter it."""
         try:
-            delivery = self.check(broker, target)
+            delivery = check(broker, target)
         except PayloadRejected as rejection:
             # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn mode.
             if self.gateway.mode == "warn" and not isinstance(rejection, MessageMalformed):
@@ -139,10 +154,10 @@ class ConsumeGuard(Middleware):
     def after_process_message(
         self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        slot.delivery = slot.message = None
+        slot.delivery = slot.message = slot.judged = None
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
-        slot.delivery = slot.message = None
+        slot.delivery = slot.message = slot.judged = None
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         rejection = getattr(message, REJECTION_ATTRIBUTE, None)
@@ -155,6 +170,20 @@ class ConsumeGuard(Middleware):
         except Exception:
             # The message still goes to the dead-letter queue; only its recorded reason is lost.
             logger.exception("could not record why message %s was dead-lettered", message.message_id)
+
+    def _may_change_arguments(self, broker: Broker) -> bool:
+        """Does a middleware after the guard define ``before_process_message`` (and is not Dramatiq's own)?"""
+        middleware = broker.middleware
+        seen, watching = self._watching
+        if seen != len(middleware):  # looked at again only when the list changes
+            after = middleware[middleware.index(self) + 1 :] if self in middleware else middleware
+            watching = any(
+                type(m).before_process_message is not Middleware.before_process_message
+                and not type(m).__module__.startswith(("dramatiq.", "actorschema."))
+                for m in after
+            )
+            self._watching = (len(middleware), watching)
+        return watching
 
     # -- the check ---------------------------------------------------------------
 
@@ -248,6 +277,31 @@ class ConsumeGuard(Middleware):
                 raise refused from None
             raise
 
+    def check_changed(self, broker: Broker, message: Message[Any]) -> _Delivery | None:
+        """Judge the arguments of a message a later middleware changed, as they now stand.
+
+        A middleware may write JSON values or Python ones (a ``datetime``): the
+        arguments are judged as an upgraded producer would send them, put in their
+        contract's JSON form first. Never fails open, as :meth:`check`.
+        """
+        actor_name = message.actor_name
+        try:
+            gateway = self.gateway
+            contract = gateway.contracts.get(actor_name) or gateway._contract(broker, actor_name)
+            args, kwargs = tuple(message.args), message.kwargs
+            if contract is None:
+                violations = find_violations(list(args), ("args",)) + find_violations(kwargs, ("kwargs",))
+                if violations:
+                    raise NonJSONPayload(actor_name, violations)
+                return None
+            sent_args, sent_kwargs = contract.canonical(args, kwargs)
+            py_args, py_kwargs = self._inbound_for(contract).check(sent_args, sent_kwargs)
+            return _Delivery(actor_name, args, kwargs, py_args, py_kwargs)
+        except PayloadRejected:
+            raise
+        except Exception as error:
+            raise CheckFailed.from_error(actor_name if type(actor_name) is str else "?", error) from error
+
     def _inbound_for(self, contract: ActorContract) -> InboundContract:
         inbound = self._inbound.get(contract.actor_name)
         if inbound is None or inbound.contract is not contract:  # built once per (re)declared actor
@@ -270,3 +324,45 @@ class ConsumeGuard(Middleware):
             raise self.gateway._too_large(
                 message.actor_name, tuple(message.args), message.kwargs, options, size, limit
             )
+
+
+class LateChanges(Middleware):
+    """The guard's second look, last among ``before_process_message`` hooks: what later middleware changed.
+
+    The guard judges a message first, before any other middleware meets it. A
+    middleware after it may still change ``message.args`` or ``message.kwargs``
+    (add a tenant id, fill in a default): the actor is called with what they
+    hold then. When something changed since the guard's verdict, they are judged
+    again as they stand and delivered typed from there; a change the contract
+    refuses dead-letters the message like any other. Created by the guard,
+    appended to the middleware at worker boot; it looks only when a middleware
+    that may change arguments (one of the app's, with a ``before_process_message``)
+    runs after the guard.
+
+    Parameters:
+      guard: The guard whose verdict it revisits.
+    """
+
+    def __init__(self, guard: ConsumeGuard) -> None:
+        self.guard = guard
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        judged = slot.judged
+        if slot.message is not target or judged is None:
+            return
+        slot.judged = None
+        if judged and _arguments_print(target) == judged:
+            return  # nothing changed: the guard's delivery stands
+        self.guard._admit(broker, message, target, self.guard.check_changed)
+
+
+def _arguments_print(message: Message[Any]) -> bytes:
+    """The message's arguments as bytes, to see whether anything changed them; empty when not encodable."""
+    try:
+        return encode_json((message.args, message.kwargs))
+    except Exception:
+        try:  # objects a custom encoder revived: that encoder writes them
+            return bytes(dramatiq.get_encoder().encode({"args": message.args, "kwargs": message.kwargs}))
+        except Exception:
+            return b""  # cannot tell: judged again

@@ -328,6 +328,9 @@ class PayloadGateway(Middleware):
         # Inserting at the front while Dramatiq iterates the list only repeats this hook.
         if self.consume_guard not in broker.middleware:
             broker.middleware.insert(0, self.consume_guard)
+        # Last: what middleware after the guard changed in the arguments is judged there.
+        if self.consume_guard.late_changes not in broker.middleware:
+            broker.middleware.append(self.consume_guard.late_changes)
         announce(self, "worker boot")
 
     def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:

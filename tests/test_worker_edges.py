@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from typing import Any
 
 import dramatiq
@@ -24,8 +25,10 @@ import pytest
 from dramatiq import Message, Worker, pipeline
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
+from pydantic import BaseModel
 
-from actorschema import PayloadGateway, PayloadInvalid
+from actorschema import PayloadGateway, PayloadInvalid, dead_letter_reasons
+from actorschema.brokers import StubBroker as GuardedStubBroker
 
 UTC = datetime.UTC
 
@@ -145,4 +148,103 @@ def test_a_retry_and_a_delay_move_stay_exempt(caplog: pytest.LogCaptureFixture) 
     flaky.send_with_options(args=("b" * 1500,), delay=10)
     _drain(broker)
     assert attempts == [1500, 1500] and not broker.dead_letters
+    broker.close()
+
+
+# -- typed delivery after later middleware -------------------------------------------
+
+
+class Order(BaseModel):
+    sku: str
+    qty: int
+
+
+class ChangingMiddleware(Middleware):
+    """A user's middleware, after the guard, that changes the arguments before the actor runs."""
+
+    def __init__(self, change: Any) -> None:
+        self.change = change
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        self.change(message)
+
+
+def _set_when(message: Any) -> None:
+    message.kwargs["when"] = "2024-06-01T08:00:00+02:00"  # JSON text, as a producer writes it
+
+
+def _add_tenant(message: Any) -> None:
+    message.kwargs["tenant"] = uuid.UUID(int=5)  # a Python value
+
+
+def _more_in_place(message: Any) -> None:
+    message.kwargs["order"]["qty"] = 3  # changed inside the value the guard judged
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_set_when, {"when": datetime.datetime(2024, 6, 1, 6, 0, tzinfo=UTC)}),
+        (_add_tenant, {"tenant": uuid.UUID(int=5)}),
+        (_more_in_place, {"order": Order(sku="a", qty=3)}),
+    ],
+    ids=["replaced", "added-python-value", "nested-in-place"],
+)
+@pytest.mark.parametrize("broker_class", [StubBroker, GuardedStubBroker], ids=["dramatiq", "drop-in"])
+def test_typed_delivery_honours_what_a_later_middleware_changed(
+    change: Any, expected: dict[str, Any], broker_class: type[StubBroker]
+) -> None:
+    broker = _stub(broker_class)
+    broker.add_middleware(ChangingMiddleware(change))
+    received: list[dict[str, Any]] = []
+
+    @dramatiq.actor(max_retries=0)
+    def book(when: datetime.datetime, order: Order, tenant: uuid.UUID | None = None) -> None:
+        received.append({"when": when, "order": order, "tenant": tenant})
+
+    book.send(when=datetime.datetime(2024, 1, 1, tzinfo=UTC), order=Order(sku="a", qty=1))
+    _drain(broker)
+    assert not broker.dead_letters
+    [got] = received
+    assert {key: got[key] for key in expected} == expected
+    assert type(got["when"]) is datetime.datetime and type(got["order"]) is Order
+    broker.close()
+
+
+def test_a_change_the_contract_refuses_is_dead_lettered_with_its_reason() -> None:
+    broker = _stub()
+    broker.add_middleware(ChangingMiddleware(lambda message: message.kwargs.update(n="many")))
+    ran: list[int] = []
+
+    @dramatiq.actor(max_retries=3)
+    def count(n: int) -> None:
+        ran.append(n)
+
+    count.send(1)
+    _drain(broker)
+    assert ran == [] and len(broker.dead_letters) == 1
+    [reason] = dead_letter_reasons(broker, "default").values()
+    assert [v["path"] for v in reason["violations"]] == ["kwargs.n"]
+    broker.close()
+
+
+def test_without_a_middleware_that_may_change_arguments_nothing_is_looked_at_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broker = _stub()
+    rechecked: list[Any] = []
+    gateway = next(m for m in broker.middleware if isinstance(m, PayloadGateway))
+    check_changed = gateway.consume_guard.check_changed
+    monkeypatch.setattr(
+        gateway.consume_guard, "check_changed", lambda b, m: rechecked.append(m) or check_changed(b, m)
+    )
+    received: list[Any] = []
+
+    @dramatiq.actor
+    def stamp(when: datetime.datetime) -> None:
+        received.append(when)
+
+    stamp.send(datetime.datetime(2024, 1, 1, tzinfo=UTC))
+    _drain(broker)
+    assert received == [datetime.datetime(2024, 1, 1, tzinfo=UTC)] and rechecked == []
     broker.close()
