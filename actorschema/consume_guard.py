@@ -37,7 +37,7 @@ from dramatiq.middleware import Middleware
 
 from .app_encoder import wire_fields
 from .contract import ActorContract
-from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
+from .deadletters import REJECTION_ATTRIBUTE, maybe_prune_redis_reasons, reason_text, store_redis_reason
 from .encoder import encode_json, encode_message, message_fields, writes_json
 from .envelope import BOOKKEEPING_OPTIONS, RECEIVED_SIZE, STRICTLY_DECODED, envelope_violations
 from .errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
@@ -158,6 +158,14 @@ class ConsumeGuard(Middleware):
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
         slot.delivery = slot.message = slot.judged = None
+
+    def after_ack(self, broker: Broker, message: Any) -> None:
+        if hasattr(broker, "dead_message_ttl") and not getattr(broker, "prunes_reasons", False):
+            # Dramatiq's own RedisBroker maintains its dead letters inside its consumer: prune
+            # their reasons at the same chance (actorschema's RedisBroker does it in that transaction).
+            maybe_prune_redis_reasons(broker, message.queue_name)
+
+    after_nack = after_ack
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         rejection = getattr(message, REJECTION_ATTRIBUTE, None)

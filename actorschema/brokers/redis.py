@@ -24,7 +24,7 @@ from dramatiq.brokers.redis import _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed
 
-from ..deadletters import reason_text, store_redis_reason, text_of
+from ..deadletters import prune_redis_reasons, reason_text, store_redis_reason, text_of
 from ..envelope import decode_message
 from ..errors import MessageMalformed, Violation
 from ..gateway import log_rejection
@@ -38,7 +38,14 @@ _ID_HINT = "a fresh id per enqueue: the field under which the body is stored in 
 
 
 class RedisBroker(_RedisBroker):
-    """Dramatiq's RedisBroker, with a consumer that dead-letters malformed bodies; same parameters."""
+    """Dramatiq's RedisBroker, with a consumer that dead-letters malformed bodies; same parameters.
+
+    Its consumer also prunes the dead-letter reasons in the very transaction in
+    which Dramatiq's maintenance removes expired dead letters.
+    """
+
+    #: The consumer prunes dead-letter reasons with Dramatiq's maintenance (the gateway need not).
+    prunes_reasons = True
 
     @property
     def consumer_class(self) -> Any:
@@ -75,21 +82,28 @@ class _GuardedRedisConsumer(_RedisConsumer):
         broker = self.broker
         count = min(count, broker._max_unpack_size())
         namespace = broker.namespace
+        now = current_millis()
+        maintenance = broker._should_do_maintenance("fetch")
         arguments = [
             "fetch",
-            current_millis(),
+            now,
             self.queue_name,
             broker.broker_id,
             broker.heartbeat_timeout,
             broker.dead_message_ttl,
-            broker._should_do_maintenance("fetch"),
+            maintenance,
             broker._max_unpack_size(),
             count,
         ]
         with broker.client.pipeline(transaction=True) as pipe:
             pipe.lrange(f"{namespace}:{self.queue_name}", 0, count - 1)
+            if maintenance:
+                # Just before Dramatiq's maintenance, at its time: the reasons of the very dead
+                # letters it removes go with them.
+                prune_redis_reasons(broker, self.queue_name, client=pipe, now=now)
             broker.scripts["dispatch"](keys=[namespace], args=arguments, client=pipe)
-            ids, bodies = pipe.execute()
+            replies = pipe.execute()
+        ids, bodies = replies[0], replies[-1]
         return list(zip(map(text_of, ids), bodies, strict=False))
 
     def _admit(self, fetched: list[tuple[str, bytes | None]]) -> list[Message[Any]]:
