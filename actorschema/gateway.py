@@ -34,7 +34,9 @@ Where it hooks in, and why there:
   Dramatiq acks the original message first, so raising would lose it. On
   those paths the gateway trims the traceback Dramatiq writes into
   ``options["traceback"]`` when it alone pushes a message over its limit, and
-  only logs what it would have rejected.
+  only logs what it would have rejected. Only Dramatiq's own code is exempt
+  (:func:`_sent_by_dramatiq`): a send from a user's middleware hook on a worker
+  thread is checked like any other.
 """
 
 from __future__ import annotations
