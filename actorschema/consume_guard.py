@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
+import pydantic_core
 from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
@@ -270,16 +271,35 @@ class ConsumeGuard(Middleware):
         producer would send them. A refusal names the violations of the reading that
         came closer (fewer violations; the wire's on a tie): for a message in the
         encoder's tagged form, that is what is wrong with its values, not its tags.
+
+        Parameters without a type (``Any``, ``dict``, unannotated: raw JSON) are
+        judged by their JSON on the wire in both readings (what ``decode()``
+        revives in them is not JSON), and receive what ``decode()`` gave, as they
+        did before actorschema.
         """
         refused: PayloadRejected | None = None
+        bound_wire: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         if wire is not None and type(wire.get("args")) is list and type(wire.get("kwargs")) is dict:
             try:
-                return inbound.check(wire["args"], wire["kwargs"], strict_json=True)
+                typed = inbound.check(wire["args"], wire["kwargs"], strict_json=True)
+                return raw_from(contract, typed, contract.bind(args, kwargs)[:2])
             except PayloadRejected as rejection:
                 refused = rejection
+            try:
+                bound_wire = contract.bind(wire["args"], wire["kwargs"])[:2]
+            except PayloadRejected:
+                bound_wire = None  # shaped unlike what decode() gave: judged as decoded
+        else:
+            # No JSON on the wire (PickleEncoder): raw parameters are judged by their JSON form.
+            bound_args, bound_kwargs = contract.bind(args, kwargs)[:2]
+            bound_wire = (
+                tuple(map(_json_form, bound_args)),
+                {name: _json_form(value) for name, value in bound_kwargs.items()},
+            )
         try:
-            sent_args, sent_kwargs = contract.canonical(args, kwargs)
-            return inbound.check(sent_args, sent_kwargs)
+            sent = contract.canonical(args, kwargs)
+            typed = inbound.check(*(sent if bound_wire is None else raw_from(contract, sent, bound_wire)))
+            return raw_from(contract, typed, contract.bind(args, kwargs)[:2])
         except PayloadRejected as rejection:
             if refused is not None and len(refused.violations) <= len(rejection.violations):
                 raise refused from None
@@ -332,6 +352,59 @@ class ConsumeGuard(Middleware):
             raise self.gateway._too_large(
                 message.actor_name, tuple(message.args), message.kwargs, options, size, limit
             )
+
+
+def _json_form(value: Any) -> Any:
+    """``value`` in JSON form as pydantic writes it; as it is when pydantic cannot (the JSON check says why)."""
+    try:
+        return pydantic_core.to_jsonable_python(value)
+    except Exception:
+        return value
+
+
+def raw_from(
+    contract: ActorContract,
+    arguments: tuple[tuple[Any, ...], dict[str, Any]],
+    source: tuple[tuple[Any, ...], dict[str, Any]],
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``arguments`` with the values of raw JSON parameters taken from ``source`` (both in canonical form).
+
+    Raw: no type (``Any``, ``dict``, unannotated), or a hint of JSON containers
+    (``dict[str, Any] | None``) that takes the ``source`` value as it is; a ``str``
+    parameter never takes a datetime that a ``decode()`` revived from its text.
+    """
+    args, kwargs = arguments
+    source_args, source_kwargs = source
+
+    def takes(parameter: Any, value: Any) -> bool:
+        if parameter is None:
+            return False
+        if parameter.adapter is None:
+            return True
+        if not parameter.keeps_value or parameter.exact is not None:
+            return False
+        try:
+            parameter.adapter.validate_python(value, strict=True)
+        except Exception:
+            return False
+        return True
+
+    positional, var_positional = contract.positional, contract.var_positional
+    merged_args = tuple(
+        source_args[index]
+        if index < len(source_args)
+        and takes(positional[index] if index < len(positional) else var_positional, source_args[index])
+        else value
+        for index, value in enumerate(args)
+    )
+    by_name, var_keyword = contract.by_name, contract.var_keyword
+    merged_kwargs = {
+        name: source_kwargs[name]
+        if name in source_kwargs and takes(by_name.get(name, var_keyword), source_kwargs[name])
+        else value
+        for name, value in kwargs.items()
+    }
+    return merged_args, merged_kwargs
 
 
 class LateChanges(Middleware):

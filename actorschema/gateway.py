@@ -41,6 +41,7 @@ Where it hooks in, and why there:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
@@ -53,8 +54,8 @@ from dramatiq import Actor, Message, group, pipeline
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from .app_encoder import announce, wire_fields
-from .consume_guard import ConsumeGuard, current_message, slot, take_delivery
+from .app_encoder import announce, encoder_kind, wire_fields
+from .consume_guard import ConsumeGuard, current_message, raw_from, slot, take_delivery
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
 from .envelope import options_violations
@@ -411,7 +412,12 @@ class PayloadGateway(Middleware):
             if not _NESTING_OPTIONS.isdisjoint(options):
                 self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
-        body = self._encode_strict(message.actor_name, data, contract)
+        if worker_path and not writes_json() and encoder_kind() == "opaque":
+            # A consumed message Dramatiq re-enqueues, for an encoder that writes no JSON
+            # (PickleEncoder): its untyped values go back as they were decoded.
+            body = encode_message(data)
+        else:
+            body = self._encode_strict(message.actor_name, data, contract)
         limit = self._limit(broker, message)
         if limit.limit is not None and len(body) > limit.limit:
             if worker_path and _trim_traceback(options, len(body) - limit.limit):
@@ -716,17 +722,25 @@ def _canonical_consumed(
     the values the app's decode() gave, or else the JSON on the wire (a ``str``
     parameter whose text that decode() revived as a datetime).
     """
+    wire = wire_fields(message)
+    if wire is not None and (type(wire.get("args")) is not list or type(wire.get("kwargs")) is not dict):
+        wire = None
     try:
-        return contract.canonical(message.args, message.kwargs)
+        canonical = contract.canonical(message.args, message.kwargs)
     except PayloadInvalid:
-        wire = wire_fields(message)
-        if wire is None or type(wire.get("args")) is not list or type(wire.get("kwargs")) is not dict:
+        if wire is None:
             raise
         try:
             return contract.canonical(wire["args"], wire["kwargs"])
         except PayloadInvalid:
             pass
         raise
+    if wire is not None:
+        # Raw parameters keep their JSON on the wire, which the encoder writes back as it was
+        # (what decode() revived in them is not JSON).
+        with contextlib.suppress(PayloadInvalid):
+            canonical = raw_from(contract, canonical, contract.bind(wire["args"], wire["kwargs"])[:2])
+    return canonical
 
 
 def _on_worker_path() -> bool:

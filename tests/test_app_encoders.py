@@ -134,9 +134,15 @@ class App:
         self.ran = ran
 
         def book(
-            when: datetime.datetime, who: Customer, spec: Spec, ref: uuid.UUID, tag: str, note: str = ""
+            when: datetime.datetime,
+            who: Customer,
+            spec: Spec,
+            ref: uuid.UUID,
+            tag: str,
+            note: str = "",
+            extra: dict[str, Any] | None = None,
         ) -> None:
-            ran.setdefault(tag, []).append((when, who, spec, ref, note))
+            ran.setdefault(tag, []).append((when, who, spec, ref, note, extra))
 
         def first(n: int) -> int:
             return n + 1
@@ -157,6 +163,8 @@ def book_arguments(tag: str) -> dict[str, Any]:
         "ref": uuid.UUID(int=7),
         "tag": tag,
         "note": DATE_LIKE_NOTE,
+        # A parameter without a type: it receives what the app's decode() gives, as before.
+        "extra": {"at": WHEN},
     }
 
 
@@ -204,7 +212,7 @@ def test_messages_queued_by_producers_without_actorschema_run_typed_on_the_upgra
     broker.emit_after("process_boot")
     app = App(broker, {})
     # During the rolling deploy an upgraded producer sends too.
-    app.book.send(**book_arguments("upgraded-producer"))
+    app.book.send(**{**book_arguments("upgraded-producer"), "extra": None})  # JSON only, in a raw dict
     expected.add("upgraded-producer")
 
     worker = Worker(broker, worker_timeout=50, worker_threads=2)
@@ -221,7 +229,9 @@ def test_messages_queued_by_producers_without_actorschema_run_typed_on_the_upgra
         if tag == "pipeline":
             assert runs == [(2, WHEN)]
             continue
-        [(when, who, spec, ref, note)] = runs
+        [(when, who, spec, ref, note, extra)] = runs
+        if tag != "upgraded-producer":
+            assert extra == {"at": WHEN} and type(extra["at"]) is datetime.datetime, tag
         assert when == WHEN and type(when) is datetime.datetime, tag
         assert who == Customer(id=7, name="Ada"), tag
         assert spec == Spec(seats=2, at=WHEN) and type(spec.at) is datetime.datetime, tag
