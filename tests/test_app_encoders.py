@@ -130,7 +130,7 @@ ENCODERS = {"tagged-json": TaggedEncoder, "iso-json": IsoEncoder, "pickle": Pick
 class App:
     """The app's actors, declared on one broker; what the worker ran, by tag."""
 
-    def __init__(self, broker: Any, ran: dict[str, list[Any]]) -> None:
+    def __init__(self, broker: Any, ran: dict[str, list[Any]], *, old: bool = False) -> None:
         self.ran = ran
 
         def book(
@@ -150,7 +150,15 @@ class App:
         def then(n: int, when: datetime.datetime, tag: str) -> None:
             ran.setdefault(tag, []).append((n, when))
 
+        def flaky(when: datetime.datetime, who: Customer, tag: str) -> None:
+            if old:
+                raise RuntimeError("the bug the upgrade fixes")
+            ran.setdefault(tag, []).append((when, who))
+
         self.book = dramatiq.actor(book, broker=broker, max_retries=0)
+        self.flaky = dramatiq.actor(
+            flaky, broker=broker, queue_name="flaky", max_retries=3, min_backoff=500, max_backoff=600
+        )
         self.first = dramatiq.actor(first, broker=broker, max_retries=0)
         self.then = dramatiq.actor(then, broker=broker, max_retries=0)
 
@@ -180,7 +188,23 @@ def old_producers_write(app: App, broker: Any) -> set[str]:
     broker.enqueue(retried.copy(options=options), delay=300)
     steps = [app.first.message(1), app.then.message_with_options(kwargs={"when": WHEN, "tag": "pipeline"})]
     dramatiq.pipeline(steps, broker=broker).run()
-    return {"queued-by-name", "queued-by-position", "delayed", "retried", "pipeline"}
+    # And one the old worker ran, which failed: Dramatiq's Retries put it in the delay queue.
+    app.flaky.send(WHEN, Customer(id=7, name="Ada"), "retried-by-the-old-worker")
+    worker = Worker(broker, queues={"flaky"}, worker_timeout=50, worker_threads=1)
+    worker.start()
+    try:
+        delayed = f"{broker.namespace}:flaky.DQ.msgs"
+        wait_until(lambda: broker.client.hlen(delayed) == 1, "the old worker's retry", 10)
+    finally:
+        worker.stop()  # before the retry is due: the upgraded worker runs it
+    return {
+        "queued-by-name",
+        "queued-by-position",
+        "delayed",
+        "retried",
+        "pipeline",
+        "retried-by-the-old-worker",
+    }
 
 
 @pytest.fixture(params=sorted(ENCODERS))
@@ -202,7 +226,7 @@ def test_messages_queued_by_producers_without_actorschema_run_typed_on_the_upgra
 ) -> None:
     namespace = f"app-{uuid.uuid4().hex[:8]}"
     old_broker = DramatiqRedisBroker(url=redis_server.url, namespace=namespace)
-    old_app = App(old_broker, {})
+    old_app = App(old_broker, {}, old=True)
     expected = old_producers_write(old_app, old_broker)
 
     caplog.set_level(logging.INFO, logger="actorschema")
@@ -213,21 +237,30 @@ def test_messages_queued_by_producers_without_actorschema_run_typed_on_the_upgra
     app = App(broker, {})
     # During the rolling deploy an upgraded producer sends too.
     app.book.send(**{**book_arguments("upgraded-producer"), "extra": None})  # JSON only, in a raw dict
-    expected.add("upgraded-producer")
+    steps = [
+        app.first.message(1),
+        app.then.message_with_options(kwargs={"when": WHEN, "tag": "pipeline-upgraded"}),
+    ]
+    dramatiq.pipeline(steps, broker=broker).run()
+    expected |= {"upgraded-producer", "pipeline-upgraded"}
 
     worker = Worker(broker, worker_timeout=50, worker_threads=2)
     worker.start()
     try:
         wait_until(lambda: expected <= app.ran.keys(), f"{sorted(expected)} to run", timeout=20)
         broker.join("default", timeout=10_000)
+        broker.join("flaky", timeout=10_000)
     finally:
         worker.stop()
 
     assert sorted(app.ran) == sorted(expected)
     for tag, runs in app.ran.items():
         assert len(runs) == 1, tag
-        if tag == "pipeline":
+        if tag.startswith("pipeline"):
             assert runs == [(2, WHEN)]
+            continue
+        if tag == "retried-by-the-old-worker":
+            assert runs == [(WHEN, Customer(id=7, name="Ada"))] and type(runs[0][0]) is datetime.datetime
             continue
         [(when, who, spec, ref, note, extra)] = runs
         if tag != "upgraded-producer":
