@@ -20,7 +20,14 @@ and run as it arrived.
 
 A valid message's typed arguments are handed to the gateway's wrapper of the
 actor's function through a per-thread slot: the message itself keeps its
-JSON values, so a retry re-enqueues exactly what arrived.
+JSON values, so a retry re-enqueues exactly what arrived. A middleware after
+the guard may still change the arguments: :class:`LateChanges`, last in the
+middleware, judges them again as they stand when they changed.
+
+When the app has its own encoder (``dramatiq.set_encoder``), a message is
+judged by the JSON on the wire, not by the objects its ``decode()`` revives,
+and one in the encoder's own form by its decoded values as an upgraded
+producer would send them (see :mod:`actorschema.app_encoder`).
 """
 
 from __future__ import annotations
