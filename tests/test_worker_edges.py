@@ -356,3 +356,26 @@ def test_a_reason_written_just_ahead_of_its_nack_is_not_pruned(
     # A heartbeat timeout later its worker is dead, and the message never reached the XQ.
     assert prune_redis_reasons(app.broker, "default", now=now + app.broker.heartbeat_timeout) == 1
     assert app.stored_reasons() == set()
+
+
+def test_typed_delivery_honours_what_a_later_middleware_changed_inside_a_positional_argument() -> None:
+    broker = _stub()
+
+    def more(message: Any) -> None:
+        # Dramatiq's args is a tuple (it cannot be assigned to): what is inside it can change.
+        message.args[0]["qty"] = 3
+
+    broker.add_middleware(ChangingMiddleware(more))
+    received: list[Any] = []
+
+    @dramatiq.actor(max_retries=0)
+    def ship(order: Order, n: int) -> None:
+        received.append((order, n))
+
+    # An older producer's message, in the positional form.
+    body = ship.message(Order(sku="a", qty=1), 1).asdict()
+    body["args"], body["kwargs"] = [{"sku": "a", "qty": 1}, 1], {}
+    broker.queues["default"].put(json.dumps(body).encode())
+    _drain(broker)
+    assert received == [(Order(sku="a", qty=3), 1)] and not broker.dead_letters
+    broker.close()
