@@ -409,3 +409,28 @@ def test_what_an_old_producer_sent_reaches_the_actor_as_it_was_sent(
     # The untyped parameter gets what the app's decode() gave, as before the upgrade.
     decoded_extra = consumed.args[3] if positional else consumed.kwargs["extra"]
     assert got["extra"] == decoded_extra
+
+
+def test_the_line_is_said_once_at_declare_and_again_at_worker_boot_if_the_encoder_changed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = StubBroker()
+    gateway = PayloadGateway()
+    broker.add_middleware(gateway)
+    caplog.set_level(logging.INFO, logger="actorschema")
+    try:
+        dramatiq.set_encoder(TaggedEncoder())
+        for name in ("one", "two"):
+            dramatiq.actor(_property_book, broker=broker, actor_name=name)
+        dramatiq.set_encoder(PickleEncoder())  # set after the actors were imported
+        worker = Worker(broker, worker_timeout=50, worker_threads=1)
+        worker.start()
+        worker.stop()
+    finally:
+        dramatiq.set_encoder(JSONEncoder())
+    said = [
+        (r.levelno, r.getMessage().split(":")[0])
+        for r in caplog.records
+        if "global encoder is" in r.getMessage()
+    ]
+    assert said == [(logging.INFO, "actorschema (declare)"), (logging.WARNING, "actorschema (worker boot)")]
