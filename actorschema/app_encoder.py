@@ -93,14 +93,18 @@ def encoder_kind(encoder: Any = None) -> EncoderKind:
     return kind
 
 
-def wire_fields(message: Message[Any]) -> dict[str, Any] | None:
+def wire_fields(message: Message[Any], *, fresh: bool = False) -> dict[str, Any] | None:
     """The fields of ``message`` as the JSON on the wire holds them; None when the encoder writes no JSON.
 
     The drop-in consumers keep what they read from the bytes; otherwise the
     message is written again with the app's encoder (a JSON encoder writes back
     what it read) and that is read as strict JSON.
+
+    Parameters:
+      message: A message the app's encoder decoded.
+      fresh: Write it again even if the bytes were kept (a middleware changed it since).
     """
-    kept = getattr(message, WIRE_FIELDS, None)
+    kept = None if fresh else getattr(message, WIRE_FIELDS, None)
     if kept is not None:
         return kept  # type: ignore[no-any-return]
     if encoder_kind() != "custom-json":

@@ -317,7 +317,9 @@ class ConsumeGuard(Middleware):
 
         A middleware may write JSON values or Python ones (a ``datetime``): the
         arguments are judged as an upgraded producer would send them, put in their
-        contract's JSON form first. Never fails open, as :meth:`check`.
+        contract's JSON form first (with the app's own encoder, as :meth:`check`
+        reads its messages, the JSON it would now write first). Never fails open,
+        as :meth:`check`.
         """
         actor_name = message.actor_name
         try:
@@ -329,8 +331,12 @@ class ConsumeGuard(Middleware):
                 if violations:
                     raise NonJSONPayload(actor_name, violations)
                 return None
-            sent_args, sent_kwargs = contract.canonical(args, kwargs)
-            py_args, py_kwargs = self._inbound_for(contract).check(sent_args, sent_kwargs)
+            inbound = self._inbound_for(contract)
+            if not writes_json():
+                wire = wire_fields(message, fresh=True)
+                py_args, py_kwargs = self._check_app_encoded(contract, inbound, args, kwargs, wire)
+            else:
+                py_args, py_kwargs = inbound.check(*contract.canonical(args, kwargs))
             return _Delivery(actor_name, args, kwargs, py_args, py_kwargs)
         except PayloadRejected:
             raise

@@ -30,8 +30,10 @@ from dramatiq.brokers.redis import MAINTENANCE_SCALE
 from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import current_millis
+from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import Middleware
 from pydantic import BaseModel
+from test_app_encoders import IsoEncoder
 
 from actorschema import PayloadGateway, PayloadInvalid, dead_letter_reasons
 from actorschema.brokers import RedisBroker as GuardedRedisBroker
@@ -378,4 +380,28 @@ def test_typed_delivery_honours_what_a_later_middleware_changed_inside_a_positio
     broker.queues["default"].put(json.dumps(body).encode())
     _drain(broker)
     assert received == [(Order(sku="a", qty=3), 1)] and not broker.dead_letters
+    broker.close()
+
+
+@pytest.mark.parametrize("broker_class", [StubBroker, GuardedStubBroker], ids=["dramatiq", "drop-in"])
+def test_with_the_apps_own_encoder_a_changed_message_is_read_as_its_encoder_writes_it(
+    broker_class: type[StubBroker],
+) -> None:
+    dramatiq.set_encoder(IsoEncoder())  # revives every text that looks like a timestamp
+    try:
+        broker = _stub(broker_class)
+        broker.add_middleware(ChangingMiddleware(lambda message: message.kwargs.update(n=2)))
+        received: list[Any] = []
+
+        @dramatiq.actor(max_retries=0)
+        def note(text: str, when: datetime.datetime, n: int) -> None:
+            received.append((text, when, n))
+
+        stamp = "2024-01-01T00:00:00+00:00"
+        note.send(stamp, datetime.datetime(2024, 1, 1, tzinfo=UTC), 1)
+        _drain(broker)
+    finally:
+        dramatiq.set_encoder(JSONEncoder())
+    # The str parameter gets its text, although decode() revived it, and the change is honoured.
+    assert received == [(stamp, datetime.datetime(2024, 1, 1, tzinfo=UTC), 2)] and not broker.dead_letters
     broker.close()
