@@ -26,18 +26,23 @@ import dramatiq
 import pytest
 from conftest import RedisServer, wait_until
 from dramatiq import Message, Worker, pipeline
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import MAINTENANCE_SCALE
 from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import current_millis
 from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import Middleware
+from hint_corpus import aware
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 from test_app_encoders import IsoEncoder
 
 from actorschema import PayloadGateway, PayloadInvalid, dead_letter_reasons
 from actorschema.brokers import RedisBroker as GuardedRedisBroker
 from actorschema.brokers import StubBroker as GuardedStubBroker
+from actorschema.consume_guard import take_delivery
 from actorschema.deadletters import prune_redis_reasons, reasons_key, store_redis_reason
 
 UTC = datetime.UTC
@@ -405,3 +410,51 @@ def test_with_the_apps_own_encoder_a_changed_message_is_read_as_its_encoder_writ
     # The str parameter gets its text, although decode() revived it, and the change is honoured.
     assert received == [(stamp, datetime.datetime(2024, 1, 1, tzinfo=UTC), 2)] and not broker.dead_letters
     broker.close()
+
+
+# A broker whose middleware has one of the app's after the guard, driven hook by hook.
+_LATE_BROKER = StubBroker()
+_LATE_GATEWAY = PayloadGateway()
+_LATE_BROKER.add_middleware(_LATE_GATEWAY)
+_LATE_BROKER.add_middleware(ChangingMiddleware(lambda message: None))
+_LATE_BROKER.emit_before("worker_boot", None)  # the guard first, LateChanges last
+
+
+def _late_book(when: datetime.datetime, order: Order, ref: uuid.UUID | None = None) -> None:
+    pass
+
+
+_LATE_ACTOR = dramatiq.actor(_late_book, broker=_LATE_BROKER)
+
+
+@given(
+    before=aware,
+    after=aware,
+    qty=st.integers(-(2**53), 2**53),
+    ref=st.none() | st.uuids(),
+    as_text=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_whatever_a_later_middleware_writes_the_actor_receives_typed(
+    before: datetime.datetime, after: datetime.datetime, qty: int, ref: uuid.UUID | None, as_text: bool
+) -> None:
+    _LATE_ACTOR.send(when=before, order=Order(sku="a", qty=1))
+    body = _LATE_BROKER.queues["default"].get_nowait()  # what the gateway stored
+    proxy = MessageProxy(Message.decode(body))  # as Dramatiq's consumer hands it to the middleware
+    guard = _LATE_GATEWAY.consume_guard
+    guard.before_process_message(_LATE_BROKER, proxy)
+    # The app's middleware: JSON text (as a producer writes it) or Python values.
+    proxy.kwargs["when"] = after.isoformat() if as_text else after
+    proxy.kwargs["order"]["qty"] = qty
+    if ref is not None:
+        proxy.kwargs["ref"] = str(ref) if as_text else ref
+    guard.late_changes.before_process_message(_LATE_BROKER, proxy)
+    delivery = take_delivery("_late_book", tuple(proxy.args), proxy.kwargs)
+    guard.after_process_message(_LATE_BROKER, proxy)
+    assert delivery is not None
+    assert delivery.kwargs == {
+        "when": after,
+        "order": Order(sku="a", qty=qty),
+        **({"ref": ref} if ref else {}),
+    }
+    assert type(delivery.kwargs["when"]) is datetime.datetime
