@@ -30,17 +30,30 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dramatiq
+import msgspec
+import pydantic_core
 from dramatiq import Message
 from dramatiq.encoder import JSONEncoder
 
-from .envelope import decode_strict_json
+from .log import logger
 
-__all__ = ["WIRE_FIELDS", "EncoderKind", "announce", "describe", "encoder_kind", "wire_fields"]
+if TYPE_CHECKING:
+    from .contract import ActorContract
 
-logger = logging.getLogger("actorschema")
+__all__ = [
+    "WIRE_FIELDS",
+    "EncoderKind",
+    "announce",
+    "describe",
+    "encoder_kind",
+    "json_form",
+    "raw_from",
+    "wire_fields",
+]
+
 
 #: Set on a Message a drop-in consumer decoded with a custom encoder: the body's fields as strict JSON.
 WIRE_FIELDS = "_actorschema_wire"
@@ -59,6 +72,8 @@ _PROBE: dict[str, Any] = {
     "message_id": "00000000-0000-4000-8000-000000000000",
     "message_timestamp": 0,
 }
+
+_decode_json = msgspec.json.Decoder().decode
 
 _lock = threading.Lock()
 # The last encoder classified, and its kind: the global encoder rarely changes.
@@ -85,7 +100,7 @@ def encoder_kind(encoder: Any = None) -> EncoderKind:
         return known[1]
     kind: EncoderKind
     try:
-        kind = "custom-json" if decode_strict_json(encoder.encode(_PROBE)) == _PROBE else "opaque"
+        kind = "custom-json" if _decode_json(encoder.encode(_PROBE)) == _PROBE else "opaque"
     except Exception:
         kind = "opaque"
     with _lock:
@@ -109,6 +124,9 @@ def wire_fields(message: Message[Any], *, fresh: bool = False) -> dict[str, Any]
         return kept  # type: ignore[no-any-return]
     if encoder_kind() != "custom-json":
         return None
+    # Only a worker asks (the worker side reads with its one strict decoder): a producer never loads it.
+    from .consume.envelope import decode_strict_json
+
     try:
         fields = decode_strict_json(dramatiq.get_encoder().encode(message.asdict()))
     except Exception:
@@ -167,3 +185,66 @@ def announce(gateway: object, where: str) -> None:
         return
     level = logging.INFO if encoder_kind(encoder) == "custom-json" else logging.WARNING
     logger.log(level, "actorschema (%s): %s", where, text)
+
+
+def json_form(value: Any) -> Any:
+    """``value`` in JSON form as pydantic writes it; as it is when pydantic cannot (the JSON check says why).
+
+    For a parameter without a type, when the encoder writes no JSON: what a JSON
+    encoder would have written for it.
+    """
+    try:
+        return pydantic_core.to_jsonable_python(value)
+    except Exception:
+        return value
+
+
+def raw_from(
+    contract: ActorContract,
+    arguments: tuple[tuple[Any, ...], dict[str, Any]],
+    source: tuple[tuple[Any, ...], dict[str, Any]],
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``arguments`` with the values of raw JSON parameters taken from ``source`` (both in canonical form).
+
+    Raw: no type (``Any``, ``dict``, unannotated), or a hint of JSON containers
+    (``dict[str, Any] | None``) that takes the ``source`` value as it is; a ``str``
+    parameter never takes a datetime that a ``decode()`` revived from its text.
+
+    Parameters:
+      contract: The actor's contract.
+      arguments: The arguments to complete, as ``(args, kwargs)`` in canonical form.
+      source: Where raw parameters' values come from (the JSON on the wire, or
+        what the app's ``decode()`` gave), bound the same way.
+    """
+    args, kwargs = arguments
+    source_args, source_kwargs = source
+
+    def takes(parameter: Any, value: Any) -> bool:
+        if parameter is None:
+            return False
+        if parameter.adapter is None:
+            return True
+        if not parameter.keeps_value or parameter.exact is not None:
+            return False
+        try:
+            parameter.adapter.validate_python(value, strict=True)
+        except Exception:
+            return False
+        return True
+
+    positional, var_positional = contract.positional, contract.var_positional
+    merged_args = tuple(
+        source_args[index]
+        if index < len(source_args)
+        and takes(positional[index] if index < len(positional) else var_positional, source_args[index])
+        else value
+        for index, value in enumerate(args)
+    )
+    by_name, var_keyword = contract.by_name, contract.var_keyword
+    merged_kwargs = {
+        name: source_kwargs[name]
+        if name in source_kwargs and takes(by_name.get(name, var_keyword), source_kwargs[name])
+        else value
+        for name, value in kwargs.items()
+    }
+    return merged_args, merged_kwargs
