@@ -36,7 +36,7 @@ Where it hooks in, and why there:
   those paths the gateway trims the traceback Dramatiq writes into
   ``options["traceback"]`` when it alone pushes a message over its limit, and
   only logs what it would have rejected. Only Dramatiq's own code is exempt
-  (:func:`_sent_by_dramatiq`): a send from a user's middleware hook on a worker
+  (:func:`~actorschema._dramatiq.sent_by_dramatiq`): a send from a user's middleware hook on a worker
   thread is checked like any other.
 """
 
