@@ -40,7 +40,10 @@ __all__ = [
     "rabbitmq_tag",
     "redis_acks_key",
     "redis_fetch_arguments",
+    "redis_fetch_maintenance",
     "redis_max_unpack_size",
+    "redis_should_do_maintenance",
+    "sent_by_dramatiq",
     "unwrap",
 ]
 
@@ -100,6 +103,43 @@ def built_by_send() -> bool:
     return sys._getframe(2).f_code is _SEND_WITH_OPTIONS
 
 
+#: Modules whose frames only carry a send along (the gateway's own, Dramatiq's send and enqueue).
+_CARRIERS = ("actorschema.", "dramatiq.actor", "dramatiq.broker", "dramatiq.composition", "functools")
+
+
+def sent_by_dramatiq() -> bool:
+    """Does the send being checked come from Dramatiq's own re-enqueueing code?
+
+    For the gateway's hooks on a worker thread, outside any actor call: Dramatiq
+    acks a message before its middleware re-enqueues it (Retries, Pipelines,
+    Callbacks, GroupCallbacks) and before the worker moves it out of the delay
+    queue, so those sends must never be rejected; a send from a user's middleware
+    hook on the same thread is checked like any other.
+
+    Walks out from the caller (``sys._getframe``) past the frames that only carry
+    a send (Dramatiq's ``send``, ``enqueue`` and ``emit_before``, brokers and actors
+    the app subclassed, pipelines and groups, actorschema's own); the first other
+    frame decides. Relies on Dramatiq's middleware living in ``dramatiq.middleware``
+    and on the worker's delay-queue move being ``handle_delayed_messages`` in
+    ``dramatiq.worker``.
+    """
+    from dramatiq import group, pipeline
+    from dramatiq.broker import Broker
+
+    carrier_types = (Broker, Actor, pipeline, group)
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("dramatiq.middleware."):
+            return True
+        if module == "dramatiq.worker":
+            return bool(frame.f_code.co_name == "handle_delayed_messages")
+        if not module.startswith(_CARRIERS) and not isinstance(frame.f_locals.get("self"), carrier_types):
+            return False
+        frame = frame.f_back
+    return False
+
+
 def redis_fetch_arguments(broker: Any, queue_name: str, count: int) -> list[Any]:
     """The arguments of the ``fetch`` command of Dramatiq's Redis Lua script, as its consumer passes them.
 
@@ -136,6 +176,26 @@ def redis_acks_key(broker: Any, queue_name: str) -> str:
     the worker id being ``RedisBroker.broker_id``.
     """
     return f"{broker.namespace}:__acks__.{broker.broker_id}.{queue_name}"
+
+
+def redis_fetch_maintenance(arguments: list[Any]) -> tuple[int, bool]:
+    """The time a ``fetch`` runs with, and whether it does Dramatiq's maintenance (from its arguments).
+
+    Relies on the script's argument order (see :func:`redis_fetch_arguments`).
+
+    Parameters:
+      arguments: What :func:`redis_fetch_arguments` returned.
+    """
+    return int(arguments[1]), bool(arguments[6])
+
+
+def redis_should_do_maintenance(broker: Any) -> bool:
+    """Draw, at the broker's ``maintenance_chance``, whether to do maintenance now (``_should_do_maintenance``).
+
+    Relies on ``RedisBroker._should_do_maintenance(command)``; asked for a ``fetch``,
+    a command Dramatiq does its maintenance on.
+    """
+    return bool(broker._should_do_maintenance("fetch"))
 
 
 def redis_max_unpack_size(broker: Any) -> int:

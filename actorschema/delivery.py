@@ -60,6 +60,9 @@ class _Slot(threading.local):
     delivery: Delivery | None = None
     #: The message this worker thread is processing (its result's destinations are in its options).
     message: Message[Any] | None = None
+    #: Its arguments as the guard judged them, when a later middleware may change them
+    #: (:class:`~actorschema.consume.guard.LateChanges`); None otherwise.
+    judged: bytes | None = None
 
 
 #: This thread's slot: the typed arguments waiting for the actor call, the message being processed.

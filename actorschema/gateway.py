@@ -35,11 +35,14 @@ Where it hooks in, and why there:
   Dramatiq acks the original message first, so raising would lose it. On
   those paths the gateway trims the traceback Dramatiq writes into
   ``options["traceback"]`` when it alone pushes a message over its limit, and
-  only logs what it would have rejected.
+  only logs what it would have rejected. Only Dramatiq's own code is exempt
+  (:func:`~actorschema._dramatiq.sent_by_dramatiq`): a send from a user's middleware hook on a worker
+  thread is checked like any other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Mapping
@@ -51,10 +54,11 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware, MiddlewareError
 
 from . import observe
-from ._dramatiq import built_by_send, unwrap
+from ._dramatiq import built_by_send, sent_by_dramatiq, unwrap
+from .app_encoder import announce, encoder_kind, raw_from, wire_fields
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .delivery import current_message, slot, take_delivery
-from .encoder import PreparedEncoding, encode_message, encode_strict
+from .encoder import PreparedEncoding, encode_message, encode_strict, writes_json
 from .errors import (
     CheckFailed,
     MessageMalformed,
@@ -241,6 +245,7 @@ class PayloadGateway(Middleware):
             self.claim_check.attach(broker)
         if actor.__dict__.get("_actorschema_gateway") is not self:
             self._wrap(actor)
+        announce(self, "declare")  # once, after the wrap: what the gateway does with the app's encoder
 
     def _declare(self, actor: Any, *, log: bool) -> None:
         """Build ``actor``'s contract, or record why it has none (every message then carries the reason)."""
@@ -365,6 +370,10 @@ class PayloadGateway(Middleware):
             ) from error
         if guard not in broker.middleware:
             broker.middleware.insert(0, guard)
+        # Last: what middleware after the guard changed in the arguments is judged there.
+        if guard.late_changes not in broker.middleware:
+            broker.middleware.append(guard.late_changes)
+        announce(self, "worker boot")
 
     def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
         _state.in_worker = True
@@ -396,8 +405,7 @@ class PayloadGateway(Middleware):
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
         target = unwrap(message)
-        state = _state
-        worker_path = state.in_worker and not state.actor_depth
+        worker_path = _on_worker_path()
         try:
             data, body = self._check(broker, target, worker_path=worker_path)
         except PayloadRejected as rejection:
@@ -444,6 +452,8 @@ class PayloadGateway(Middleware):
         elif claims is not None and claims.carries_references(broker, message):
             # A retry, a delay-queue move, or a producer that offloaded itself: references stay.
             args, kwargs = claims.canonical(contract, message.args, message.kwargs)
+        elif worker_path and not writes_json():
+            args, kwargs = _canonical_consumed(contract, message)
         else:
             args, kwargs = contract.canonical(message.args, message.kwargs)
         return self._encode_within_limit(broker, message, contract, args, kwargs, worker_path=worker_path)
@@ -475,7 +485,12 @@ class PayloadGateway(Middleware):
             if not NESTING_OPTIONS.isdisjoint(options):
                 self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
-        body = encode_strict(message.actor_name, data, contract)
+        if worker_path and not writes_json() and encoder_kind() == "opaque":
+            # A consumed message Dramatiq re-enqueues, for an encoder that writes no JSON
+            # (PickleEncoder): its untyped values go back as they were decoded.
+            body = encode_message(data)
+        else:
+            body = encode_strict(message.actor_name, data, contract)
         limit = self.size_limit(broker, message)
         claims = self.claim_check
         if claims is not None:
@@ -711,6 +726,44 @@ def _actor_name(message: Message[Any]) -> str:
     return name if type(name) is str else repr(name)
 
 
+def _canonical_consumed(
+    contract: ActorContract, message: Message[Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The canonical arguments of a consumed message the worker re-enqueues, decoded by the app's encoder.
+
+    As the consume guard reads such a message (see :mod:`actorschema.app_encoder`):
+    the values the app's decode() gave, or else the JSON on the wire (a ``str``
+    parameter whose text that decode() revived as a datetime).
+    """
+    wire = wire_fields(message)
+    if wire is not None and (type(wire.get("args")) is not list or type(wire.get("kwargs")) is not dict):
+        wire = None
+    try:
+        canonical = contract.canonical(message.args, message.kwargs)
+    except PayloadInvalid:
+        if wire is None:
+            raise
+        try:
+            return contract.canonical(wire["args"], wire["kwargs"])
+        except PayloadInvalid:
+            pass
+        raise
+    if wire is not None:
+        # Raw parameters keep their JSON on the wire, which the encoder writes back as it was
+        # (what decode() revived in them is not JSON).
+        with contextlib.suppress(PayloadInvalid):
+            canonical = raw_from(contract, canonical, contract.bind(wire["args"], wire["kwargs"])[:2])
+    return canonical
+
+
 def _on_worker_path() -> bool:
-    """True on a worker's own thread outside any actor call: a re-enqueue by Dramatiq itself."""
-    return _state.in_worker and _state.actor_depth == 0
+    """True when Dramatiq itself re-enqueues a message it consumed (a retry, a delay-queue move...).
+
+    Only on a worker's own thread, outside any actor call, and only when the send
+    comes from Dramatiq's own code (:func:`~actorschema._dramatiq.sent_by_dramatiq`):
+    its middleware (Retries, Pipelines, Callbacks, GroupCallbacks) or the worker's
+    delay-queue move. A send from a user's middleware hook on the same thread is
+    checked like any other.
+    """
+    state = _state
+    return state.in_worker and not state.actor_depth and sent_by_dramatiq()

@@ -38,8 +38,14 @@ from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 
 from .. import observe
-from .._dramatiq import RedisConsumer, redis_acks_key, redis_fetch_arguments, redis_max_unpack_size
-from ..consume.deadletters import reason_text, store_redis_reason, text_of
+from .._dramatiq import (
+    RedisConsumer,
+    redis_acks_key,
+    redis_fetch_arguments,
+    redis_fetch_maintenance,
+    redis_max_unpack_size,
+)
+from ..consume.deadletters import prune_redis_reasons, reason_text, store_redis_reason, text_of
 from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, Violation
 from ..log import log_rejection, logger
@@ -52,7 +58,14 @@ _ID_HINT = "a fresh id per enqueue: the field under which the body is stored in 
 
 
 class RedisBroker(_RedisBroker):
-    """Dramatiq's RedisBroker, with a consumer that dead-letters malformed bodies; same parameters."""
+    """Dramatiq's RedisBroker, with a consumer that dead-letters malformed bodies; same parameters.
+
+    Its consumer also prunes the dead-letter reasons in the very transaction in
+    which Dramatiq's maintenance removes expired dead letters.
+    """
+
+    #: The consumer prunes dead-letter reasons with Dramatiq's maintenance (the gateway need not).
+    prunes_reasons = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -172,10 +185,16 @@ class _GuardedRedisConsumer(RedisConsumer):
         count = min(count, redis_max_unpack_size(broker))
         namespace = broker.namespace
         arguments = redis_fetch_arguments(broker, self.queue_name, count)
+        now, maintenance = redis_fetch_maintenance(arguments)
         with broker.client.pipeline(transaction=True) as pipe:
             pipe.lrange(f"{namespace}:{self.queue_name}", 0, count - 1)
+            if maintenance:
+                # Just before Dramatiq's maintenance, at its time: the reasons of the very dead
+                # letters it removes go with them.
+                prune_redis_reasons(broker, self.queue_name, client=pipe, now=now)
             broker.scripts["dispatch"](keys=[namespace], args=arguments, client=pipe)
-            ids, bodies = pipe.execute()
+            replies = pipe.execute()
+        ids, bodies = replies[0], replies[-1]
         fetched = list(zip(map(text_of, ids), bodies, strict=False))
         rids = [rid for rid, _ in fetched]
         with broker.held_lock:

@@ -19,6 +19,7 @@ encodes it again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ import dramatiq
 import msgspec
 from dramatiq import Message
 
+from ..app_encoder import WIRE_FIELDS, encoder_kind
 from ..encoder import encode_json, writes_json
 from ..errors import CheckFailed, MessageMalformed, Violation
 from ..message import BOOKKEEPING_OPTIONS, envelope_violations
@@ -150,6 +152,10 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
         raise MessageMalformed(_name_in(fields), failed.violations) from error
     if violations:
         raise MessageMalformed(_name_in(fields), violations)
+    if not strict and encoder_kind() == "custom-json":
+        # The worker judges the JSON on the wire, not the objects the app's decode() revived.
+        with contextlib.suppress(ValueError):  # not strict JSON: the decoded values are judged
+            object.__setattr__(message, WIRE_FIELDS, decode_strict_json(body))
     if strict:
         # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
         # strict JSON, and the worker's check need not walk the values again.

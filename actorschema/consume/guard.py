@@ -23,35 +23,45 @@ dead-letter queue (see :mod:`actorschema.consume.deadletters`). With
 A valid message's typed arguments are handed to the gateway's wrapper of the
 actor's function through a per-thread slot (:mod:`actorschema.delivery`):
 the message itself keeps its JSON values, so a retry re-enqueues exactly
-what arrived.
+what arrived. A middleware after the guard may still change the arguments:
+:class:`LateChanges`, last in the middleware, judges them again as they stand
+when they changed.
+
+When the app has its own encoder (``dramatiq.set_encoder``), a message is
+judged by the JSON on the wire, not by the objects its ``decode()`` revives,
+and one in the encoder's own form by its decoded values as an upgraded
+producer would send them (see :mod:`actorschema.app_encoder`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import dramatiq
 from dramatiq import Message
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
 from .. import observe
 from .._dramatiq import unwrap
+from ..app_encoder import json_form, raw_from, wire_fields
 from ..contract import ActorContract
 from ..delivery import Delivery, slot
-from ..encoder import encode_message
+from ..encoder import encode_json, encode_message, writes_json
 from ..errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from ..limits import SizeLimit, too_large
 from ..log import log_rejected_message, logger
 from ..message import BOOKKEEPING_OPTIONS, envelope_violations, message_fields
 from ..strict_json import find_violations
 from .arguments import InboundContract
-from .deadletters import REJECTION_ATTRIBUTE, reason_text, store_redis_reason
+from .deadletters import REJECTION_ATTRIBUTE, maybe_prune_redis_reasons, reason_text, store_redis_reason
 from .envelope import RECEIVED_SIZE, STRICTLY_DECODED
 
 if TYPE_CHECKING:
     from ..claims import ClaimCheck
 
-__all__ = ["ConsumeGuard", "Gateway"]
+__all__ = ["ConsumeGuard", "Gateway", "LateChanges"]
 
 
 class Gateway(Protocol):
@@ -98,13 +108,24 @@ class ConsumeGuard(Middleware):
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._inbound: dict[str, InboundContract] = {}
+        #: Runs last among ``before_process_message`` hooks: what later middleware changed is judged there.
+        self.late_changes = LateChanges(self)
+        # (the middleware list's length when last looked at, whether a later one may change arguments)
+        self._watching: tuple[int, bool] = (-1, False)
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         slot.delivery = None
         target = unwrap(message)
         slot.message = target
+        slot.judged = _arguments_print(target) if self._may_change_arguments(broker) else None
+        self._admit(broker, message, target, self.check)
+
+    def _admit(
+        self, broker: Broker, message: Any, target: Message[Any], check: Callable[..., Delivery | None]
+    ) -> None:
+        """Judge ``target`` with ``check``: put its typed arguments in the slot, or dead-letter it."""
         try:
-            delivery = self.check(broker, target)
+            delivery = check(broker, target)
         except PayloadRejected as rejection:
             # A broken envelope breaks Dramatiq itself (a thread, a retry): never run, even in warn
             # mode; nor a message with claim references: the actor would get them, not its values.
@@ -126,10 +147,18 @@ class ConsumeGuard(Middleware):
     def after_process_message(
         self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        slot.delivery = slot.message = None
+        slot.delivery = slot.message = slot.judged = None
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
-        slot.delivery = slot.message = None
+        slot.delivery = slot.message = slot.judged = None
+
+    def after_ack(self, broker: Broker, message: Any) -> None:
+        if hasattr(broker, "dead_message_ttl") and not getattr(broker, "prunes_reasons", False):
+            # Dramatiq's own RedisBroker maintains its dead letters inside its consumer: prune
+            # their reasons at the same chance (actorschema's RedisBroker does it in that transaction).
+            maybe_prune_redis_reasons(broker, message.queue_name)
+
+    after_nack = after_ack
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         rejection = getattr(message, REJECTION_ATTRIBUTE, None)
@@ -148,6 +177,20 @@ class ConsumeGuard(Middleware):
                 if attempt == 2:
                     # The message still goes to the dead-letter queue; only its recorded reason is lost.
                     logger.exception("could not record why message %s was dead-lettered", message.message_id)
+
+    def _may_change_arguments(self, broker: Broker) -> bool:
+        """Does a middleware after the guard define ``before_process_message`` (and is not Dramatiq's own)?"""
+        middleware = broker.middleware
+        seen, watching = self._watching
+        if seen != len(middleware):  # looked at again only when the list changes
+            after = middleware[middleware.index(self) + 1 :] if self in middleware else middleware
+            watching = any(
+                type(m).before_process_message is not Middleware.before_process_message
+                and not type(m).__module__.startswith(("dramatiq.", "actorschema."))
+                for m in after
+            )
+            self._watching = (len(middleware), watching)
+        return watching
 
     # -- the check ---------------------------------------------------------------
 
@@ -187,10 +230,14 @@ class ConsumeGuard(Middleware):
         self._check_size(broker, message)
         gateway = self.gateway
         contract = gateway.contract_for(broker, actor_name)
+        # Decoded by the app's own encoder: judge the JSON on the wire, not the objects it revives.
+        wire = None if strict or writes_json() else wire_fields(message)
         if contract is None:
             # No contract here (an actor of another process): strict JSON and size only.
-            args = tuple(message.args)
-            violations = find_violations(list(args), ("args",)) + find_violations(message.kwargs, ("kwargs",))
+            args, kwargs = (
+                (wire["args"], wire["kwargs"]) if wire is not None else (message.args, message.kwargs)
+            )
+            violations = find_violations(list(args), ("args",)) + find_violations(kwargs, ("kwargs",))
             if violations:
                 raise NonJSONPayload(actor_name, violations)
             return None  # run with the values as they arrived
@@ -208,8 +255,90 @@ class ConsumeGuard(Middleware):
         if strict and not message.args and inbound.as_sent(kwargs):
             return None  # every value is already of its parameter's exact type: nothing to convert
         args = tuple(message.args)
-        py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
+        if not strict and not writes_json():
+            py_args, py_kwargs = self._check_app_encoded(contract, inbound, args, kwargs, wire)
+        else:
+            py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
         return Delivery(actor_name, args, kwargs, py_args, py_kwargs)
+
+    def _check_app_encoded(
+        self,
+        contract: ActorContract,
+        inbound: InboundContract,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wire: dict[str, Any] | None,
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Judge a message the app's own encoder decoded (see :mod:`actorschema.app_encoder`).
+
+        First the JSON on the wire; if that does not fit (or the encoder writes no
+        JSON), the decoded values put in their contract's JSON form, as an upgraded
+        producer would send them. A refusal names the violations of the reading that
+        came closer (fewer violations; the wire's on a tie): for a message in the
+        encoder's tagged form, that is what is wrong with its values, not its tags.
+
+        Parameters without a type (``Any``, ``dict``, unannotated: raw JSON) are
+        judged by their JSON on the wire in both readings (what ``decode()``
+        revives in them is not JSON), and receive what ``decode()`` gave, as they
+        did before actorschema.
+        """
+        refused: PayloadRejected | None = None
+        bound_wire: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        if wire is not None and type(wire.get("args")) is list and type(wire.get("kwargs")) is dict:
+            try:
+                typed = inbound.check(wire["args"], wire["kwargs"], strict_json=True)
+                return raw_from(contract, typed, contract.bind(args, kwargs)[:2])
+            except PayloadRejected as rejection:
+                refused = rejection
+            try:
+                bound_wire = contract.bind(wire["args"], wire["kwargs"])[:2]
+            except PayloadRejected:
+                bound_wire = None  # shaped unlike what decode() gave: judged as decoded
+        else:
+            # No JSON on the wire (PickleEncoder): raw parameters are judged by their JSON form.
+            bound_args, bound_kwargs = contract.bind(args, kwargs)[:2]
+            bound_wire = (
+                tuple(map(json_form, bound_args)),
+                {name: json_form(value) for name, value in bound_kwargs.items()},
+            )
+        try:
+            sent = contract.canonical(args, kwargs)
+            typed = inbound.check(*(sent if bound_wire is None else raw_from(contract, sent, bound_wire)))
+            return raw_from(contract, typed, contract.bind(args, kwargs)[:2])
+        except PayloadRejected as rejection:
+            if refused is not None and len(refused.violations) <= len(rejection.violations):
+                raise refused from None
+            raise
+
+    def check_changed(self, broker: Broker, message: Message[Any]) -> Delivery | None:
+        """Judge the arguments of a message a later middleware changed, as they now stand.
+
+        A middleware may write JSON values or Python ones (a ``datetime``): the
+        arguments are judged as an upgraded producer would send them, put in their
+        contract's JSON form first (with the app's own encoder, as :meth:`check`
+        reads its messages, the JSON it would now write first). Never fails open,
+        as :meth:`check`.
+        """
+        actor_name = message.actor_name
+        try:
+            contract = self.gateway.contract_for(broker, actor_name)
+            args, kwargs = tuple(message.args), message.kwargs
+            if contract is None:
+                violations = find_violations(list(args), ("args",)) + find_violations(kwargs, ("kwargs",))
+                if violations:
+                    raise NonJSONPayload(actor_name, violations)
+                return None
+            inbound = self._inbound_for(contract)
+            if not writes_json():
+                wire = wire_fields(message, fresh=True)
+                py_args, py_kwargs = self._check_app_encoded(contract, inbound, args, kwargs, wire)
+            else:
+                py_args, py_kwargs = inbound.check(*contract.canonical(args, kwargs))
+            return Delivery(actor_name, args, kwargs, py_args, py_kwargs)
+        except PayloadRejected:
+            raise
+        except Exception as error:
+            raise CheckFailed.from_error(actor_name if type(actor_name) is str else "?", error) from error
 
     def _inbound_for(self, contract: ActorContract) -> InboundContract:
         inbound = self._inbound.get(contract.actor_name)
@@ -233,3 +362,45 @@ class ConsumeGuard(Middleware):
             observe.message_sized("worker", message.actor_name, message.queue_name, size, limit.limit)
         if limit.limit is not None and size > limit.limit:
             raise too_large(message.actor_name, tuple(message.args), message.kwargs, options, size, limit)
+
+
+class LateChanges(Middleware):
+    """The guard's second look, last among ``before_process_message`` hooks: what later middleware changed.
+
+    The guard judges a message first, before any other middleware meets it. A
+    middleware after it may still change ``message.args`` or ``message.kwargs``
+    (add a tenant id, fill in a default): the actor is called with what they
+    hold then. When something changed since the guard's verdict, they are judged
+    again as they stand and delivered typed from there; a change the contract
+    refuses dead-letters the message like any other. Created by the guard,
+    appended to the middleware at worker boot; it looks only when a middleware
+    that may change arguments (one of the app's, with a ``before_process_message``)
+    runs after the guard.
+
+    Parameters:
+      guard: The guard whose verdict it revisits.
+    """
+
+    def __init__(self, guard: ConsumeGuard) -> None:
+        self.guard = guard
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        target = unwrap(message)
+        judged = slot.judged
+        if slot.message is not target or judged is None:
+            return
+        slot.judged = None
+        if judged and _arguments_print(target) == judged:
+            return  # nothing changed: the guard's delivery stands
+        self.guard._admit(broker, message, target, self.guard.check_changed)
+
+
+def _arguments_print(message: Message[Any]) -> bytes:
+    """The message's arguments as bytes, to see whether anything changed them; empty when not encodable."""
+    try:
+        return encode_json((message.args, message.kwargs))
+    except Exception:
+        try:  # objects a custom encoder revived: that encoder writes them
+            return bytes(dramatiq.get_encoder().encode({"args": message.args, "kwargs": message.kwargs}))
+        except Exception:
+            return b""  # cannot tell: judged again

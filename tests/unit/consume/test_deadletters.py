@@ -106,14 +106,19 @@ def test_a_broker_without_dead_letter_reasons_is_named() -> None:
 
 def test_on_redis_a_stored_reason_reads_back_and_expires_with_the_dead_letters(redis_server: Any) -> None:
     broker = RedisBroker(url=redis_server.url, namespace="deadletters-test", dead_message_ttl=60_000)
+    xq = "deadletters-test:jobs.XQ"
     try:
-        broker.client.delete(reasons_key("deadletters-test", "jobs"))
+        broker.client.delete(reasons_key("deadletters-test", "jobs"), xq, f"{xq}.msgs")
         text = json.dumps({"actor": "job", "message_id": "m-1", "violations": []})
         store_redis_reason(broker, "jobs.DQ", "rid-1", text)
+        # Written just ahead of the nack: reported once the message is in the dead-letter queue.
+        assert dead_letter_reasons(broker, "jobs") == {}
+        broker.client.zadd(xq, {"rid-1": int(time.time() * 1000)})
+        broker.client.hset(f"{xq}.msgs", "rid-1", b"{}")
         assert dead_letter_reasons(broker, "jobs") == {"rid-1": json.loads(text)}
         assert 0 < broker.client.pttl(reasons_key("deadletters-test", "jobs")) <= 60_000
     finally:
-        broker.client.delete(reasons_key("deadletters-test", "jobs"))
+        broker.client.delete(reasons_key("deadletters-test", "jobs"), xq, f"{xq}.msgs")
         broker.close()
 
 
