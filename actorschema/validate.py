@@ -142,13 +142,19 @@ class Catalogue:
     actors: dict[str, SchemaEntry]
 
 
-def load_schemas(folder: Path) -> Catalogue:
+def load_schemas(folder: str | Path) -> Catalogue:
     """Read ``folder``'s ``index.json`` and schema files and compile a validator per actor.
+
+    Parameters:
+      folder: The folder, or ``git:REF:path`` for the folder as committed at ``REF``
+        (read as ``diff`` reads it).
 
     Raises:
       CatalogueError: The index or a schema is missing, not JSON, not a valid
         draft 2020-12 schema, or not the file the index hashed (edited or stale).
     """
+    if str(folder).startswith("git:"):
+        return _load_committed(str(folder))
     folder = Path(folder)
     index = _read_json(folder / INDEX)
     actors_index = index.get("actors") if isinstance(index, dict) else None
@@ -194,6 +200,41 @@ def load_schemas(folder: Path) -> Catalogue:
             var_positional=meta.get("var_positional") is True,
         )
     return Catalogue(folder, actors)
+
+
+def _load_committed(source: str) -> Catalogue:
+    from .compat import CompatError, load_folder
+
+    try:
+        loaded = load_folder(source)
+    except CompatError as error:
+        raise CatalogueError(str(error)) from None
+    actors: dict[str, SchemaEntry] = {}
+    for name, meta in loaded.items():
+        schema = meta["schema"]
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as error:
+            cause = " ".join(str(getattr(error, "message", error)).split())[:200]
+            raise CatalogueError(
+                f"{source}: {meta['schema_file']}: not a valid draft 2020-12 schema: {cause}"
+            ) from None
+        limit = meta.get("max_message_bytes")
+        positional = meta.get("positional", [])
+        if not (isinstance(positional, list) and all(isinstance(p, str) for p in positional)):
+            raise CatalogueError(f"{source}: index.json: actor {name!r}: 'positional' is not a list of names")
+        actors[name] = SchemaEntry(
+            actor=name,
+            queue=str(meta.get("queue", "")),
+            schema=schema,
+            validator=Draft202012Validator(schema, format_checker=FORMAT_CHECKER),
+            max_message_bytes=limit if isinstance(limit, int) else None,
+            limit_source=str(meta.get("limit_source", "")),
+            positional=tuple(positional),
+            positional_only=_count(meta.get("positional_only", 0), Path(source), name),
+            var_positional=meta.get("var_positional") is True,
+        )
+    return Catalogue(Path(source), actors)
 
 
 def validate_message(catalogue: Catalogue, message: object, encoded_size: int | None) -> list[Finding]:
