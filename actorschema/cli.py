@@ -600,11 +600,12 @@ def _print_group(group: dict[str, Any]) -> None:
     widest = max((row["messages"] for row in rows), default=0)
     for row in rows:
         bar = "█" * math.ceil(24 * row["messages"] / widest) if row["messages"] else ""
-        crosses = limit is not None and row["from"] <= limit < row["to"]
         text = f"    {row['from']:>11,} - {row['to']:>11,} B  {bar:<24} {row['messages']:>9,}"
-        out.print(
-            text + ("  <- the limit is in this range" if crosses else ""), markup=False, highlight=False
-        )
+        if limit is not None and row["from"] > limit:
+            text += "  (over the limit)"
+        elif limit is not None and limit < row["to"]:
+            text += f"  (limit {limit:,} B)"
+        out.print(text, markup=False, highlight=False)
     for reason in group["reasons"]:
         examples = ", ".join(reason["examples"])
         out.print(

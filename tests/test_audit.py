@@ -411,3 +411,62 @@ def test_rabbitmq_audit_puts_every_message_back_in_its_place_unchanged_but_flagg
         assert all(redelivered for _, _, redelivered in taken)  # the one trace an audit leaves
     connection.close()
     broker.close()
+
+
+# -- the README's commands and output, on the example shop ---------------------------------------------
+
+
+def doc_commands() -> list[str]:
+    """The README's ``actorschema audit`` commands."""
+    readme = (ROOT / "README.md").read_text()
+    return [
+        line.removeprefix("$ ").strip()
+        for line in readme.splitlines()
+        if line.startswith("$ actorschema audit ")
+    ]
+
+
+def doc_output() -> str:
+    """The README's example of the command's output."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = [block for block in readme.split("```text\n")[1:] if block.startswith("✗ emails / send_email")]
+    assert len(blocks) == 1
+    return blocks[0].split("```")[0]
+
+
+def shop_email(n: int, template: str, text: str) -> bytes:
+    message = {
+        "queue_name": "emails",
+        "actor_name": "send_email",
+        "args": [],
+        "kwargs": {"user_id": n, "template": template, "variables": {"text": text}},
+        "options": {"redis_message_id": f"r{n}"},
+        "message_id": f"00000000-0000-4000-8000-{n:012d}",
+        "message_timestamp": 1714550400000 + n,
+    }
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+@pytest.mark.redis
+def test_docs_audit_commands_print_what_the_readme_shows(
+    redis_server: RedisServer, redis_client: Any
+) -> None:
+    commands = doc_commands()
+    assert commands == [
+        "actorschema audit examples.shop",
+        "actorschema audit examples.shop --against schemas/",
+    ]
+    env = {"SHOP_REDIS_URL": redis_server.url}
+    # What old producers left in the example shop's queue: twenty e-mails, two for a template
+    # the app no longer has, one far over the actor's 4,096 bytes.
+    for n in range(20):
+        redis_client.hset("dramatiq:emails.msgs", f"r{n}", shop_email(n, "welcome", "Ada " * (n * n)))
+    for n in (20, 21):
+        redis_client.hset("dramatiq:emails.msgs", f"r{n}", shop_email(n, "goodbye", ""))
+    redis_client.hset("dramatiq:emails.msgs", "r22", shop_email(22, "receipt", "x" * 6000))
+    before = redis_snapshot(redis_client)
+    results = [run_cli(*command.split()[1:], env=env) for command in commands]
+    assert redis_snapshot(redis_client) == before
+    assert [r.returncode for r in results] == [1, 1], [r.stderr for r in results]
+    assert results[0].stdout == doc_output()
+    assert "23 message(s) in 3 queue(s), checked against schemas/: 3 would be refused" in results[1].stdout
