@@ -508,7 +508,7 @@ def audit_queues(
     names = queues or sorted({actor.queue_name for actor in broker.actors.values()} | extra)
     chosen: tuple[State, ...] = tuple(s.value for s in states) if states else STATES
     report = Audit(judge)
-    progress = _Progress() if sys.stderr.isatty() and not as_json else None
+    progress = _Progress() if sys.stderr.isatty() else None
     for queue in names:
         try:
             report.read(broker_messages(broker, queue, states=chosen), progress)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pty
 import subprocess
 import sys
 import textwrap
@@ -103,16 +104,31 @@ def fill(actor: Any, queue: str) -> dict[str, str]:
     return expected
 
 
-def run_cli(*arguments: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "actorschema", *arguments],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def run_cli(*arguments: str, env: dict[str, str], terminal: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m actorschema``; with ``terminal``, its stderr is a pseudo-terminal (read back as text)."""
+    command = [sys.executable, "-m", "actorschema", *arguments]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    if not terminal:
+        return subprocess.run(
+            command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False
+        )
+    controller, stderr = pty.openpty()
+    try:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=stderr)
+        os.close(stderr)
+        written = bytearray()
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command exited and closed its end
+                break
+            if not chunk:
+                break
+            written += chunk
+        stdout, _ = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+    return subprocess.CompletedProcess(command, process.returncode, stdout.decode(), written.decode())
 
 
 # -- the size distribution and the report, without servers ------------------------------------------
@@ -276,8 +292,11 @@ def test_the_command_reports_per_actor_and_queue_and_judges_by_the_next_releases
     env = {"AUDIT_QUEUE": queue, "AUDIT_REDIS_URL": redis_server.url}
     before = redis_snapshot(redis_client)
 
-    result = run_cli("audit", str(tmp_path / "app.py"), env=env)
+    result = run_cli("audit", str(tmp_path / "app.py"), env=env, terminal=True)
     assert result.returncode == 1, result.stderr
+    # On a terminal, stderr shows the progress, then clears its line.
+    assert f"\rreading {queue} (ready): 1 message(s)" in result.stderr.replace("\x1b[K", "")
+    assert result.stderr.endswith("\r\x1b[K")
     lines = result.stdout.splitlines()
     assert lines[0] == f"✗ {queue} / notify: 44 message(s) (ready 43, delayed 1), 3 would be refused"
     assert lines[1].startswith("    size: median ") and lines[1].endswith("limit 2,048 B (queue), 1 over it")
@@ -286,7 +305,6 @@ def test_the_command_reports_per_actor_and_queue_and_judges_by_the_next_releases
     assert "        send instead: a value of type int" in result.stdout
     assert "larger than the 2,048-byte queue limit" in result.stdout
     assert lines[-1] == "44 message(s) in 1 queue(s), checked against the app's contracts: 3 would be refused"
-    assert result.stderr == ""  # no progress line off a terminal
 
     generated = run_cli("generate", str(tmp_path / "next_app.py"), "--out", str(tmp_path / "next"), env=env)
     assert generated.returncode == 0, generated.stderr
@@ -300,7 +318,7 @@ def test_the_command_reports_per_actor_and_queue_and_judges_by_the_next_releases
         "--json",
         env=env,
     )
-    assert result.returncode == 1, result.stderr
+    assert (result.returncode, result.stderr) == (1, "")  # no progress line off a terminal
     report = json.loads(result.stdout)
     assert (report["messages"], report["refused"], report["states"]) == (43, 43, ["ready"])
     (group,) = report["groups"]
