@@ -30,14 +30,16 @@ removed meanwhile may or may not be seen, and Redis may return one twice if it
 resizes the hash meanwhile.
 
 **RabbitMQ** has no way to read a classic queue without taking its messages.
-The reader takes each one with ``basic.get`` **without acknowledging it**,
-then closes its connection, which makes RabbitMQ put every message back where
-it was (RabbitMQ keeps a requeued message's position, and its expiry). Bodies,
+The reader consumes each queue **without acknowledging anything**, then closes
+its connection, which makes RabbitMQ put every message back where it was
+(RabbitMQ keeps a requeued message's position, and its expiry). Bodies,
 properties and order are unchanged; what changes is that each message is
 flagged ``redelivered`` (Dramatiq ignores the flag), that the messages are
 invisible to workers while the audit holds them, and, on a quorum queue, that
 each one's ``x-delivery-count`` grows by one. It stops after as many messages
 as the queue held when it started, so producers cannot keep it reading.
+Messages that running workers hold unacknowledged (prefetched, or delayed and
+not yet due) are not in the queue, and are not seen.
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ REDIS_PAGE_BYTES = 4 * 1024 * 1024
 
 #: The most messages one Redis page asks for (``HSCAN``'s ``COUNT``).
 REDIS_PAGE_MESSAGES = 1000
+
+#: How long the RabbitMQ reader waits for the next delivery before it takes the queue as read.
+RABBITMQ_IDLE_SECONDS = 5.0
 
 #: How many distinct reasons an actor's report keeps; the others are only counted.
 MAX_REASONS = 20
@@ -156,10 +161,12 @@ def rabbitmq_messages(
     """Yield every message of ``queue_name`` on RabbitMQ, then put them all back where they were.
 
     RabbitMQ cannot show a classic queue's messages without delivering them:
-    each is taken with ``basic.get`` and never acknowledged, and closing the
-    connection requeues them in their places, bodies and properties unchanged,
-    flagged ``redelivered``. Reading stops after as many messages as the queue
-    held when it began. A queue that does not exist holds nothing.
+    they are consumed and never acknowledged, and closing the connection
+    requeues them in their places, bodies and properties unchanged, flagged
+    ``redelivered``. Reading stops after as many messages as the queue held
+    when it began, or when the broker has delivered nothing more for
+    :data:`RABBITMQ_IDLE_SECONDS` (workers took the rest meanwhile). A queue
+    that does not exist holds nothing.
 
     Parameters:
       parameters: pika connection parameters (the broker's ``parameters``).
@@ -179,11 +186,18 @@ def rabbitmq_messages(
                 if error.reply_code == 404:  # never declared: nothing queued
                     continue
                 raise
-            for position in range(1, held + 1):
-                method, _properties, body = channel.basic_get(name, auto_ack=False)
-                if method is None:  # taken by a worker meanwhile
+            if not held:
+                continue
+            # Unacknowledged deliveries count against a prefetch limit: the audit must hold them all.
+            # pika reads the socket only when the loop below asks for more, so memory stays bounded.
+            channel.basic_qos(prefetch_count=0)
+            deliveries = channel.consume(name, auto_ack=False, inactivity_timeout=RABBITMQ_IDLE_SECONDS)
+            for position, (method, _properties, body) in enumerate(deliveries, start=1):
+                if method is None:
                     break
                 yield QueuedMessage(queue_name, state, f"#{position}", bytes(body))
+                if position >= held:
+                    break
         finally:
             # Unacknowledged, every message taken goes back, in its place, as the connection closes.
             if connection.is_open:

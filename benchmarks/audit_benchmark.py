@@ -5,6 +5,7 @@ Run it from the repository root::
     python benchmarks/audit_benchmark.py                     # 20,000 and 200,000 messages
     python benchmarks/audit_benchmark.py --counts 1000000    # any lengths
     python benchmarks/audit_benchmark.py --json              # machine-readable results on stdout
+    python benchmarks/audit_benchmark.py --rabbitmq 20000    # also the RabbitMQ reader's rate
 
 For each length N, a private redis-server is filled with N messages of the
 example shop's ``place_order`` (about 700 bytes each: an order of three lines,
@@ -109,11 +110,63 @@ def measure(broker: Any, count: int) -> dict[str, Any]:
     }
 
 
+def rabbitmq_read(count: int) -> dict[str, Any]:
+    """Messages per second the RabbitMQ reader takes and puts back (no judging), and its traced peak."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    import pika
+    from rabbitmq_server import RabbitmqServer
+
+    from actorschema.audit import rabbitmq_messages
+
+    server = RabbitmqServer()
+    try:
+        parameters = pika.URLParameters(server.url + "/%2F")
+        connection = pika.BlockingConnection(parameters)
+        channel = connection.channel()
+        channel.queue_declare("orders", durable=True)
+        body = b'{"payload": "' + b"x" * 600 + b'"}'
+        for _ in range(count):
+            channel.basic_publish("", "orders", body, pika.BasicProperties(delivery_mode=2))
+        while channel.queue_declare("orders", passive=True).method.message_count < count:
+            time.sleep(0.1)
+        tracemalloc.start()
+        read = sum(1 for _ in rabbitmq_messages(parameters, "orders", states=("ready",)))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        started = time.perf_counter()
+        again = sum(1 for _ in rabbitmq_messages(parameters, "orders", states=("ready",)))
+        elapsed = time.perf_counter() - started
+        left = channel.queue_declare("orders", passive=True).method.message_count
+        connection.close()
+        assert read == again == left == count, (read, again, left)
+        return {
+            "messages": count,
+            "peak_traced_bytes": peak,
+            "seconds": round(elapsed, 2),
+            "messages_per_second": round(count / elapsed),
+        }
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[20_000, 200_000])
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument(
+        "--rabbitmq",
+        type=int,
+        metavar="N",
+        help="also time the RabbitMQ reader on N messages (boots a server)",
+    )
     options = parser.parse_args()
+    if options.rabbitmq:
+        read = rabbitmq_read(options.rabbitmq)
+        print(
+            f"rabbitmq {read['messages']:,} messages read and put back: {read['messages_per_second']:,} msg/s, "
+            f"peak traced {read['peak_traced_bytes'] / 2**20:.1f} MiB",
+            file=sys.stderr,
+        )
     server = RedisProcess()
     results = []
     try:
@@ -134,7 +187,7 @@ def main() -> None:
             file=sys.stderr,
         )
     if options.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"redis": results, "rabbitmq": read if options.rabbitmq else None}, indent=2))
 
 
 if __name__ == "__main__":
