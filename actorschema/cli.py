@@ -505,7 +505,15 @@ def audit_queues(
         if against is not None:
             err.print("hint: give a folder written by actorschema generate, or git:REF:path", markup=False)
         raise typer.Exit(2) from None
-    names = queues or sorted({actor.queue_name for actor in broker.actors.values()} | extra)
+    known = {actor.queue_name for actor in broker.actors.values()} | extra
+    names = queues or sorted(known)
+    if not names:
+        err.print(f"error: {target} declares no actors, so it has no queues to read", markup=False)
+        err.print("hint: name the module that declares them, or the queues with --queue", markup=False)
+        raise typer.Exit(2)
+    for queue in sorted(set(names) - known):
+        # A typo would read an empty queue and report that nothing would be refused.
+        err.print(f"warning: no actor of {target} reads the queue {queue!r}", markup=False, highlight=False)
     chosen: tuple[State, ...] = tuple(s.value for s in states) if states else STATES
     report = Audit(judge)
     progress = _Progress() if sys.stderr.isatty() else None

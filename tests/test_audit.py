@@ -41,6 +41,7 @@ from actorschema.audit import (
     Sizes,
     broker_messages,
     rabbitmq_messages,
+    redis_messages,
 )
 from actorschema.limits import SizeLimit
 
@@ -333,9 +334,28 @@ def test_the_command_reports_per_actor_and_queue_and_judges_by_the_next_releases
     assert redis_snapshot(redis_client) == before
 
     redis_client.flushall()  # nothing queued: nothing would be refused
-    clean = run_cli("audit", str(tmp_path / "app.py"), "--json", env=env)
+    clean = run_cli("audit", str(tmp_path / "app.py"), "--json", "-q", queue, "-q", "typo", env=env)
     assert clean.returncode == 0, clean.stderr
+    assert clean.stderr == f"warning: no actor of {tmp_path / 'app.py'} reads the queue 'typo'\n"
     assert json.loads(clean.stdout)["messages"] == 0
+    broker.close()
+
+
+@pytest.mark.redis
+def test_the_redis_reader_follows_the_brokers_namespace_and_a_client_that_decodes_responses(
+    redis_server: RedisServer, redis_client: Any
+) -> None:
+    from actorschema.brokers import RedisBroker
+
+    broker = RedisBroker(url=redis_server.url, namespace="shop-a")
+    guarded(broker, "q")
+    declare(broker, "q").send(1, "hi")
+    redis_client.hset("dramatiq:q.msgs", "other-app", b"{}")  # another namespace: not this app's
+    (queued,) = broker_messages(broker, "q")
+    assert json.loads(queued.body)["kwargs"] == {"user_id": 1, "text": "hi"}
+    decoding = redis_server.client(decode_responses=True)
+    assert [m.body for m in redis_messages(decoding, "q", namespace="shop-a")] == [queued.body]
+    decoding.close()
     broker.close()
 
 
