@@ -523,6 +523,11 @@ def audit_queues(
         except AuditError as error:
             err.print(f"error: {_one_line(str(error))}", markup=False, highlight=False)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            # Not exit 1 ("would be refused"): the audit did not finish. The reader's connection is
+            # closed by now, so RabbitMQ has taken back every message it held.
+            err.print("interrupted: the audit is incomplete; nothing was changed", markup=False)
+            raise typer.Exit(130) from None
         except Exception as error:  # a broker that cannot be reached, a connection dropped mid-read
             cause = _one_line(f"{type(error).__name__}: {error}")[:300]
             err.print(f"error: cannot read queue {queue!r}: {cause}", markup=False, highlight=False)

@@ -188,6 +188,29 @@ def test_an_app_without_a_gateway_or_a_queue_outside_redis_and_rabbitmq_is_refus
         broker_messages(broker, "default")
 
 
+def test_an_interrupted_audit_says_it_is_incomplete_and_exits_130_not_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dramatiq.brokers.redis import RedisBroker
+    from typer.testing import CliRunner
+
+    from actorschema import cli
+
+    broker = RedisBroker(url="redis://127.0.0.1:1/0")  # never reached: the reader is interrupted first
+    guarded(broker, "q")
+    declare(broker, "q")
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        yield QueuedMessage("q", "ready", "r1", b"{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_broker", lambda target: broker)
+    monkeypatch.setattr("actorschema.audit.broker_messages", interrupted)
+    result = CliRunner().invoke(cli.app, ["audit", "app"])
+    assert result.exit_code == 130
+    assert "interrupted: the audit is incomplete; nothing was changed" in result.output
+
+
 # -- Redis ---------------------------------------------------------------------------------------------
 
 
