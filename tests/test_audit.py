@@ -27,7 +27,7 @@ import dramatiq
 import pytest
 from conftest import RedisServer, wait_until
 from dramatiq import Worker
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actorschema import PayloadGateway
@@ -380,6 +380,26 @@ def test_the_redis_reader_follows_the_brokers_namespace_and_a_client_that_decode
     assert [m.body for m in redis_messages(decoding, "q", namespace="shop-a")] == [queued.body]
     decoding.close()
     broker.close()
+
+
+@pytest.mark.redis
+@settings(max_examples=25, deadline=None)
+@given(bodies=st.lists(st.binary(max_size=200), max_size=60), page=st.integers(min_value=1, max_value=50))
+def test_the_redis_reader_yields_each_stored_body_once_as_stored_in_every_state(
+    redis_server: RedisServer, bodies: list[bytes], page: int
+) -> None:
+    client = redis_server.client()
+    try:
+        client.flushall()
+        for n, data in enumerate(bodies):
+            client.hset(f"dramatiq:q{('', '.DQ', '.XQ')[n % 3]}.msgs", f"m{n}", data)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("actorschema.audit.REDIS_PAGE_MESSAGES", page)
+            read = sorted((m.key, m.state, m.body) for m in redis_messages(client, "q"))
+        states = ("ready", "delayed", "dead-lettered")
+        assert read == sorted((f"m{n}", states[n % 3], data) for n, data in enumerate(bodies))
+    finally:
+        client.close()
 
 
 # -- RabbitMQ ------------------------------------------------------------------------------------------
