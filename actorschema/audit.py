@@ -218,11 +218,11 @@ def broker_messages(
       AuditError: For any other broker (a StubBroker's queues live in the process that filled them).
     """
     kinds = _broker_kinds()
+    matched: Any = broker  # typed as the kind it matches below
     if "redis" in kinds and isinstance(broker, kinds["redis"]):
-        client, namespace = getattr(broker, "client"), getattr(broker, "namespace")  # noqa: B009
-        return redis_messages(client, queue_name, namespace=namespace, states=states)
+        return redis_messages(matched.client, queue_name, namespace=matched.namespace, states=states)
     if "rabbitmq" in kinds and isinstance(broker, kinds["rabbitmq"]):
-        return rabbitmq_messages(getattr(broker, "parameters"), queue_name, states=states)  # noqa: B009
+        return rabbitmq_messages(matched.parameters, queue_name, states=states)
     raise AuditError(
         f"cannot read the queues of a {type(broker).__name__}: audit reads Redis and RabbitMQ brokers "
         "(a StubBroker's queues live only in the process that filled them)"
