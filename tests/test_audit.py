@@ -347,6 +347,15 @@ def test_the_command_reports_per_actor_and_queue_and_judges_by_the_next_releases
     assert (report["messages"], report["refused"], report["states"]) == (43, 43, ["ready"])
     (group,) = report["groups"]
     assert group["by_state"] == {"ready": {"messages": 43, "refused": 43}}
+    # The fields the README lists.
+    assert set(group) == {"actor", "queue", "declared", "messages", "refused", "by_state", "size"} | {
+        "reasons",
+        "other_reasons",
+    }
+    assert set(group["size"]) == {"min", "median", "p95", "max", "limit", "limit_source", "over_limit"} | {
+        "histogram"
+    }
+    assert set(group["reasons"][0]) == {"path", "problem", "hint", "messages", "examples"}
     lang = [r for r in group["reasons"] if "'lang' is a required property" in r["problem"]]
     assert lang and lang[0]["messages"] == 43
     assert group["size"]["limit"] == 2048 and group["size"]["max"] > 3000
