@@ -9,8 +9,10 @@ dead-lettered with its reason (:func:`dead_letter_reasons`). The brokers in
 :mod:`actorschema.brokers` also keep malformed bodies from crashing consumers.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .contract import ActorContract
-from .deadletters import dead_letter_reasons
 from .errors import (
     CheckFailed,
     DeadLettered,
@@ -25,21 +27,42 @@ from .errors import (
 from .gateway import PayloadGateway
 from .limits import DEFAULT_MAX_MESSAGE_BYTES
 
+if TYPE_CHECKING:
+    from .consume.deadletters import dead_letter_reasons
+
 __version__ = "0.1.0"
 
-__all__ = [
-    "DEFAULT_MAX_MESSAGE_BYTES",
+# Grouped by concept, as Dramatiq groups its own (not sorted).
+__all__ = [  # noqa: RUF022
+    # Gateway
+    "PayloadGateway",
+    # Contracts
     "ActorContract",
+    # Limits
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    # Errors
     "CheckFailed",
     "DeadLettered",
     "MessageMalformed",
     "NonJSONPayload",
-    "PayloadGateway",
     "PayloadInvalid",
     "PayloadRejected",
     "PayloadTooLarge",
     "ResultRejected",
     "Violation",
-    "__version__",
+    # Workers (imported when first used: a process that only sends never loads them)
     "dead_letter_reasons",
+    # Version
+    "__version__",
 ]
+
+#: The worker side's public names, by the module that defines them (see ``__getattr__``).
+_WORKER_NAMES = {"dead_letter_reasons": "actorschema.consume.deadletters"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WORKER_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = getattr(importlib.import_module(module), name)
+    return value

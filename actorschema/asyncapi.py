@@ -24,7 +24,7 @@ from typing import Any
 
 from dramatiq.broker import Broker
 
-from .export import app_actors
+from .generate import app_actors
 from .schema import actor_description, message_schema
 
 __all__ = ["ASYNCAPI_VERSION", "SCHEMA_FORMAT", "asyncapi_document"]

@@ -53,7 +53,7 @@ from typing import Any, Literal
 from dramatiq.broker import Broker
 from dramatiq.common import dq_name
 
-from .envelope import RECEIVED_SIZE, decode_message, decode_strict_json, received_size
+from .consume.envelope import RECEIVED_SIZE, decode_message, decode_strict_json, received_size
 from .errors import PayloadRejected, PayloadTooLarge
 from .gateway import PayloadGateway
 from .limits import SizeLimit, resolve_limit

@@ -53,11 +53,10 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
 from .encoder import encode_json
-from .errors import PayloadInvalid, Violation
+from .errors import PayloadInvalid, Violation, type_name
 from .hints import Node, Unsupported, classify, for_pydantic, hidden_by_json_form, key_collisions
 from .numbers import exactness_validator, exactness_violations
 from .paths import Path, render_path
-from .strict_json import type_name
 
 __all__ = [
     "ABSENT",

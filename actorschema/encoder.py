@@ -20,17 +20,18 @@ language's parser read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import dramatiq
 import msgspec
 from dramatiq import Message
 from dramatiq.encoder import JSONEncoder, MessageData
 
-from .strict_json import has_json_shape, has_non_finite_float
+from .errors import NonJSONPayload
+from .strict_json import find_violations, has_json_shape, has_non_finite_float, is_strict_json
 
-__all__ = ["PreparedEncoding", "encode_json", "encode_message", "encode_strict", "message_fields"]
+__all__ = ["PreparedEncoding", "Typed", "encode_json", "encode_message", "encode_strict", "writes_json"]
 
 #: Encodes strict JSON values; tuples (Dramatiq's own ``args``) become arrays.
 encode_json: Callable[[Any], bytes] = msgspec.json.Encoder().encode
@@ -43,28 +44,68 @@ def writes_json() -> bool:
     return type(dramatiq.get_encoder()) is JSONEncoder
 
 
-def message_fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The message's fields with the given arguments, in Dramatiq's order (``asdict`` is slow)."""
-    return {
-        "queue_name": message.queue_name,
-        "actor_name": message.actor_name,
-        "args": args,
-        "kwargs": kwargs,
-        "options": message.options,
-        "message_id": message.message_id,
-        "message_timestamp": message.message_timestamp,
-    }
-
-
 def encode_message(data: MessageData) -> bytes:
     """The bytes the broker will store for ``data``: msgspec JSON, or the custom global encoder's."""
     return encode_json(data) if writes_json() else dramatiq.get_encoder().encode(data)
 
 
-def encode_strict(data: MessageData, unshaped: Sequence[Any], values: Sequence[Any]) -> bytes | None:
+class Typed(Protocol):
+    """What :func:`encode_strict` needs of an actor's contract (:class:`~actorschema.contract.ActorContract`)."""
+
+    def untyped(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``kwargs`` entries no type hint converted: only they can hold what is not JSON."""
+        ...
+
+
+def encode_strict(actor_name: str, data: MessageData, contract: Typed | None = None) -> bytes:
+    """The bytes the broker will store for a message, once its users' values are proven strict JSON.
+
+    Encodes once and proves strictness on the way where it can (msgspec, with
+    Dramatiq's JSON encoder); otherwise, or when unsure, walks the values
+    with :func:`~actorschema.strict_json.find_violations` for the verdict.
+
+    Parameters:
+      actor_name: The message's actor, named in the rejection.
+      data: The message's fields (``args``, ``kwargs`` and ``options`` among them).
+      contract: The actor's contract, whose typed values need no shape walk; None for none.
+
+    Raises:
+      NonJSONPayload: With every value that is not strict JSON, by path.
+    """
+    args, kwargs, options = data["args"], data["kwargs"], data["options"]
+    values = (list(args), kwargs, options) if args else (kwargs, options)
+    if writes_json():
+        # Typed values are pydantic's JSON output, of JSON shape by construction:
+        # only what passed through untouched needs the shape walk.
+        untyped = kwargs if contract is None else contract.untyped(kwargs)
+        # Built without a comprehension: a plain send() has nothing here, on every send.
+        shaped = []
+        if options:
+            shaped.append(options)
+        if untyped:
+            shaped.append(untyped)
+        if args:
+            shaped.append(list(args))
+        body = _encode_if_certain(data, shaped, values)
+        if body is not None:
+            return body
+    elif all(map(is_strict_json, values)):
+        return encode_message(data)
+    violations = [
+        *find_violations(list(args), ("args",)),
+        *find_violations(kwargs, ("kwargs",)),
+        *find_violations(options, ("options",)),
+    ]
+    if violations:
+        raise NonJSONPayload(actor_name, violations)
+    # Unsure only because of Dramatiq's own structures (a pipeline's nested args tuples).
+    return encode_message(data)
+
+
+def _encode_if_certain(data: MessageData, unshaped: Sequence[Any], values: Sequence[Any]) -> bytes | None:
     """Encode ``data`` with msgspec if ``values`` (the parts of it users sent) are certainly strict JSON.
 
-    Returns None when not certain: the caller then asks
+    Returns None when not certain: :func:`encode_strict` then asks
     :func:`~actorschema.strict_json.find_violations` for the verdict. The
     shape walk proves exact types, ``str`` keys and depth for ``unshaped``
     (the values not already known to be of JSON shape); the encoding itself,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dramatiq.middleware import MiddlewareError, SkipMessage
 
@@ -23,6 +24,7 @@ __all__ = [
     "PayloadTooLarge",
     "ResultRejected",
     "Violation",
+    "type_name",
 ]
 
 
@@ -203,3 +205,9 @@ class DeadLettered(SkipMessage):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.rejection,))
+
+
+def type_name(value: Any) -> str:
+    """The type of ``value`` as error messages name it: ``int``, ``datetime.datetime``."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

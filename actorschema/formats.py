@@ -53,17 +53,18 @@ newline; lookaheads, never lookbehinds) and is a subset of what every
 mainstream ``format`` checker accepts, so a validator that asserts ``format``
 reaches the same verdict as one that does not.
 
-The worker (:mod:`actorschema.inbound`) and ``actorschema validate`` check
+The worker (:mod:`actorschema.consume.arguments`) and ``actorschema validate`` check
 ``format`` with :data:`FORMAT_CHECKER`, built from the same patterns.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Without types-jsonschema installed this is Any; with it, fully typed.
-from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped, unused-ignore]
+if TYPE_CHECKING:
+    # Without types-jsonschema installed this is Any; with it, fully typed.
+    from jsonschema import FormatChecker  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = [
     "DATE_PATTERN",
@@ -327,6 +328,9 @@ def _matcher(pattern: str) -> Any:
 
 
 def _format_checker() -> FormatChecker:
+    # Imported here: producers read this module's patterns, only validators need jsonschema.
+    from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped, unused-ignore]
+
     checker = FormatChecker()
     # Formats without a pattern here (email, hostname...) keep jsonschema's checks.
     checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
@@ -336,5 +340,14 @@ def _format_checker() -> FormatChecker:
     return checker
 
 
-#: jsonschema's format checker with this module's rule for each format it has a pattern for.
-FORMAT_CHECKER: FormatChecker = _format_checker()
+if TYPE_CHECKING:
+    #: jsonschema's format checker with this module's rule for each format it has a pattern for.
+    #: Built on first use (the worker, ``actorschema validate``), so a producer never imports jsonschema.
+    FORMAT_CHECKER: FormatChecker
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FORMAT_CHECKER":
+        checker = globals()["FORMAT_CHECKER"] = _format_checker()  # built once: later reads find it
+        return checker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,10 @@
 """``PayloadGateway``: the Dramatiq middleware that checks every message before it is enqueued.
 
-It is also the worker side's owner: its :class:`~actorschema.consume_guard.ConsumeGuard`
-(put first in the middleware when a worker boots) checks every consumed
-message against the same contracts and limits, and the wrapper it puts
-around each actor's function hands the actor its typed arguments.
+It is also the worker side's owner: its :class:`~actorschema.consume.guard.ConsumeGuard`
+(created and put first in the middleware when a worker boots) checks every
+consumed message against the same contracts and limits, and the wrapper it
+puts around each actor's function hands the actor its typed arguments (through
+:mod:`actorschema.delivery`: neither side imports the other).
 
 Where it hooks in, and why there:
 
@@ -18,7 +19,7 @@ Where it hooks in, and why there:
   ``broker.enqueue``, delays, pipelines, groups, retries). It binds and
   validates the arguments, rewrites them in canonical form (by name), checks
   that the final message is strict JSON, encodes it once and checks its exact
-  size, and holds its options to the table in :mod:`actorschema.options`. A
+  size, and holds its options to the table in :mod:`actorschema.message`. A
   rejection raises :class:`~actorschema.errors.PayloadRejected`, a
   ``MiddlewareError``, the only kind Dramatiq lets stop an enqueue; any other
   exception while checking becomes one (:class:`~actorschema.errors.CheckFailed`):
@@ -40,43 +41,46 @@ Where it hooks in, and why there:
 from __future__ import annotations
 
 import functools
-import logging
-import sys
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dramatiq import Actor, Message
-from dramatiq.broker import Broker, MessageProxy
-from dramatiq.middleware import Middleware
+from dramatiq.broker import Broker
+from dramatiq.middleware import Middleware, MiddlewareError
 
-from .consume_guard import ConsumeGuard, current_message, slot, take_delivery
+from ._dramatiq import built_by_send, unwrap
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
-from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, message_fields, writes_json
-from .envelope import options_violations
+from .delivery import current_message, slot, take_delivery
+from .encoder import PreparedEncoding, encode_message, encode_strict
 from .errors import (
     CheckFailed,
     MessageMalformed,
-    NonJSONPayload,
     PayloadInvalid,
     PayloadRejected,
-    PayloadTooLarge,
     ResultRejected,
     Violation,
 )
-from .limits import ACTOR_OPTION, DEFAULT_MAX_MESSAGE_BYTES, SizeLimit, largest_paths, resolve_limit
+from .limits import (
+    ACTOR_OPTION,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    SizeLimit,
+    check_limit,
+    resolve_limit,
+    too_large,
+    trim_traceback,
+)
+from .log import log_rejected_message, log_rejection, logger
+from .message import CALLBACKS, NESTING_OPTIONS, message_fields, options_violations
 from .results import ResultContract, result_travels
-from .strict_json import find_violations, is_strict_json
 
-__all__ = ["PayloadGateway", "log_rejection"]
+if TYPE_CHECKING:
+    from .consume.guard import ConsumeGuard
 
-logger = logging.getLogger("actorschema")
+__all__ = ["PayloadGateway"]
 
 Mode = Literal["enforce", "warn"]
-
-#: How much of a traceback is kept when it alone pushes a retried message over its limit.
-_TRACEBACK_MARK = "[actorschema: traceback trimmed to fit the message size limit]\n...\n"
 
 
 class _ThreadState(threading.local):
@@ -89,9 +93,6 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
-
-#: The code of Dramatiq's ``Actor.send_with_options``, to recognise messages it builds.
-_SEND_WITH_OPTIONS = Actor.send_with_options.__code__
 
 
 class _SendingActor:
@@ -171,8 +172,22 @@ class PayloadGateway(Middleware):
         self._namespaces: dict[str, dict[str, Any]] = {}
         #: Each wrapped actor's result contract (its return annotation, resolved when first needed).
         self.results: dict[str, ResultContract] = {}
-        #: The worker side: checks consumed messages; put first in the middleware at worker boot.
-        self.consume_guard = ConsumeGuard(self)
+        self._consume_guard: ConsumeGuard | None = None
+
+    @property
+    def consume_guard(self) -> ConsumeGuard:
+        """The worker side: checks consumed messages; put first in the middleware at worker boot.
+
+        Built when first asked for (a worker booting), so a process that only
+        sends never imports :mod:`actorschema.consume` nor the JSON Schema
+        validators it uses.
+        """
+        guard = self._consume_guard
+        if guard is None:
+            from .consume.guard import ConsumeGuard  # worker-only: see above
+
+            guard = self._consume_guard = ConsumeGuard(self)
+        return guard
 
     @property
     def actor_options(self) -> set[str]:
@@ -185,7 +200,7 @@ class PayloadGateway(Middleware):
 
     @max_message_bytes.setter
     def max_message_bytes(self, value: int | None) -> None:
-        _check_limit("max_message_bytes", value)
+        check_limit("max_message_bytes", value)
         self._max_message_bytes = value
         self._limits.clear()
 
@@ -197,7 +212,7 @@ class PayloadGateway(Middleware):
     @queue_limits.setter
     def queue_limits(self, value: Mapping[str, int | None]) -> None:
         for queue, limit in value.items():
-            _check_limit(queue, limit)
+            check_limit(queue, limit)
         self._queue_limits = dict(value)
         self._limits.clear()
 
@@ -244,11 +259,7 @@ class PayloadGateway(Middleware):
             # right away: checking it here too would only double the cost of every send.
             # Only enforcement needs this early check (groups enqueue child by child); in
             # warn mode the enqueue check's one warning per message is enough.
-            if (
-                sys._getframe(1).f_code is not _SEND_WITH_OPTIONS
-                and self.mode == "enforce"
-                and not _on_worker_path()
-            ):
+            if not built_by_send() and self.mode == "enforce" and not _on_worker_path():
                 try:
                     self._check_built(actor, message)
                 except PayloadRejected:
@@ -324,8 +335,16 @@ class PayloadGateway(Middleware):
         # The consume check must run before every other middleware's before_process_message
         # (they compute with options and run the actor anyway when they fail): put it first.
         # Inserting at the front while Dramatiq iterates the list only repeats this hook.
-        if self.consume_guard not in broker.middleware:
-            broker.middleware.insert(0, self.consume_guard)
+        try:
+            guard = self.consume_guard  # the worker side is loaded here, at the latest
+        except Exception as error:
+            # Dramatiq logs any other exception from this hook and boots the worker anyway, unchecked.
+            raise MiddlewareError(
+                f"actorschema: the worker-side check could not be loaded ({error!r}); "
+                "the worker does not start without it"
+            ) from error
+        if guard not in broker.middleware:
+            broker.middleware.insert(0, guard)
 
     def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
         _state.in_worker = True
@@ -336,17 +355,19 @@ class PayloadGateway(Middleware):
     # -- enqueue -------------------------------------------------------------
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
-        target: Message[Any] = message._message if isinstance(message, MessageProxy) else message
+        target = unwrap(message)
         state = _state
         worker_path = state.in_worker and not state.actor_depth
         try:
             data, body = self._check(broker, target, worker_path=worker_path)
         except PayloadRejected as rejection:
             if worker_path:
-                self._log(rejection, target, "not rejected: the worker is re-enqueueing an accepted message")
+                log_rejected_message(
+                    rejection, target, "not rejected: the worker is re-enqueueing an accepted message"
+                )
                 return
             if self.mode == "warn":
-                self._log(rejection, target, "enqueued unchanged (mode='warn')")
+                log_rejected_message(rejection, target, "enqueued unchanged (mode='warn')")
                 return
             raise
         object.__setattr__(target, "args", data["args"])
@@ -371,7 +392,7 @@ class PayloadGateway(Middleware):
     def _check_message(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
-        contract = self.contracts.get(message.actor_name) or self._contract(broker, message.actor_name)
+        contract = self.contracts.get(message.actor_name) or self.contract_for(broker, message.actor_name)
         if contract is None:
             args, kwargs = tuple(message.args), message.kwargs
         else:
@@ -399,16 +420,16 @@ class PayloadGateway(Middleware):
             violations = options_violations(options, side="send")
             if violations:
                 raise MessageMalformed(_actor_name(message), violations)
-            if not _NESTING_OPTIONS.isdisjoint(options):
+            if not NESTING_OPTIONS.isdisjoint(options):
                 self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
-        body = self._encode_strict(message.actor_name, data, contract)
-        limit = self._limit(broker, message)
+        body = encode_strict(message.actor_name, data, contract)
+        limit = self.size_limit(broker, message)
         if limit.limit is not None and len(body) > limit.limit:
-            if worker_path and _trim_traceback(options, len(body) - limit.limit):
+            if worker_path and trim_traceback(options, len(body) - limit.limit):
                 body = encode_message(data)
             if len(body) > limit.limit:
-                raise self._too_large(message.actor_name, args, kwargs, options, len(body), limit)
+                raise too_large(message.actor_name, args, kwargs, options, len(body), limit)
         return data, body
 
     def _recheck(self, message: Message[Any], broker: Broker, worker_path: bool) -> bytes:
@@ -419,7 +440,7 @@ class PayloadGateway(Middleware):
             # On the worker's own re-enqueues, raising here would lose the message (it is acked).
             if not worker_path and self.mode == "enforce":
                 raise
-            self._log(rejection, message, "enqueued unchanged")
+            log_rejected_message(rejection, message, "enqueued unchanged")
             return message.encode()
         object.__setattr__(message, "args", data["args"])
         object.__setattr__(message, "kwargs", data["kwargs"])
@@ -427,7 +448,7 @@ class PayloadGateway(Middleware):
 
     def _check_built(self, actor: Any, message: Message[Any]) -> None:
         """The build-time check: arguments, strict JSON, and size as built (a lower bound)."""
-        contract = self._contract(actor.broker, message.actor_name)
+        contract = self.contract_for(actor.broker, message.actor_name)
         assert contract is not None  # built for this very actor at declare time
         try:
             args, kwargs = contract.canonical(message.args, message.kwargs)
@@ -491,7 +512,7 @@ class PayloadGateway(Middleware):
                 or callback
                 for index, callback in enumerate(callbacks)
             ]
-        for option, second in _CALLBACKS:
+        for option, second in CALLBACKS:
             name = options.get(option)
             if isinstance(name, str):
                 self._check_callback(broker, name, f"{where}.{option}", second, violations)
@@ -517,7 +538,7 @@ class PayloadGateway(Middleware):
             violations.append(Violation(where, problem, "a message built with actor.message(...)"))
             return None
         try:
-            contract = self._contract(broker, name)
+            contract = self.contract_for(broker, name)
             if contract is not None:
                 new_args, new_kwargs = contract.canonical(
                     tuple(args), kwargs, awaiting_result=awaiting_result
@@ -542,7 +563,7 @@ class PayloadGateway(Middleware):
     ) -> None:
         """A callback option names an actor Dramatiq calls with (the message as a dict, ``second``)."""
         try:
-            contract = self._contract(broker, name)
+            contract = self.contract_for(broker, name)
             if contract is not None:
                 contract.bind(({}, None), {})
         except PayloadRejected as rejection:
@@ -552,42 +573,14 @@ class PayloadGateway(Middleware):
             )
             violations.append(Violation(where, problem, f"an actor taking (message_data: dict, {second})"))
 
-    def _encode_strict(self, actor_name: str, data: dict[str, Any], contract: ActorContract | None) -> bytes:
-        """Encode the message once, if what users sent in it is strict JSON; else raise NonJSONPayload."""
-        args, kwargs, options = data["args"], data["kwargs"], data["options"]
-        values = (list(args), kwargs, options) if args else (kwargs, options)
-        if writes_json():
-            # Typed values are pydantic's JSON output, of JSON shape by construction:
-            # only what passed through untouched needs the shape walk.
-            untyped = kwargs if contract is None else contract.untyped(kwargs)
-            # Built without a comprehension: a plain send() has nothing here, on every send.
-            shaped = []
-            if options:
-                shaped.append(options)
-            if untyped:
-                shaped.append(untyped)
-            if args:
-                shaped.append(list(args))
-            body = encode_strict(data, shaped, values)
-            if body is not None:
-                return body
-        elif all(map(is_strict_json, values)):
-            return encode_message(data)
-        violations = [
-            *find_violations(list(args), ("args",)),
-            *find_violations(kwargs, ("kwargs",)),
-            *find_violations(options, ("options",)),
-        ]
-        if violations:
-            raise NonJSONPayload(actor_name, violations)
-        # Unsure only because of Dramatiq's own structures (a pipeline's nested args tuples).
-        return encode_message(data)
-
-    def _contract(self, broker: Broker, actor_name: str) -> ActorContract | None:
+    def contract_for(self, broker: Broker, actor_name: str) -> ActorContract | None:
         """The actor's contract; None for an actor this process does not declare.
 
         Producers may enqueue for actors declared only in the worker's process:
         their arguments cannot be bound here, but strict JSON and size still apply.
+
+        Raises:
+          PayloadInvalid: When the actor is declared but has no usable contract.
         """
         contract = self.contracts.get(actor_name)
         if contract is not None:
@@ -610,7 +603,8 @@ class PayloadGateway(Middleware):
             violation = Violation("$", f"has no usable contract: {error}", "fix the actor's declaration")
         raise PayloadInvalid(actor_name, [violation])
 
-    def _limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
+    def size_limit(self, broker: Broker, message: Message[Any]) -> SizeLimit:
+        """The size limit that applies to ``message``: the actor's option, then its queue's, then the global one."""
         key = (message.actor_name, message.queue_name)
         limit = self._limits.get(key)
         if limit is None:
@@ -621,59 +615,6 @@ class PayloadGateway(Middleware):
             )
             self._limits[key] = limit
         return limit
-
-    def _too_large(
-        self,
-        actor_name: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        options: dict[str, Any],
-        size: int,
-        limit: SizeLimit,
-    ) -> PayloadTooLarge:
-        assert limit.limit is not None
-        pieces = {"args": list(args), "kwargs": kwargs, "options": options}
-        largest = largest_paths(pieces, lambda value: len(encode_json(value)))
-        return PayloadTooLarge(actor_name, size, limit.limit, limit.source, largest)
-
-    def _log(self, rejection: PayloadRejected, message: Any, outcome: str, *, error: bool = False) -> None:
-        log_rejection(rejection, message.message_id, message.queue_name, outcome, error=error)
-
-
-def log_rejection(
-    rejection: PayloadRejected, message_id: Any, queue_name: Any, outcome: str, *, error: bool = False
-) -> None:
-    """One structured record per rejected message, on the ``actorschema`` logger.
-
-    The record's ``actorschema`` attribute holds the fields: actor, message_id,
-    queue, reason, paths, violations (path, problem, hint), outcome, and for
-    a size rejection size, limit and limit_source.
-    """
-    extra: dict[str, Any] = {
-        "actor": rejection.actor_name,
-        "message_id": message_id,
-        "queue": queue_name,
-        "reason": rejection.title,
-        "paths": list(rejection.paths),
-        "violations": [v.as_dict() for v in rejection.violations],
-        "outcome": outcome,
-    }
-    if isinstance(rejection, PayloadTooLarge):
-        extra.update(size=rejection.size, limit=rejection.limit, limit_source=rejection.limit_source)
-    level = logging.ERROR if error else logging.WARNING
-    # An internal error carries its traceback, for the report its hint asks for.
-    exc_info = rejection.__cause__ if isinstance(rejection, CheckFailed) else None
-    logger.log(level, "%s\n  %s", rejection, outcome, extra={"actorschema": extra}, exc_info=exc_info)
-
-
-#: The options in which Dramatiq nests messages or names the actors it calls on the worker.
-#: The options naming an actor Dramatiq calls with (the message as a dict, then what it says here).
-_CALLBACKS = (
-    ("on_success", "the result"),
-    ("on_failure", "the exception as a dict"),
-    ("on_retry_exhausted", "the retry counts as a dict"),
-)
-_NESTING_OPTIONS = frozenset(("pipe_target", "group_completion_callbacks", *(name for name, _ in _CALLBACKS)))
 
 
 def _nested_violations(rejection: PayloadRejected, where: str) -> list[Violation]:
@@ -688,11 +629,6 @@ def _nested_violations(rejection: PayloadRejected, where: str) -> list[Violation
     ]
 
 
-def _check_limit(where: str, value: object) -> None:
-    if value is not None and (type(value) is not int or value <= 0):
-        raise ValueError(f"size limit for {where!r} must be a positive int or None, not {value!r}")
-
-
 def _actor_name(message: Message[Any]) -> str:
     name = message.actor_name
     return name if type(name) is str else repr(name)
@@ -701,22 +637,3 @@ def _actor_name(message: Message[Any]) -> str:
 def _on_worker_path() -> bool:
     """True on a worker's own thread outside any actor call: a re-enqueue by Dramatiq itself."""
     return _state.in_worker and _state.actor_depth == 0
-
-
-def _trim_traceback(options: dict[str, Any], excess: int) -> bool:
-    """Shorten ``options["traceback"]`` by at least ``excess`` encoded bytes, keeping its end."""
-    text = options.get("traceback")
-    if not isinstance(text, str):
-        return False
-    budget = len(encode_json(text)) - excess
-    keep = len(text)
-    while keep > 0:
-        candidate = _TRACEBACK_MARK + text[-keep:]
-        over = len(encode_json(candidate)) - budget
-        if over <= 0:
-            options["traceback"] = candidate
-            return True
-        # Every character encodes to at least one byte: cutting ``over`` of them is enough or close.
-        keep -= over
-    options["traceback"] = _TRACEBACK_MARK.rstrip()
-    return True

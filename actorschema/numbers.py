@@ -34,7 +34,6 @@ import typing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from pydantic import TypeAdapter
 from pydantic.json_schema import (
     DefsRef,
@@ -46,7 +45,7 @@ from pydantic.json_schema import (
 from pydantic_core import core_schema
 
 from .errors import Violation
-from .formats import FORMAT_CHECKER, WHAT_TO_SEND
+from .formats import WHAT_TO_SEND
 from .paths import Path, render_path
 
 __all__ = [
@@ -314,6 +313,11 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
         return None
     if not _has(schema, _send_checks):
         return None
+    # Imported here: only actors with such a parameter need jsonschema in a producer.
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
+    from .formats import FORMAT_CHECKER
+
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 

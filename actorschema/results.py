@@ -160,7 +160,7 @@ class ResultContract:
         if parameter is None:
             return value
         # The worker's own conversion of an argument; imported here to keep jsonschema out of producers.
-        from .inbound import _to_python
+        from .consume.arguments import _to_python
 
         violations: list[Violation] = []
         typed = _to_python(parameter, value, _ROOT, violations)

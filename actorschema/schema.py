@@ -38,9 +38,8 @@ from .defaults import PublishedJsonSchema, function_facts, published_text, scrub
 from .formats import UUID_PATTERN, exact_string_form
 from .hints import flag_values
 from .limits import SizeLimit
+from .message import MESSAGE_FIELD_ORDER, OPTIONS, options_schema
 from .numbers import DECIMAL_PATTERN, SchemaGenerator
-from .options import OPTIONS, options_schema
-from .strict_json import MESSAGE_FIELD_ORDER
 
 __all__ = ["DECIMAL_PATTERN", "DIALECT", "actor_description", "message_schema", "result_schema"]
 

@@ -34,9 +34,8 @@ from itertools import chain, compress, repeat
 from operator import is_
 from typing import Any
 
-from dramatiq import Message
-
-from .errors import Violation
+from .errors import Violation, type_name
+from .message import MESSAGE_FIELDS
 from .paths import Path, render_path
 
 __all__ = [
@@ -55,9 +54,6 @@ __all__ = [
 #: (pipelines) start a new count, so long pipelines are not limited by it.
 MAX_DEPTH = 128
 
-#: The fields of a Dramatiq message, as ``Message.asdict()`` returns them, in Dramatiq's order.
-MESSAGE_FIELD_ORDER: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Message))
-MESSAGE_FIELDS = frozenset(MESSAGE_FIELD_ORDER)
 
 #: At most this many violations are reported for one message.
 MAX_VIOLATIONS = 20
@@ -362,12 +358,6 @@ def _json_key_text(key: Any) -> str | None:
         # What json.dumps writes for a float key; infinities and NaN as JavaScript's names.
         return {math.inf: "Infinity", -math.inf: "-Infinity"}.get(key, "NaN" if key != key else repr(key))
     return None
-
-
-def type_name(value: Any) -> str:
-    """The type of ``value`` as error messages name it: ``int``, ``datetime.datetime``."""
-    kind = type(value)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 # Ints below this many bits have fewer than 4,300 digits, Python's default limit for int <-> text.

@@ -22,7 +22,6 @@ gateway encodes them (compact UTF-8 JSON).
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import re
 import sys
@@ -37,8 +36,8 @@ import msgspec
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
-from .envelope import decode_strict_json, received_size
-from .export import INDEX
+from .catalogue import CatalogueError, load_folder
+from .consume.envelope import decode_strict_json, received_size
 from .formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
 
 __all__ = [
@@ -53,10 +52,6 @@ __all__ = [
     "read_messages",
     "validate_message",
 ]
-
-
-class CatalogueError(Exception):
-    """The schema folder cannot be used: a missing or invalid index or schema file."""
 
 
 @dataclass(frozen=True)
@@ -143,98 +138,31 @@ class Catalogue:
 
 
 def load_schemas(folder: str | Path) -> Catalogue:
-    """Read ``folder``'s ``index.json`` and schema files and compile a validator per actor.
+    """Read the schema folder ``folder`` and compile a validator per actor.
 
     Parameters:
       folder: The folder, or ``git:REF:path`` for the folder as committed at ``REF``
-        (read as ``diff`` reads it).
+        (read by :func:`actorschema.catalogue.load_folder`, as strictly as ``diff`` reads it).
 
     Raises:
-      CatalogueError: The index or a schema is missing, not JSON, not a valid
+      CatalogueError: The index or a schema is missing, not strict JSON, not a valid
         draft 2020-12 schema, or not the file the index hashed (edited or stale).
     """
-    if str(folder).startswith("git:"):
-        return _load_committed(str(folder))
-    folder = Path(folder)
-    index = _read_json(folder / INDEX)
-    actors_index = index.get("actors") if isinstance(index, dict) else None
-    if not isinstance(actors_index, dict):
-        raise CatalogueError(f"{folder / INDEX}: not an actorschema index (no 'actors' object)")
-    actors: dict[str, SchemaEntry] = {}
-    for name in sorted(actors_index):
-        meta = actors_index[name]
-        file_name = meta.get("schema") if isinstance(meta, dict) else None
-        if not isinstance(file_name, str) or Path(file_name).name != file_name or not file_name:
-            raise CatalogueError(f"{folder / INDEX}: actor {name!r} names no schema file of the folder")
-        path = folder / file_name
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise CatalogueError(f"{path}: cannot read the schema of actor {name!r}: {error}") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if meta.get("sha256") not in (None, digest):
-            raise CatalogueError(
-                f"{path}: its sha256 is {digest}, the index says {meta['sha256']}; "
-                "hint: regenerate the folder with actorschema generate"
-            )
-        schema = _parse_schema(path, data)
-        try:
-            Draft202012Validator.check_schema(schema)
-        except Exception as error:
-            cause = " ".join(str(getattr(error, "message", error)).split())[:200]
-            raise CatalogueError(f"{path}: not a valid draft 2020-12 schema: {cause}") from None
-        validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
-        limit = meta.get("max_message_bytes")
-        positional = meta.get("positional", [])
-        if not (isinstance(positional, list) and all(isinstance(p, str) for p in positional)):
-            raise CatalogueError(f"{folder / INDEX}: actor {name!r}: 'positional' is not a list of names")
-        actors[name] = SchemaEntry(
+    actors = {
+        name: SchemaEntry(
             actor=name,
-            queue=str(meta.get("queue", "")),
-            schema=schema,
-            validator=validator,
-            max_message_bytes=limit if isinstance(limit, int) else None,
-            limit_source=str(meta.get("limit_source", "")),
-            positional=tuple(positional),
-            positional_only=_count(meta.get("positional_only", 0), folder / INDEX, name),
-            var_positional=meta.get("var_positional") is True,
+            queue=str(entry.get("queue", "")),
+            schema=entry["schema"],
+            validator=Draft202012Validator(entry["schema"], format_checker=FORMAT_CHECKER),
+            max_message_bytes=entry.get("max_message_bytes"),
+            limit_source=str(entry.get("limit_source", "")),
+            positional=tuple(entry.get("positional", ())),
+            positional_only=entry.get("positional_only", 0),
+            var_positional=entry.get("var_positional") is True,
         )
-    return Catalogue(folder, actors)
-
-
-def _load_committed(source: str) -> Catalogue:
-    from .compat import CompatError, load_folder
-
-    try:
-        loaded = load_folder(source)
-    except CompatError as error:
-        raise CatalogueError(str(error)) from None
-    actors: dict[str, SchemaEntry] = {}
-    for name, meta in loaded.items():
-        schema = meta["schema"]
-        try:
-            Draft202012Validator.check_schema(schema)
-        except Exception as error:
-            cause = " ".join(str(getattr(error, "message", error)).split())[:200]
-            raise CatalogueError(
-                f"{source}: {meta['schema_file']}: not a valid draft 2020-12 schema: {cause}"
-            ) from None
-        limit = meta.get("max_message_bytes")
-        positional = meta.get("positional", [])
-        if not (isinstance(positional, list) and all(isinstance(p, str) for p in positional)):
-            raise CatalogueError(f"{source}: index.json: actor {name!r}: 'positional' is not a list of names")
-        actors[name] = SchemaEntry(
-            actor=name,
-            queue=str(meta.get("queue", "")),
-            schema=schema,
-            validator=Draft202012Validator(schema, format_checker=FORMAT_CHECKER),
-            max_message_bytes=limit if isinstance(limit, int) else None,
-            limit_source=str(meta.get("limit_source", "")),
-            positional=tuple(positional),
-            positional_only=_count(meta.get("positional_only", 0), Path(source), name),
-            var_positional=meta.get("var_positional") is True,
-        )
-    return Catalogue(Path(source), actors)
+        for name, entry in load_folder(folder).items()
+    }
+    return Catalogue(Path(folder), actors)
 
 
 def validate_message(catalogue: Catalogue, message: object, encoded_size: int | None) -> list[Finding]:
@@ -413,31 +341,8 @@ _WHITESPACE = b" \t\r\n"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _count(value: Any, index: Path, actor: str) -> int:
-    if type(value) is not int or value < 0:
-        raise CatalogueError(f"{index}: actor {actor!r}: 'positional_only' is not a count")
-    return value
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CatalogueError(
-            f"{path}: cannot read it: {error}; hint: actorschema generate writes it"
-        ) from None
-    return _parse_schema(path, data)
-
-
-def _parse_schema(path: Path, data: bytes) -> Any:
-    parsed = _parse(data)
-    if isinstance(parsed, Unparsable):
-        raise CatalogueError(f"{path}: invalid JSON: {parsed.reason}")
-    return parsed
-
-
 def _parse(data: bytes) -> object:
-    """The worker's strict decoder (:func:`~actorschema.envelope.decode_strict_json`); an :class:`Unparsable` otherwise."""
+    """The worker's strict decoder (:func:`~actorschema.consume.envelope.decode_strict_json`); an :class:`Unparsable` otherwise."""
     try:
         return decode_strict_json(data)
     except ValueError as error:

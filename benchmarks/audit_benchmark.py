@@ -40,9 +40,10 @@ import tracemalloc
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The test suite's server launchers (tests/servers.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from send_benchmark import RedisProcess
+from servers import RabbitmqServer, RedisServer
 
 
 def fill(broker: Any, count: int) -> None:
@@ -112,9 +113,7 @@ def measure(broker: Any, count: int) -> dict[str, Any]:
 
 def rabbitmq_read(count: int) -> dict[str, Any]:
     """Messages per second the RabbitMQ reader takes and puts back (no judging), and its traced peak."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
     import pika
-    from rabbitmq_server import RabbitmqServer
 
     from actorschema.audit import rabbitmq_messages
 
@@ -167,7 +166,7 @@ def main() -> None:
             f"peak traced {read['peak_traced_bytes'] / 2**20:.1f} MiB",
             file=sys.stderr,
         )
-    server = RedisProcess()
+    server = RedisServer()
     results = []
     try:
         os.environ["SHOP_REDIS_URL"] = server.url

@@ -49,12 +49,14 @@ from dramatiq.broker import MessageProxy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The test suite's server launcher (tests/servers.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 from send_benchmark import Order, make_order  # the send benchmark's ~5 KB model
 
 from actorschema import PayloadGateway
 from actorschema.brokers import StubBroker
-from actorschema.envelope import decode_message
+from actorschema.consume.envelope import decode_message
 
 #: The targets, gateway/bare (issue 9, item 9).
 TARGETS = {"small": 1.3, "medium": 1.0, "large": 0.7}
@@ -176,11 +178,11 @@ def redis_throughput(rounds: int, count: int = 5_000) -> dict[str, Any]:
     """Messages per second a 4-thread Worker drains from Redis: bare against gateway."""
     from dramatiq import Worker
     from dramatiq.brokers.redis import RedisBroker as BareRedisBroker
-    from send_benchmark import RedisProcess
+    from servers import RedisServer
 
     from actorschema.brokers import RedisBroker
 
-    server = RedisProcess()
+    server = RedisServer()
     rates: dict[str, list[float]] = {"bare": [], "gateway": []}
     try:
         for _ in range(rounds):

@@ -24,7 +24,8 @@ from dramatiq.brokers.stub import StubBroker
 from pydantic import BaseModel, Field
 
 from actorschema import PayloadGateway
-from actorschema.export import render, write
+from actorschema.catalogue import write
+from actorschema.generate import render
 
 
 class Item(BaseModel):

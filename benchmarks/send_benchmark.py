@@ -49,11 +49,8 @@ import os
 import platform
 import pstats
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -66,6 +63,10 @@ from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The test suite's server launcher (tests/servers.py): one way to start a private redis-server.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+from servers import RedisServer
 
 import actorschema
 from actorschema import PayloadGateway
@@ -250,48 +251,6 @@ def stub_backend() -> Backend:
         gated.close()
 
     return Backend("stub", bare, gated, gateway, drain, close, last_stored)
-
-
-class RedisProcess:
-    """A private redis-server on a free loopback port, started from PATH."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not on PATH (install it, or pass --redis URL, or --no-redis)")
-        self.dir = tempfile.mkdtemp(prefix="actorschema-bench-redis-")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.dir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        import redis
-
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
-                    break
-            except redis.RedisError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def redis_backend(url: str) -> Backend:
@@ -507,12 +466,16 @@ def main(argv: list[str] | None = None) -> int:
     profiles: dict[str, str] = {}
 
     backends: list[Callable[[], Backend]] = [stub_backend]
-    server: RedisProcess | None = None
+    server: RedisServer | None = None
     if not args.no_redis:
         if args.redis:
             url = args.redis
         else:
-            server = RedisProcess()
+            if shutil.which("redis-server") is None:
+                raise RuntimeError(
+                    "redis-server is not on PATH (install it, or pass --redis URL, or --no-redis)"
+                )
+            server = RedisServer()
             url = server.url
             log(f"started redis-server on {url}")
         backends.append(lambda: redis_backend(url))

@@ -16,9 +16,8 @@ import dramatiq
 from dramatiq import Worker
 from pydantic import BaseModel
 
-from actorschema import NonJSONPayload, PayloadGateway, PayloadTooLarge
+from actorschema import NonJSONPayload, PayloadGateway, PayloadTooLarge, dead_letter_reasons
 from actorschema.brokers import StubBroker  # Dramatiq's, with a consumer that dead-letters malformed bodies
-from actorschema.deadletters import dead_letter_reasons
 
 broker = StubBroker()
 broker.add_middleware(PayloadGateway())  # before declaring actors that use max_message_bytes

@@ -48,9 +48,12 @@ python3 -m ruff format --check actorschema tests benchmarks examples
 python3 -m mypy --strict actorschema
 
 # The contract, schema and worker tests on the newest and the oldest supported versions
-# (with pytest arguments, a developer's partial run, the matrix is left out).
+# (with pytest arguments, a developer's partial run, the matrix is left out). The whole
+# suite then runs on two pytest-xdist workers, a file per worker at a time (module fixtures
+# are built once); each worker starts its own servers.
 if [ $# -eq 0 ]; then
     ./scripts/versions.sh
+    set -- -n 2 --dist loadfile
 fi
 
 python3 -m pytest "$@"

@@ -10,12 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TESTS=(
-    tests/test_contract.py
-    tests/test_schema.py
-    tests/test_numbers.py
-    tests/test_consume.py
-    tests/test_differential.py
-    tests/test_validate.py
+    tests/unit/test_contract.py
+    tests/unit/test_schema.py
+    tests/unit/test_numbers.py
+    tests/brokers/test_stub.py
+    tests/interop/test_differential.py
+    tests/unit/test_validate.py
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,42 +1,50 @@
-"""Shared fixtures: a fresh StubBroker with the gateway, a worker, and a real redis-server.
+"""Shared fixtures: a fresh StubBroker with the gateway, a worker, a real redis-server and rabbitmq-server.
 
-Servers are started here, on free loopback ports, and stopped afterwards. A test
-that needs a server skips when the server binary is missing, except with
-``CI=true``, where it fails: CI must never pass by skipping.
+Servers are started by ``tests/servers.py``, on free loopback ports, and stopped afterwards.
+A test that needs a server skips when the server binary is missing, except with
+``CI=true``, where it fails: CI must never pass by skipping. The markers ``redis`` and
+``rabbitmq`` are given here to every test that uses those fixtures.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import dramatiq
 import pytest
+import servers
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
-from rabbitmq_server import RABBITMQ_SERVER, RabbitmqServer
+from servers import RABBITMQ_SERVER, RabbitmqServer, RedisServer, need
 
 from actorschema import PayloadGateway
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: The marker each server fixture gives the tests that use it, directly or through another fixture.
+FIXTURE_MARKERS = {"redis_server": "redis", "rabbitmq_server": "rabbitmq"}
 
 
-def need(binary: str) -> str:
-    """Return the path of ``binary`` (a name on PATH, or an absolute path: ``shutil.which``
-    checks that one directly); skip the test without it, or fail in CI."""
-    path = shutil.which(binary)
-    if path is None:
-        message = f"{binary} is not installed (the README's test command installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a server fixture (``-m "not rabbitmq"`` leaves it out).
+
+    The markers follow the fixtures, so they cannot drift; ``node`` and the servers a test
+    starts itself are checked when it runs instead (see ``servers.need``).
+    """
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & FIXTURE_MARKERS.keys():
+            item.add_marker(FIXTURE_MARKERS[fixture])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before the fixtures are set up: a fixture that calls need() is checked against this test.
+    servers.current_markers = {marker.name for marker in item.iter_markers()}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    servers.current_markers = None
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float, interval: float = 0.02) -> None:
@@ -64,12 +72,6 @@ def run_worker(broker: StubBroker, *, fail_fast: bool) -> None:
         worker.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def gateway() -> PayloadGateway:
     return PayloadGateway()
@@ -93,72 +95,6 @@ def stub_worker(stub_broker: StubBroker) -> Iterator[Worker]:
     worker.start()
     yield worker
     worker.stop()
-
-
-class RedisServer:
-    """A private redis-server on a free loopback port."""
-
-    def __init__(self, binary: str) -> None:
-        self.dir = tempfile.mkdtemp(prefix="actorschema-redis-")
-        self.log = open(os.path.join(self.dir, "redis.log"), "wb")  # noqa: SIM115
-        for _attempt in range(5):
-            self.port = free_port()
-            self.process = subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self.dir,
-                ],
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-            if self._wait_ready():
-                return
-            self.process.kill()
-            self.process.wait()
-        raise RuntimeError(f"redis-server did not start; see {self.log.name}")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _wait_ready(self) -> bool:
-        import redis
-
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # e.g. the port was taken meanwhile
-            try:
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
-                    return True
-            except redis.RedisError:
-                time.sleep(0.02)
-        return False
-
-    def client(self, **kwargs: Any) -> Any:
-        import redis
-
-        return redis.Redis(port=self.port, **kwargs)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

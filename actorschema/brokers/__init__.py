@@ -14,9 +14,9 @@ it cannot protect the consumer itself. With Dramatiq's own brokers:
   cannot be acked, and runs again after every restart.
 
 These subclasses decode each body strictly and check its envelope (see
-:mod:`actorschema.envelope`) in the consumer, before Dramatiq touches it. A
+:mod:`actorschema.consume.envelope`) in the consumer, before Dramatiq touches it. A
 body that fails goes to the dead-letter queue (``<queue>.XQ``) with its reason
-(see :mod:`actorschema.deadletters`) and a log record, and the consumer goes
+(see :mod:`actorschema.consume.deadletters`) and a log record, and the consumer goes
 on with the next one. Use them exactly like Dramatiq's::
 
     from actorschema.brokers import RedisBroker

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+__all__ = ["DEAD_LETTERED", "message_id_of"]
+
 #: The outcome the log records for a body a consumer dead-letters.
 DEAD_LETTERED = "dead-lettered by the consumer, not run"
 

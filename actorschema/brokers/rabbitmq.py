@@ -12,25 +12,22 @@ delivery: a crash in between leaves a copy in both queues, never in neither.
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
 import pika  # type: ignore[import-untyped, unused-ignore]
 from dramatiq.brokers.rabbitmq import RabbitmqBroker as _RabbitmqBroker
-from dramatiq.brokers.rabbitmq import _RabbitmqConsumer, _RabbitmqMessage
 from dramatiq.common import q_name, xq_name
 from dramatiq.errors import ConnectionClosed
 
-from ..deadletters import REASON_HEADER, REJECTION_ATTRIBUTE, reason_text
-from ..envelope import decode_message
+from .._dramatiq import RabbitmqConsumer, RabbitmqMessage, rabbitmq_tag
+from ..consume.deadletters import REASON_HEADER, REJECTION_ATTRIBUTE, reason_text
+from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, PayloadRejected
-from ..gateway import log_rejection
+from ..log import log_rejection, logger
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["RabbitmqBroker"]
-
-logger = logging.getLogger("actorschema")
 
 _CONNECTION_ERRORS = (AssertionError, pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)
 
@@ -43,7 +40,7 @@ class RabbitmqBroker(_RabbitmqBroker):
         return _GuardedRabbitmqConsumer
 
 
-class _GuardedRabbitmqConsumer(_RabbitmqConsumer):
+class _GuardedRabbitmqConsumer(RabbitmqConsumer):
     _dead_letter_channel: Any = None
 
     def __next__(self) -> Any:
@@ -62,7 +59,7 @@ class _GuardedRabbitmqConsumer(_RabbitmqConsumer):
             log_rejection(rejection, message_id_of(body), self.queue_name, DEAD_LETTERED, error=True)
             self._dead_letter(method.delivery_tag, body, properties, rejection)
             return None
-        proxy = _RabbitmqMessage(method.redelivered, method.delivery_tag, message)  # type: ignore[no-untyped-call]
+        proxy = RabbitmqMessage(method.redelivered, method.delivery_tag, message)  # type: ignore[no-untyped-call]
         # Kept for a dead-lettering with reason: the body exactly as it arrived.
         proxy.__dict__["_actorschema_delivery"] = (body, properties)
         self.known_tags.add(method.delivery_tag)
@@ -74,15 +71,16 @@ class _GuardedRabbitmqConsumer(_RabbitmqConsumer):
         if rejection is None or delivery is None:
             super().nack(message)  # type: ignore[no-untyped-call]
             return
+        tag = rabbitmq_tag(message)
         try:
-            self.known_tags.remove(message._tag)
+            self.known_tags.remove(tag)
         except KeyError:
             logger.warning("Failed to nack message: not in known tags.")
             return
         body, properties = delivery
         try:
             self.connection.add_callback_threadsafe(
-                partial(self._dead_letter, message._tag, body, properties, rejection)
+                partial(self._dead_letter, tag, body, properties, rejection)
             )
         except _CONNECTION_ERRORS as error:
             raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]

@@ -12,7 +12,6 @@ it to name the id it was fetched under. A body that fails goes to
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -20,19 +19,18 @@ import redis
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker as _RedisBroker
-from dramatiq.brokers.redis import _RedisConsumer
-from dramatiq.common import compute_backoff, current_millis
+from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 
-from ..deadletters import reason_text, store_redis_reason, text_of
-from ..envelope import decode_message
+from .._dramatiq import RedisConsumer, redis_fetch_arguments, redis_max_unpack_size
+from ..consume.deadletters import reason_text, store_redis_reason, text_of
+from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, Violation
-from ..gateway import log_rejection
+from ..log import log_rejection, logger
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["RedisBroker"]
 
-logger = logging.getLogger("actorschema")
 
 _ID_HINT = "a fresh id per enqueue: the field under which the body is stored in <queue>.msgs"
 
@@ -45,7 +43,7 @@ class RedisBroker(_RedisBroker):
         return _GuardedRedisConsumer
 
 
-class _GuardedRedisConsumer(_RedisConsumer):
+class _GuardedRedisConsumer(RedisConsumer):
     # Dramatiq's __next__ with one change: bodies are admitted (decoded and checked) per
     # fetched batch, and the cache holds the admitted Messages instead of raw bodies.
     def __next__(self) -> Any:
@@ -73,19 +71,9 @@ class _GuardedRedisConsumer(_RedisConsumer):
         Inside one MULTI, ``LRANGE`` reads the ids ``fetch`` then pops, in the same order.
         """
         broker = self.broker
-        count = min(count, broker._max_unpack_size())
+        count = min(count, redis_max_unpack_size(broker))
         namespace = broker.namespace
-        arguments = [
-            "fetch",
-            current_millis(),
-            self.queue_name,
-            broker.broker_id,
-            broker.heartbeat_timeout,
-            broker.dead_message_ttl,
-            broker._should_do_maintenance("fetch"),
-            broker._max_unpack_size(),
-            count,
-        ]
+        arguments = redis_fetch_arguments(broker, self.queue_name, count)
         with broker.client.pipeline(transaction=True) as pipe:
             pipe.lrange(f"{namespace}:{self.queue_name}", 0, count - 1)
             broker.scripts["dispatch"](keys=[namespace], args=arguments, client=pipe)

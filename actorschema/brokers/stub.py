@@ -5,13 +5,14 @@ from __future__ import annotations
 from queue import Empty
 from typing import Any
 
-import dramatiq.brokers.stub as _stub
+from dramatiq.brokers.stub import StubBroker as _StubBroker
 from dramatiq.errors import QueueNotFound
 
-from ..deadletters import REJECTION_ATTRIBUTE
-from ..envelope import decode_message
+from .._dramatiq import StubConsumer, StubMessageProxy
+from ..consume.deadletters import REJECTION_ATTRIBUTE
+from ..consume.envelope import decode_message
 from ..errors import DeadLettered, MessageMalformed, PayloadRejected
-from ..gateway import log_rejection
+from ..log import log_rejection
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["StubBroker", "UndecodableMessage"]
@@ -37,7 +38,7 @@ class UndecodableMessage:
         setattr(self, REJECTION_ATTRIBUTE, rejection)
 
 
-class StubBroker(_stub.StubBroker):
+class StubBroker(_StubBroker):
     """Dramatiq's in-memory broker, with a consumer that dead-letters malformed bodies.
 
     Malformed bodies land in ``dead_letters_by_queue`` as :class:`UndecodableMessage`.
@@ -51,7 +52,7 @@ class StubBroker(_stub.StubBroker):
         return _StubConsumer(queue, dead_letters, prefetch, timeout, queue_name)
 
 
-class _StubConsumer(_stub._StubConsumer):
+class _StubConsumer(StubConsumer):
     def __init__(
         self, queue: Any, dead_letters: list[Any], prefetch: int, timeout: int, queue_name: str
     ) -> None:
@@ -68,7 +69,7 @@ class _StubConsumer(_stub._StubConsumer):
                 self.prefetch_semaphore.release()
                 return None
             try:
-                return _stub._StubMessageProxy(decode_message(data, self.queue_name))
+                return StubMessageProxy(decode_message(data, self.queue_name))
             except MessageMalformed as rejection:
                 log_rejection(rejection, None, self.queue_name, DEAD_LETTERED, error=True)
                 self.dead_letters.append(UndecodableMessage(data, self.queue_name, rejection))

@@ -1,6 +1,6 @@
 // Unit tests of the message recipe and the checks, without a broker: `node --test`.
 // The end-to-end tests (real Redis, real RabbitMQ, a real Dramatiq worker) are the
-// repository's tests/test_node_producer.py.
+// repository's tests/interop/test_node_producer.py.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildMessage, checkAndEncode, loadContracts, ProduceError, Producer, strictJsonProblems } from "../index.js";

@@ -1,0 +1,165 @@
+"""Decoding a consumed message: strict JSON, then an envelope Dramatiq can run.
+
+A worker meets messages from old deploys, other languages and hand-written
+scripts. Before any of Dramatiq's own code touches one, its body must decode
+as strict JSON and its envelope must hold, by the rules of
+:mod:`actorschema.message` (:func:`~actorschema.message.envelope_violations`):
+the seven fields of :class:`dramatiq.Message`, each of the type Dramatiq uses
+it as, a ``queue_name`` that is the queue the message was consumed from, and
+options of the types Dramatiq's middleware computes with. A wrong type there
+does not merely fail the message: it kills a worker thread, restarts the
+consumer and strands the messages fetched with it (an undecodable body, a
+``queue_name`` naming another queue), or silently loses a retry.
+
+The guarded brokers (:mod:`actorschema.brokers`) decode with
+:func:`decode_message`, which marks the message as strictly decoded and
+records the size it arrived with, so the guard neither walks its values nor
+encodes it again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import dramatiq
+import msgspec
+from dramatiq import Message
+
+from ..encoder import encode_json, writes_json
+from ..errors import CheckFailed, MessageMalformed, Violation
+from ..message import BOOKKEEPING_OPTIONS, envelope_violations
+
+__all__ = ["RECEIVED_SIZE", "STRICTLY_DECODED", "decode_message", "decode_strict_json", "received_size"]
+
+#: Set on a Message that :func:`decode_message` decoded from strict JSON.
+STRICTLY_DECODED = "_actorschema_strictly_decoded"
+
+#: Set on a Message decoded from bytes: their size, less the options Dramatiq writes itself.
+RECEIVED_SIZE = "_actorschema_received_size"
+
+_decode_json: Callable[[bytes], Any] = msgspec.json.Decoder().decode
+
+
+def decode_strict_json(body: bytes) -> Any:
+    """Decode ``body`` as strict JSON: the one decoder of the worker and of ``actorschema validate``.
+
+    Strict means UTF-8, one value and nothing after it, no ``NaN`` or
+    ``Infinity``, no number out of a double's range (``1e400``), no lone
+    surrogate (``"\\ud800"``), and no object with the same key twice: parsers
+    in other languages disagree on which of the two values wins (Python's and
+    msgspec's take the last, so a duplicate ``actor_name`` would run another
+    actor than a validator in another language saw).
+
+    msgspec decodes, and does not see duplicates; counting proves their
+    absence at C speed. Every member of an object in the body is written
+    with one ``:`` outside strings, so the body's colons are its members plus
+    those inside its strings. msgspec's re-encoding of the decoded value
+    writes the same strings (it never escapes ``:``) and one colon per member
+    that survived. A duplicate drops a member (and the strings of the value
+    it held), so the counts differ exactly when a key was duplicated, unless
+    the body spells a colon as ``\\u003a`` in a string: those few bodies go
+    through Python's C parser once more, which hands every object's pairs
+    over before they become a dict.
+
+    Parameters:
+      body: The bytes as received.
+
+    Raises:
+      ValueError: With the reason, in one line.
+    """
+    try:
+        value = _decode_json(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        reason = str(error)
+        if reason == "Input data was truncated" and _SURROGATE_ESCAPE.search(body):
+            # msgspec's words for a high surrogate with no low one after it.
+            reason = (
+                "a lone UTF-16 surrogate escape (\\ud800-\\udfff) is not text: send the character, or a pair"
+            )
+        raise ValueError(reason) from None
+    except RecursionError:
+        raise ValueError("nested too deeply to decode") from None
+    if body.count(b":") != encode_json(value).count(b":") or b"\\u003" in body:
+        try:
+            json.loads(body, object_pairs_hook=_unique_pairs)
+        except RecursionError:
+            raise ValueError("nested too deeply to decode") from None
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise ValueError(
+            f"duplicate key {duplicate!r} in an object: parsers disagree on which value wins; "
+            "send each key once"
+        )
+    return value
+
+
+def received_size(body_size: int, options: Any) -> int:
+    """The size a message counts on arrival: its bytes, less the options Dramatiq wrote into it itself.
+
+    Parameters:
+      body_size: The length of the bytes received.
+      options: The options decoded from them.
+    """
+    if type(options) is not dict or BOOKKEEPING_OPTIONS.isdisjoint(options):
+        return body_size
+    own = {k: v for k, v in options.items() if k not in BOOKKEEPING_OPTIONS}
+    try:
+        return body_size - (len(encode_json(options)) - len(encode_json(own)))
+    except Exception:
+        return body_size  # not encodable as decoded (a custom encoder's objects): count it all
+
+
+def decode_message(body: bytes, queue_name: str) -> Message[Any]:
+    """Decode a consumed body into a Message whose envelope holds, or raise MessageMalformed.
+
+    With Dramatiq's JSON encoder the body must be strict JSON (UTF-8, no
+    ``NaN``, nothing after the object); a custom global encoder decodes it
+    its own way, and the envelope is checked all the same.
+
+    Parameters:
+      body: The bytes as the broker delivered them.
+      queue_name: The queue they were consumed from.
+    """
+    strict = writes_json()
+    try:
+        fields = decode_strict_json(body) if strict else dramatiq.get_encoder().decode(body)
+    except Exception as error:
+        problem = f"cannot be decoded: {error}"
+        raise MessageMalformed(
+            "?", [Violation("$", problem, "one JSON object (UTF-8) per message")]
+        ) from None
+    try:
+        violations = envelope_violations(fields, queue_name=queue_name)
+        if not violations:
+            message: Message[Any] = Message(**fields)
+    except Exception as error:
+        # Never hand the consumer a message the check could not judge: dead-letter it, with why.
+        failed = CheckFailed.from_error(_name_in(fields), error)
+        raise MessageMalformed(_name_in(fields), failed.violations) from error
+    if violations:
+        raise MessageMalformed(_name_in(fields), violations)
+    if strict:
+        # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
+        # strict JSON, and the worker's check need not walk the values again.
+        object.__setattr__(message, STRICTLY_DECODED, True)
+        # The limit applies to the bytes the broker stored, not to how this process would write them.
+        object.__setattr__(message, RECEIVED_SIZE, received_size(len(body), fields["options"]))
+    return message
+
+
+def _name_in(fields: Any) -> str:
+    """The actor a decoded body names, for the log; ``"?"`` when it names none."""
+    actor = fields.get("actor_name") if isinstance(fields, Mapping) else None
+    return actor if type(actor) is str else "?"

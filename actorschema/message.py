@@ -1,0 +1,517 @@
+"""Dramatiq's message as actorschema relies on it: its fields, the options it nests or writes, the option rules.
+
+Everything actorschema knows about the format of a Dramatiq message is here,
+once: the fields (:data:`MESSAGE_FIELD_ORDER`), the options in which Dramatiq
+nests whole messages or names actors it calls (:data:`NESTING_OPTIONS`), the
+options it writes itself (:data:`BOOKKEEPING_OPTIONS`), the rules of the
+envelope (:func:`envelope_violations`) and of every option it reads (the table
+:data:`OPTIONS`). The send side, the published schema and the worker all read
+them from here.
+
+Dramatiq never validates message options: ``send_with_options(max_retries="3")``
+is enqueued, then every retry decision compares text with a number and the
+message is lost. Each option here has **one rule**, read off what Dramatiq
+2.2 does with the value (the source line is in the rule's ``dramatiq``
+text), and the rule is used three ways:
+
+* **send** (``before_enqueue``): :func:`option_violations` with ``side="send"``
+  refuses the message, with the path ``options.<name>`` and what to send;
+* **schema**: :func:`options_schema` is the ``options`` object of every
+  published message schema (same verdict as the send side on JSON values);
+* **worker** (the envelope check): :data:`WORKER_RULES`, the worker's
+  predicates.
+
+The worker stays as tolerant as Dramatiq itself: where Dramatiq runs a value
+correctly (it replaces a non-numeric ``eta`` with "now"; ``broker_priority``
+is ignored outside RabbitMQ; ``pipe_ignore`` and ``traceback`` are only
+tested for truth or stored), the worker accepts it and only the send side
+and the schema hold producers to the value Dramatiq itself writes. Those rules
+say so in ``send_only``. Options not in the table pass untouched (middleware
+of your own may read them); values must still be strict JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dramatiq import Message
+
+from .errors import Violation, type_name
+from .formats import UUID_PATTERN
+from .paths import render_path
+
+__all__ = [
+    "BOOKKEEPING_OPTIONS",
+    "CALLBACKS",
+    "CONSUMED_OPTIONS",
+    "MESSAGE_FIELDS",
+    "MESSAGE_FIELD_ORDER",
+    "NESTED_MESSAGES",
+    "NESTING_OPTIONS",
+    "OPTIONS",
+    "WORKER_RULES",
+    "OptionRule",
+    "Side",
+    "describe",
+    "envelope_violations",
+    "is_json_integer",
+    "message_fields",
+    "option_violations",
+    "options_schema",
+    "options_violations",
+]
+
+#: The fields of a Dramatiq message, as ``Message.asdict()`` returns them, in Dramatiq's order.
+MESSAGE_FIELD_ORDER: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Message))
+MESSAGE_FIELDS = frozenset(MESSAGE_FIELD_ORDER)
+
+
+def message_fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The message's fields with the given arguments, in Dramatiq's order (``asdict`` is slow)."""
+    return {
+        "queue_name": message.queue_name,
+        "actor_name": message.actor_name,
+        "args": args,
+        "kwargs": kwargs,
+        "options": message.options,
+        "message_id": message.message_id,
+        "message_timestamp": message.message_timestamp,
+    }
+
+
+#: Options Dramatiq writes into a message itself: they do not count toward its size on arrival.
+BOOKKEEPING_OPTIONS = frozenset(("retries", "traceback", "requeue_timestamp", "eta", "redis_message_id"))
+
+#: The options in which Dramatiq nests whole messages: a pipeline's next step, a group's callbacks.
+NESTED_MESSAGES = frozenset(("pipe_target", "group_completion_callbacks"))
+
+#: The options naming an actor Dramatiq calls with (the message as a dict, then what it says here).
+CALLBACKS = (
+    ("on_success", "the result"),
+    ("on_failure", "the exception as a dict"),
+    ("on_retry_exhausted", "the retry counts as a dict"),
+)
+
+#: Every option in which Dramatiq nests a message or names an actor it calls on the worker.
+NESTING_OPTIONS = NESTED_MESSAGES | {name for name, _ in CALLBACKS}
+
+Side = Literal["send", "worker"]
+
+
+@dataclass(frozen=True)
+class OptionRule:
+    """What one message option must be, and why.
+
+    Parameters:
+      name: The option's name in ``message.options``.
+      accepts: The send side's predicate on the value (JSON semantics: ``5.0``
+        is an integer, ``true`` is not a number).
+      schema: The JSON Schema fragment with exactly the verdict of ``accepts``.
+      expected: What to send, as the hint of a violation.
+      dramatiq: What Dramatiq does with the value (and what breaks otherwise).
+      worker: The worker's predicate when it is more tolerant than the send
+        side; the same as ``accepts`` when None.
+      send_only: Why the send side is stricter than the worker (empty when it is not).
+      worker_expected: What the worker asks for, when it differs from ``expected``.
+    """
+
+    name: str
+    accepts: Callable[[Any], bool]
+    schema: dict[str, Any]
+    expected: str
+    dramatiq: str
+    worker: Callable[[Any], bool] | None = None
+    send_only: str = ""
+    worker_expected: str = ""
+
+    def judges(self, side: Side) -> Callable[[Any], bool]:
+        """The predicate the given side applies."""
+        return self.accepts if side == "send" or self.worker is None else self.worker
+
+
+def _number(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
+def is_json_integer(value: Any) -> bool:
+    # JSON semantics, as JSON Schema's "integer": 5 and 5.0, never true.
+    return type(value) is int or (type(value) is float and value.is_integer())
+
+
+def _anything(value: Any) -> bool:
+    return True
+
+
+def _optional(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or test(value)
+
+
+_MS_NONNEGATIVE = {"minimum": 0}
+
+
+def _rules() -> list[OptionRule]:
+    non_negative_number = _optional(lambda v: _number(v) and v >= 0)
+    return [
+        OptionRule(
+            "retries",
+            lambda v: is_json_integer(v) and v >= 0,
+            {"type": "integer", **_MS_NONNEGATIVE},
+            "an integer >= 0 (how many times the message was retried)",
+            "Retries adds 1 to it and compares it with max_retries (retries.py L108-121); text loses the retry",
+        ),
+        OptionRule(
+            "max_retries",
+            non_negative_number,
+            {"type": ["number", "null"], **_MS_NONNEGATIVE},
+            "a number >= 0, or null for no limit",
+            "Retries compares retries >= max_retries (retries.py L114-121); null retries forever",
+        ),
+        OptionRule(
+            "min_backoff",
+            lambda v: _number(v) and v >= 0,
+            {"type": "number", **_MS_NONNEGATIVE},
+            "a number of milliseconds >= 0",
+            "Retries multiplies it into the backoff (retries.py L142, common.py compute_backoff)",
+        ),
+        OptionRule(
+            "max_backoff",
+            lambda v: _number(v) and v >= 0,
+            {"type": "number", **_MS_NONNEGATIVE},
+            "a number of milliseconds >= 0",
+            "Retries takes min(max_backoff, 7 days) (retries.py L143-144)",
+        ),
+        OptionRule(
+            "time_limit",
+            non_negative_number,
+            {"type": ["number", "null"], **_MS_NONNEGATIVE},
+            "a number of milliseconds >= 0 (0 or null: the actor's or the default limit)",
+            "TimeLimit reads `time_limit or the actor's` (time_limit.py L91): 0 and null mean the default; "
+            "text raises in the hook and the actor runs with no limit",
+        ),
+        OptionRule(
+            "max_age",
+            non_negative_number,
+            {"type": ["number", "null"], **_MS_NONNEGATIVE},
+            "a number of milliseconds >= 0 (0 or null: the actor's or the default)",
+            "AgeLimit reads `max_age or the actor's` and compares it with the age (age_limit.py L47-51)",
+        ),
+        OptionRule(
+            "throws",
+            lambda v: v is None or v is False,
+            {"enum": [None, False]},
+            "nothing: exception classes cannot travel in JSON (declare throws on the actor)",
+            "the worker tests isinstance(error, throws) (worker.py L584-587): anything truthy kills its thread",
+        ),
+        OptionRule(
+            "broker_priority",
+            _optional(lambda v: is_json_integer(v) and 0 <= v <= 255),
+            {"type": ["integer", "null"], "minimum": 0, "maximum": 255},
+            "an integer from 0 to 255, or null",
+            "RabbitMQ publishes it as the AMQP priority, one octet (rabbitmq.py L393); other brokers ignore it",
+            worker=_optional(lambda v: is_json_integer(v) and v >= 0),
+            send_only="above 255 only RabbitMQ fails (when it re-enqueues a retry); the worker runs it",
+            worker_expected="an integer >= 0, or null",
+        ),
+        OptionRule(
+            "eta",
+            lambda v: _number(v) and v >= 0,
+            {"type": "number", **_MS_NONNEGATIVE},
+            "when the message is due, in milliseconds since the epoch (as `delay=` sets it)",
+            "the worker delays the message until eta; a non-number is logged and replaced with now "
+            "(worker.py L369-378)",
+            worker=_anything,
+            send_only="the worker replaces a bad eta with now and runs the message, as Dramatiq does",
+        ),
+        OptionRule(
+            "redis_message_id",
+            lambda v: type(v) is str and v != "",
+            {"type": "string", "minLength": 1},
+            "the id the message is stored under (RedisBroker sets it)",
+            "RedisBroker acks and nacks by it (redis.py L184, L311-327)",
+        ),
+        OptionRule(
+            "delay",
+            non_negative_number,
+            {"type": ["number", "null"], **_MS_NONNEGATIVE},
+            "a number of milliseconds >= 0, or null",
+            "Pipelines enqueue the next step with delay=options.delay (pipelines.py L58)",
+        ),
+        OptionRule(
+            "pipe_ignore",
+            lambda v: v is None or type(v) is bool,
+            {"type": ["boolean", "null"]},
+            "true or false",
+            "Pipelines test it for truth (pipelines.py L54)",
+            worker=_anything,
+            send_only="Dramatiq only tests it for truth, so the worker runs any value",
+        ),
+        OptionRule(
+            "pipe_target",
+            lambda v: v is None or type(v) is dict,
+            {"type": ["object", "null"]},
+            "the next step's message (pipeline() sets it)",
+            "Pipelines build Message(**pipe_target) (pipelines.py L51-53); nested messages are checked whole",
+        ),
+        OptionRule(
+            "group_completion_uuid",
+            lambda v: v is None or type(v) is str,
+            {"type": ["string", "null"]},
+            "the group's id (group.run() sets it)",
+            "GroupCallbacks keys its barrier by it (group_callbacks.py L50-55)",
+        ),
+        OptionRule(
+            "group_completion_callbacks",
+            lambda v: v is None or type(v) is list,
+            {"type": ["array", "null"], "items": {"type": "object"}},
+            "the callbacks' messages (group.run() sets them)",
+            "GroupCallbacks enqueues Message(**callback) for each (group_callbacks.py L56-58)",
+        ),
+        *(
+            OptionRule(
+                name,
+                lambda v: v is None or type(v) is str,
+                {"type": ["string", "null"]},
+                "an actor name",
+                f"Callbacks/Retries send the message to broker.get_actor({name}) ({where})",
+            )
+            for name, where in (
+                ("on_success", "callbacks.py L44"),
+                ("on_failure", "callbacks.py L50"),
+                ("on_retry_exhausted", "retries.py L126"),
+            )
+        ),
+        OptionRule(
+            "traceback",
+            lambda v: v is None or type(v) is str,
+            {"type": ["string", "null"]},
+            "text (Retries writes the last traceback)",
+            "Retries writes it (retries.py L111); nothing reads it",
+            worker=_anything,
+            send_only="nothing in Dramatiq reads it",
+        ),
+        OptionRule(
+            "requeue_timestamp",
+            lambda v: is_json_integer(v) and v >= 0,
+            {"type": "integer", **_MS_NONNEGATIVE},
+            "milliseconds since the epoch (Retries writes it)",
+            "Retries writes it (retries.py L112); nothing reads it",
+            worker=_anything,
+            send_only="nothing in Dramatiq reads it",
+        ),
+    ]
+
+
+#: Every option with a rule, by name.
+OPTIONS: Mapping[str, OptionRule] = {rule.name: rule for rule in _rules()}
+
+#: The worker's rules: only the options whose wrong value breaks Dramatiq; (predicate, what to send).
+WORKER_RULES: Mapping[str, tuple[Callable[[Any], bool], str]] = {
+    rule.name: (rule.judges("worker"), rule.worker_expected or rule.expected)
+    for rule in OPTIONS.values()
+    if rule.worker is not _anything
+}
+_SEND_RULES = {rule.name: (rule.accepts, rule.expected) for rule in OPTIONS.values()}
+
+
+def option_violations(
+    options: Mapping[str, Any], prefix: tuple[Any, ...] = ("options",), *, side: Side = "send"
+) -> list[Violation]:
+    """What is wrong with ``options`` by the table's rules, each with its path and what to send.
+
+    Parameters:
+      options: A message's options.
+      prefix: Where they sit in the message.
+      side: ``"send"`` (the producer's rules, as the schema) or ``"worker"``.
+    """
+    rules = _SEND_RULES if side == "send" else WORKER_RULES
+    found = []
+    for name, value in options.items():
+        rule = rules.get(name)
+        if rule is not None and not rule[0](value):
+            found.append(Violation(render_path((*prefix, name)), f"is {describe(value)}", rule[1]))
+    return found
+
+
+def options_schema() -> dict[str, Any]:
+    """The JSON Schema of a message's ``options``: the table's send-side rules; other options are free."""
+    properties = {name: {**rule.schema, "description": rule.expected} for name, rule in OPTIONS.items()}
+    return {"type": "object", "properties": properties}
+
+
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    tuple: "array",
+    dict: "object",
+}
+
+
+def describe(value: Any) -> str:
+    """``a string ('3')``: the JSON type of ``value`` and a glimpse of it."""
+    name = _JSON_TYPES.get(type(value)) or type_name(value)
+    text = repr(value)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    article = "an" if name[:1] in "aeiou" else "a"
+    return f"{article} {name} ({shown})"
+
+
+#: How deep pipeline steps and group callbacks nested in options are checked.
+_MAX_NESTED = 64
+
+
+def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], bool], str]:
+    return test, expected
+
+
+#: The options whose wrong value breaks Dramatiq, with what they must be: the worker's side of
+#: the one table above.
+CONSUMED_OPTIONS = WORKER_RULES
+
+_is_uuid = re.compile(UUID_PATTERN).search
+_ETA_HINT = "options.eta: when it is due, an integer of milliseconds since the epoch"
+
+# One rule per field, the one the published schema states (schema.py, message_schema) and
+# ``actorschema validate`` applies: a producer whose validator accepts a message's envelope has
+# it accepted here. The schema is per actor and says more about the fields the worker checks
+# elsewhere: actor_name is the actor's (the worker looks the actor up), queue_name is its queue
+# or delay queue (the worker requires the very queue it consumed from), args and kwargs have the
+# actor's parameters (consume/arguments.py).
+_FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "queue_name": _rule(lambda v: type(v) is str and v != "", "a queue name"),
+    "actor_name": _rule(lambda v: type(v) is str and v != "", "an actor name"),
+    "args": _rule(lambda v: type(v) in (list, tuple), "an array"),
+    "kwargs": _rule(lambda v: type(v) is dict, "an object"),
+    "options": _rule(lambda v: type(v) is dict, "an object"),
+    # Dramatiq writes str(uuid4()); the schema asks producers for a UUID, so the worker does too.
+    "message_id": _rule(
+        lambda v: type(v) is str and _is_uuid(v) is not None, "a new UUID, e.g. str(uuid.uuid4())"
+    ),
+    "message_timestamp": _rule(
+        lambda v: is_json_integer(v) and v >= 0, "an integer: milliseconds since the epoch"
+    ),
+}
+
+
+def envelope_violations(
+    fields: Any,
+    *,
+    queue_name: str | None = None,
+    prefix: tuple[Any, ...] = (),
+    depth: int = 0,
+    side: Side = "worker",
+) -> list[Violation]:
+    """What is wrong with a message's envelope, each with its path; empty when nothing is.
+
+    Parameters:
+      fields: The decoded message (a mapping of its fields).
+      queue_name: The queue it was consumed from, which its ``queue_name`` must name.
+      prefix: Where the message sits (for messages nested in options).
+      side: Whose option rules apply: the worker's, or the send side's (stricter
+        in places, see :data:`OPTIONS`).
+    """
+    if side == "worker" and _plainly_valid(fields, queue_name):
+        return []
+    if not isinstance(fields, Mapping):
+        where = render_path(prefix)
+        return [
+            Violation(
+                where, f"is {describe(fields)}, not a message object", "a JSON object with the message fields"
+            )
+        ]
+    found: list[Violation] = []
+    for name in MESSAGE_FIELD_ORDER:
+        if name not in fields:
+            found.append(Violation(render_path((*prefix, name)), "is missing", _FIELD_RULES[name][1]))
+    for name in fields:
+        if name not in MESSAGE_FIELDS:
+            problem = "is not a field of a Dramatiq message"
+            found.append(
+                Violation(render_path((*prefix, name)), problem, "only " + ", ".join(MESSAGE_FIELD_ORDER))
+            )
+    for name, (test, expected) in _FIELD_RULES.items():
+        if name in fields and not test(fields[name]):
+            found.append(Violation(render_path((*prefix, name)), f"is {describe(fields[name])}", expected))
+    actual = fields.get("queue_name")
+    if queue_name is not None and type(actual) is str and actual != queue_name:
+        problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
+        found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
+    options = fields.get("options")
+    if type(actual) is str and actual.endswith(".DQ") and type(options) is dict and "eta" not in options:
+        # The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do).
+        problem = "is missing: a message in a delay queue says when it is due"
+        found.append(Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT))
+    if type(options) is dict:
+        found.extend(_option_violations(options, (*prefix, "options"), depth, side))
+    return found
+
+
+def options_violations(options: dict[str, Any], *, side: Side) -> list[Violation]:
+    """What is wrong with a message's ``options``, nested messages (pipeline steps, group callbacks) included.
+
+    Parameters:
+      options: The message's options.
+      side: ``"send"`` or ``"worker"``: whose rules of the table apply.
+    """
+    return _option_violations(options, ("options",), 0, side)
+
+
+def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
+    """The common case proved in a few type checks; False sends the message down the full check."""
+    if type(fields) is not dict or fields.keys() != MESSAGE_FIELDS:
+        return False
+    queue, actor, options = fields["queue_name"], fields["actor_name"], fields["options"]
+    timestamp, message_id = fields["message_timestamp"], fields["message_id"]
+    if not (
+        type(queue) is str
+        and queue
+        and (queue_name is None or queue == queue_name)
+        and type(actor) is str
+        and actor
+        and type(fields["args"]) in (list, tuple)
+        and type(fields["kwargs"]) is dict
+        and type(options) is dict
+        and type(message_id) is str
+        and _is_uuid(message_id) is not None
+        and type(timestamp) is int
+        and timestamp >= 0
+        and ("eta" in options or not queue.endswith(".DQ"))
+    ):
+        return False
+    for name, value in options.items():
+        if name in NESTED_MESSAGES:
+            return False
+        rule = CONSUMED_OPTIONS.get(name)
+        if rule is not None and not rule[0](value):
+            return False
+    return True
+
+
+def _option_violations(
+    options: dict[str, Any], where: tuple[Any, ...], depth: int, side: Side
+) -> list[Violation]:
+    found = option_violations(options, where, side=side)
+    if depth >= _MAX_NESTED:
+        return found
+    # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
+    step = options.get("pipe_target")
+    if step is not None:
+        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1, side=side)
+    callbacks = options.get("group_completion_callbacks")
+    if callbacks is not None:
+        if type(callbacks) is not list:
+            path = render_path((*where, "group_completion_callbacks"))
+            found.append(Violation(path, f"is {describe(callbacks)}", "an array of messages"))
+        else:
+            for index, callback in enumerate(callbacks):
+                nested = (*where, "group_completion_callbacks", index)
+                found += envelope_violations(callback, prefix=nested, depth=depth + 1, side=side)
+    return found

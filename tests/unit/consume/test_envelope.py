@@ -1,0 +1,88 @@
+"""The envelope check: its fast path for the common case never accepts what the full check refuses."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import actorschema.message as envelope  # the envelope rules live with the message format
+from actorschema.consume.envelope import decode_message
+from actorschema.errors import MessageMalformed
+from actorschema.message import CONSUMED_OPTIONS, envelope_violations
+
+VALID = {
+    "queue_name": "q",
+    "actor_name": "a",
+    "args": [],
+    "kwargs": {"n": 1},
+    "options": {"redis_message_id": "r", "retries": 1},
+    "message_id": "0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c",
+    "message_timestamp": 1,
+}
+VALID_ID = VALID["message_id"]
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(-5, 5)
+    | st.sampled_from(
+        ["", "q", "a", "x", "q.DQ", VALID_ID, VALID_ID.upper(), VALID_ID + "\n", "urn:uuid:" + VALID_ID]
+    ),
+    lambda children: (
+        st.lists(children, max_size=2) | st.dictionaries(st.sampled_from(["q", "x"]), children, max_size=2)
+    ),
+    max_leaves=4,
+)
+names = st.sampled_from([*VALID, *CONSUMED_OPTIONS, "pipe_target", "eta", "extra"])
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> dict[str, Any]:
+    fields = copy.deepcopy(VALID)
+    for _ in range(draw(st.integers(0, 3))):
+        where = draw(st.sampled_from(["top", "options"]))
+        target = fields if where == "top" or type(fields.get("options")) is not dict else fields["options"]
+        name = draw(names)
+        if draw(st.booleans()) and name in target:
+            del target[name]
+        else:
+            target[name] = copy.deepcopy(draw(values))
+    return fields
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, deadline=None)
+@given(fields=envelopes(), consumed_from=st.sampled_from([None, "q", "q.DQ", "other"]))
+def test_the_fast_path_agrees_with_the_full_check(fields: dict[str, Any], consumed_from: str | None) -> None:
+    fast = envelope_violations(fields, queue_name=consumed_from)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(envelope, "_plainly_valid", lambda fields, queue_name: False)
+        full = envelope_violations(fields, queue_name=consumed_from)
+    assert fast == full
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (b"\xff", "$"),
+        (b"[]", "$"),
+        (b'{"queue_name": "q"}', "actor_name"),
+        (b'"\\ud800"', "$"),
+        (b"1e400", "$"),
+    ],
+)
+def test_undecodable_bodies_name_where_they_break(body: bytes, path: str) -> None:
+    with pytest.raises(MessageMalformed) as caught:
+        decode_message(body, "q")
+    assert path in caught.value.paths
+
+
+def test_the_fast_path_takes_the_valid_envelope() -> None:
+    """Else the agreement test above would only ever compare the full check with itself."""
+    assert envelope._plainly_valid(VALID, "q")
+    assert not envelope._plainly_valid({**VALID, "message_id": "id"}, "q")
+    assert not envelope._plainly_valid({**VALID, "queue_name": "q.DQ"}, "q.DQ")  # no eta

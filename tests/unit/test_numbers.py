@@ -1,0 +1,400 @@
+"""Decimal and float ``multiple_of``: send, schema and worker agree, on every pydantic version.
+
+pydantic's own ``Decimal`` schema changes between releases (no pattern on 2.6 and 2.14, a
+digits-only pattern on 2.10 to 2.13) and never states ``max_digits`` / ``decimal_places``;
+its float ``multiple_of`` check has a tolerance that JSON Schema validators do not. These
+tests pin the schema actorschema writes instead, and check it against pydantic (the worker's
+converter), ``jsonschema``, jsonschema-rs (the worker's fast engine) and ajv.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+import dramatiq
+import jsonschema_rs
+import pytest
+from dramatiq import Worker
+from dramatiq.brokers.stub import StubBroker
+from helpers.node import run_ajv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from actorschema import PayloadRejected
+from actorschema.consume.arguments import InboundContract
+from actorschema.contract import ActorContract
+from actorschema.errors import PayloadInvalid
+from actorschema.limits import SizeLimit
+from actorschema.numbers import DECIMAL_PATTERN, SchemaGenerator, decimal_pattern
+from actorschema.schema import message_schema
+
+FORMATS = Draft202012Validator.FORMAT_CHECKER
+
+Money = Annotated[Decimal, Field(max_digits=5, decimal_places=2)]
+Tenths = Annotated[float, Field(multiple_of=0.1)]
+
+
+def money(amount: Money) -> None:
+    """A bounded Decimal."""
+
+
+def plain(amount: Decimal) -> None:
+    """An unconstrained Decimal."""
+
+
+def positive(amount: Annotated[Decimal, Field(gt=0)]) -> None:
+    """A Decimal above zero."""
+
+
+def tenths(step: Tenths) -> None:
+    """A float in tenths."""
+
+
+class Reading(BaseModel):
+    value: Tenths
+
+
+def reading(readings: list[Reading]) -> None:
+    """Floats with multiple_of inside a model."""
+
+
+def contract_of(fn: Any) -> ActorContract:
+    return ActorContract.from_function(fn, fn.__name__)
+
+
+def schema_of(fn: Any) -> dict[str, Any]:
+    return message_schema(contract_of(fn), SizeLimit(None, "global"))
+
+
+def message(fn: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "queue_name": "default",
+        "actor_name": fn.__name__,
+        "args": [],
+        "kwargs": kwargs,
+        "options": {},
+        "message_id": "7f1d6a3e-9c2b-4b8e-a7d5-3c1e2f4a5b6c",
+        "message_timestamp": 1,
+    }
+
+
+def worker_accepts(fn: Any, kwargs: dict[str, Any]) -> bool:
+    try:
+        InboundContract(contract_of(fn)).check((), kwargs)
+    except PayloadInvalid:
+        return False
+    return True
+
+
+# -- the Decimal schema is ours, the same on every pydantic version --------------------------------
+
+
+def test_the_decimal_schema_is_written_by_actorschema() -> None:
+    """Literal, so that any pydantic release that changes it fails here, not in the committed schemas."""
+    assert TypeAdapter(Decimal).json_schema(schema_generator=SchemaGenerator) == {
+        "anyOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_PATTERN}]
+    }
+    bounded = TypeAdapter(Money).json_schema(schema_generator=SchemaGenerator)
+    assert bounded == {
+        "anyOf": [
+            {"type": "integer", "exclusiveMaximum": 1000, "exclusiveMinimum": -1000},
+            {"type": "string", "pattern": decimal_pattern(5, 2)},
+        ]
+    }
+
+
+def test_a_ref_with_siblings_is_written_one_way() -> None:
+    """pydantic before 2.9 wrapped a $ref with a default in allOf; the schema never does."""
+
+    class Inner(BaseModel):
+        x: int
+
+    class Outer(BaseModel):
+        inner: Inner = Inner(x=1)
+
+    schema = TypeAdapter(Outer).json_schema(schema_generator=SchemaGenerator)
+    inner = schema["properties"]["inner"]
+    assert inner["$ref"] == "#/$defs/Inner" and "allOf" not in inner
+
+
+DECIMAL_EDGES: list[tuple[Any, Any, bool]] = [
+    # (actor, value, valid)
+    (plain, "abc", False),
+    (plain, "NaN", False),
+    (plain, "Infinity", False),
+    (plain, "1E+5", True),
+    (plain, "-0.001", True),
+    (plain, 1.5, True),
+    (plain, "1\n", False),
+    (money, "999.99", True),
+    (money, "-999.99", True),
+    (money, "1000", False),  # four whole digits: max_digits - decimal_places is 3
+    (money, "123.456", False),  # three decimal places
+    (money, "1.000", True),  # trailing zeros do not count
+    (money, "00012.10", True),  # nor leading ones
+    (money, "1E+2", True),  # what str(Decimal("1E+2")) writes
+    (money, "1E+3", False),
+    (money, "0E-10", True),
+    (money, "0.5", True),
+    (money, ".5", True),
+    (money, "NaN", False),
+    (money, "abc", False),
+    (money, 999, True),
+    (money, 1000, False),
+    (money, 1.5, False),  # digits cannot be counted on a number: integers only
+    (money, "12.5e1", False),  # an exponent form Python never writes: stricter than pydantic
+    (positive, "0.01", True),
+    (positive, "1E+2", True),
+    (positive, "+3", True),
+    (positive, "0", False),
+    (positive, "-0", False),
+    (positive, "0E+5", False),
+    (positive, "-5", False),
+    (positive, 0, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("fn", "value", "valid"), DECIMAL_EDGES, ids=lambda v: v.__name__ if callable(v) else repr(v)
+)
+def test_decimal_edges_get_one_verdict_from_jsonschema_and_the_worker(
+    fn: Any, value: Any, valid: bool
+) -> None:
+    document = message(fn, {"amount": value})
+    assert Draft202012Validator(schema_of(fn), format_checker=FORMATS).is_valid(document) is valid
+    assert worker_accepts(fn, {"amount": value}) is valid
+
+
+@pytest.mark.node
+def test_decimal_edges_get_the_same_verdict_from_ajv() -> None:
+    schemas = {fn.__name__: schema_of(fn) for fn in (plain, money, positive)}
+    messages = [
+        {"schema": fn.__name__, "data": message(fn, {"amount": value})} for fn, value, _ in DECIMAL_EDGES
+    ]
+    result = run_ajv({"schemas": schemas, "messages": messages})
+    assert all(entry["ok"] for entry in result["schemas"].values()), result["schemas"]
+    verdicts = [entry["valid"] for entry in result["messages"]]
+    assert verdicts == [valid for _, _, valid in DECIMAL_EDGES]
+
+
+def decimal_texts() -> st.SearchStrategy[str]:
+    """Fixed-point and exponent texts, with leading and trailing zeros, and what str() writes."""
+    digits = st.text("0123456789", max_size=7)
+    fixed = st.builds(
+        lambda sign, zeros, whole, dot, fraction, tail, exponent: (
+            f"{sign}{zeros}{whole}{dot}{fraction}{tail}{exponent}"
+        ),
+        st.sampled_from(["", "-", "+"]),
+        st.sampled_from(["", "0", "00"]),
+        digits,
+        st.sampled_from(["", "."]),
+        digits,
+        st.sampled_from(["", "0", "000"]),
+        st.one_of(st.just(""), st.from_regex(r"[eE][+-]?[0-9]{1,2}", fullmatch=True)),
+    )
+    written = st.builds(
+        lambda coefficient, exponent: str(Decimal(coefficient).scaleb(exponent)),
+        st.integers(-(10**8), 10**8),
+        st.integers(-12, 12),
+    )
+    return st.one_of(fixed, written)
+
+
+BOUNDS = st.sampled_from(
+    [(d, p) for d in (None, 1, 2, 3, 5, 8) for p in (None, 0, 1, 2, 4, 9) if (d, p) != (None, None)]
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bounds=BOUNDS, text=decimal_texts())
+def test_the_decimal_pattern_is_never_looser_than_pydantic_and_takes_what_the_gateway_writes(
+    bounds: tuple[int | None, int | None], text: str
+) -> None:
+    max_digits, decimal_places = bounds
+    adapter = TypeAdapter(Annotated[Decimal, Field(max_digits=max_digits, decimal_places=decimal_places)])
+    pattern = re.compile(decimal_pattern(max_digits, decimal_places))
+    try:
+        value = adapter.validate_json(json.dumps(text))
+    except ValidationError:
+        assert not pattern.search(text), f"the schema accepts {text!r}, the worker does not"
+        return
+    stored = adapter.dump_python(value, mode="json")
+    assert pattern.search(stored), f"the gateway stores {stored!r}, the schema refuses it"
+    if "e" not in text.lower():
+        # Fixed-point text: exact, not merely never looser.
+        assert pattern.search(text), f"the worker accepts {text!r}, the schema does not"
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(value=st.decimals(allow_nan=False, allow_infinity=False, places=None))
+def test_a_decimal_round_trips_through_the_gateway_the_schema_and_the_worker(value: Decimal) -> None:
+    contract = contract_of(money)
+    try:
+        _, kwargs = contract.canonical((), {"amount": value})
+    except PayloadInvalid:
+        # Refused by pydantic, or (pydantic before 2.14, which rounds first) by the schema's digit count.
+        if _pydantic_takes_money(value):
+            validator = Draft202012Validator(schema_of(money), format_checker=FORMATS)
+            assert not validator.is_valid(message(money, {"amount": str(value)}))
+        return
+    assert Draft202012Validator(schema_of(money), format_checker=FORMATS).is_valid(message(money, kwargs))
+    _, delivered = InboundContract(contract).check((), kwargs)
+    assert delivered["amount"] == value
+    assert contract.canonical((), delivered)[1] == kwargs  # a retry stores the same JSON
+
+
+def _pydantic_takes_money(value: Decimal) -> bool:
+    try:
+        TypeAdapter(Money).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+# -- float multiple_of: refused at send where JSON Schema's division refuses it ------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"), [(0.2, True), (0.5, True), (3.0, True), (0.3, False), (0.7, False)]
+)
+def test_send_refuses_the_multiples_json_schema_refuses(
+    stub_broker: StubBroker, value: float, accepted: bool
+) -> None:
+    actor = dramatiq.actor(tenths)
+    assert TypeAdapter(Tenths).validate_python(value) == value  # pydantic alone takes them all
+    if accepted:
+        actor.send(value)
+        return
+    with pytest.raises(PayloadRejected) as caught:
+        actor.send(value)
+    text = str(caught.value)
+    assert "args[0]" in text and "multiple of 0.1" in text and "Decimal" in text
+
+
+def test_a_multiple_inside_a_model_is_refused_with_its_path(stub_broker: StubBroker) -> None:
+    actor = dramatiq.actor(reading)
+    with pytest.raises(PayloadRejected) as caught:
+        actor.send(readings=[{"value": 0.2}, {"value": 0.3}])
+    assert "kwargs.readings[1].value" in str(caught.value)
+
+
+def test_what_send_accepts_the_worker_runs(stub_broker: StubBroker) -> None:
+    seen: list[float] = []
+
+    def collect(step: Tenths) -> None:
+        seen.append(step)
+
+    actor = dramatiq.actor(collect)
+    for value in (0.1, 0.2, 0.4, 0.8, 1.0):
+        actor.send(value)
+    worker = Worker(stub_broker, worker_timeout=50)
+    worker.start()
+    try:
+        stub_broker.join(actor.queue_name)
+        worker.join()
+    finally:
+        worker.stop()
+    assert sorted(seen) == [0.1, 0.2, 0.4, 0.8, 1.0] and not stub_broker.dead_letters
+
+
+SENT: list[float] = []
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(value=st.floats(-1000, 1000, allow_nan=False) | st.integers(-1000, 1000).map(lambda n: n / 10))
+def test_send_the_schema_and_the_worker_agree_on_multiples(value: float) -> None:
+    contract = contract_of(tenths)
+    schema = schema_of(tenths)
+    document = message(tenths, {"step": value})
+    by_jsonschema = Draft202012Validator(schema).is_valid(document)
+    if not jsonschema_rs.Draft202012Validator(schema).is_valid(document):
+        # jsonschema-rs is the looser one (it takes 0.3): the worker does not ask it here.
+        assert not by_jsonschema
+    try:
+        _, kwargs = contract.canonical((value,), {})
+    except PayloadInvalid:
+        sent = False
+    else:
+        sent = True
+        SENT.append(kwargs["step"])
+    assert sent is (by_jsonschema and _pydantic_takes(value))
+    assert worker_accepts(tenths, {"step": value}) is sent
+
+
+def _pydantic_takes(value: float) -> bool:
+    try:
+        TypeAdapter(Tenths).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.node
+def test_ajv_takes_every_multiple_send_stored() -> None:
+    values = SENT[:300] or [0.1, 0.2]
+    result = run_ajv(
+        {
+            "schemas": {"tenths": schema_of(tenths)},
+            "messages": [{"schema": "tenths", "data": message(tenths, {"step": v})} for v in values],
+        }
+    )
+    assert [entry["valid"] for entry in result["messages"]] == [True] * len(values)
+    refused = run_ajv(
+        {
+            "schemas": {"tenths": schema_of(tenths)},
+            "messages": [{"schema": "tenths", "data": message(tenths, {"step": 0.3})}],
+        }
+    )
+    assert refused["messages"][0]["valid"] is False
+
+
+def test_more_digits_than_a_decimal_context_holds_are_counted_exactly() -> None:
+    """The pattern counts digits itself: 40 digits, beyond the default context's 28."""
+    assert decimal.getcontext().prec < 40
+    assert re.search(decimal_pattern(40, 0), "1" * 40) and not re.search(decimal_pattern(40, 0), "1" * 41)
+
+
+def test_a_decimal_with_more_digits_than_allowed_is_refused_at_send_on_every_version(
+    stub_broker: StubBroker,
+) -> None:
+    """pydantic before 2.14 rounds to 28 digits before counting and takes this value; send does not."""
+    actor = dramatiq.actor(money)
+    long = decimal.Context(prec=57).divide(
+        Decimal(4999999999999999999999999999), Decimal(19999999999999999999999999997)
+    )
+    with pytest.raises(PayloadRejected) as caught:
+        actor.send(amount=long)
+    assert "kwargs.amount" in str(caught.value) and "max_digits" in str(caught.value)
+    assert not worker_accepts(money, {"amount": str(long)})
+
+
+ZERO_BOUNDS = st.sampled_from(
+    [{"gt": 0}, {"ge": 0}, {"lt": 0}, {"le": 0}, {"ge": 0, "max_digits": 4, "decimal_places": 2}]
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bounds=ZERO_BOUNDS, text=decimal_texts())
+def test_a_bound_at_zero_is_exact_on_decimal_strings(bounds: dict[str, int], text: str) -> None:
+    """``Field(gt=0)`` on a Decimal: the string branch says it too (sign and a non-zero digit)."""
+    adapter = TypeAdapter(Annotated[Decimal, Field(**bounds)])
+    schema = adapter.json_schema(schema_generator=SchemaGenerator)
+    (string,) = [branch for branch in schema["anyOf"] if branch["type"] == "string"]
+    matches = bool(re.search(string["pattern"], text))
+    try:
+        adapter.validate_json(json.dumps(text))
+    except ValidationError:
+        assert not matches, f"the schema accepts {text!r}, the worker does not"
+        return
+    if "e" not in text.lower():
+        assert matches, f"the worker accepts {text!r}, the schema does not"
