@@ -96,7 +96,7 @@ RABBITMQ_IDLE_SECONDS = 5.0
 #: How many distinct reasons an actor's report keeps; the others are only counted.
 MAX_REASONS = 20
 
-#: How many message ids each reason keeps as examples.
+#: How many message ids each reason keeps as examples (the smallest).
 MAX_EXAMPLES = 3
 
 
@@ -492,7 +492,8 @@ class Reason:
       problem: What is wrong there.
       hint: What to send instead (empty when the problem says it).
       messages: How many messages have it.
-      examples: The ids (or places) of the first few.
+      examples: The smallest few of their ids (or places), so that the report does not depend on the
+        order the broker hands the messages over in.
     """
 
     path: str
@@ -546,8 +547,10 @@ class Group:
                     continue
                 reason = self.reasons[problem] = Reason(*problem)
             reason.messages += 1
-            if len(reason.examples) < MAX_EXAMPLES:
-                reason.examples.append(example)
+            # The smallest ids, not the first seen: Redis scans a hash in an order that changes with
+            # each server start, and a report should read the same for the same messages.
+            if len(reason.examples) < MAX_EXAMPLES or example < reason.examples[-1]:
+                reason.examples = sorted({*reason.examples, example})[:MAX_EXAMPLES]
 
     def as_json(self) -> dict[str, Any]:
         """The group as the ``--json`` report writes it."""

@@ -176,6 +176,14 @@ def test_a_group_keeps_a_bounded_number_of_reasons_and_counts_the_rest() -> None
     )
     assert len(report["reasons"]) == MAX_REASONS and report["other_reasons"] == 5
     assert report["reasons"][0]["examples"] == ["id-0"]
+    # Examples are the smallest ids, whatever order the broker hands the messages over in.
+    same = Group("a", "q", SizeLimit(None, "global"))
+    for n in (4, 2, 3, 0, 1):
+        same.add(
+            QueuedMessage("q", "ready", str(n), b"{}"),
+            Judgement("a", f"id-{n}", 1, same.limit, (("$", "bad", ""),)),
+        )
+    assert same.as_json()["reasons"][0]["examples"] == ["id-0", "id-1", "id-2"]
 
 
 def test_an_app_without_a_gateway_or_a_queue_outside_redis_and_rabbitmq_is_refused_with_the_way_out() -> None:
