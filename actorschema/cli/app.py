@@ -12,12 +12,15 @@ import enum
 import inspect as pyinspect
 import json
 import logging
+import math
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__
@@ -59,6 +62,15 @@ JSON_HELP = "Print the result as JSON on stdout."
 Target = Annotated[str, typer.Argument(help=TARGET_HELP, show_default=False)]
 Out = Annotated[Path, typer.Option("--out", "-o", help=OUT_HELP)]
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP, metavar="")]
+Queues = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--queue",
+        "-q",
+        help="A queue to read (repeat for more); default: every queue of the app.",
+        metavar="QUEUE",
+    ),
+]
 
 err = Console(stderr=True, soft_wrap=True)  # one-line causes stay one line (and greppable)
 out = Console(soft_wrap=True)
@@ -390,15 +402,7 @@ def diff(
 @app.command("dead-letters")
 def dead_letters(
     target: Target,
-    queues: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue",
-            "-q",
-            help="A queue to read (repeat for more); default: every queue of the app.",
-            metavar="QUEUE",
-        ),
-    ] = None,
+    queues: Queues = None,
     as_json: AsJson = False,
 ) -> None:
     """List the messages the gateway dead-lettered on the worker, and why.
@@ -488,6 +492,178 @@ def claims_gc(
             out.print(f"  {store}:{key} ({age:.0f}s old)", highlight=False)
     if dry_run and report.orphans:
         raise typer.Exit(1)
+
+
+class QueueState(enum.StrEnum):
+    ready = "ready"
+    delayed = "delayed"
+    dead_lettered = "dead-lettered"
+
+
+@app.command("audit")
+def audit_queues(
+    target: Target,
+    queues: Queues = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge by this schema folder (the next release's schemas/, or git:REF:schemas) "
+            "instead of the app's current contracts.",
+            metavar="SCHEMAS",
+        ),
+    ] = None,
+    states: Annotated[
+        list[QueueState] | None,
+        typer.Option(
+            "--state", help="Read only these (repeat for more); default: all three.", metavar="STATE"
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """See what is queued now: which messages would be refused, and how large they are.
+
+    Reads every message in the app's queues (with --against, the folder's queues too; ready, delayed, dead-lettered) through its own broker, without removing, reordering or changing any, and checks each as the worker would: against the app's current contracts (its gateway's, whatever its mode), or against a schema folder with --against. Reports per actor and queue the count, how many would be refused and why (paths), and the sizes (median, p95, max) against the limit that applies. Redis is read with HSCAN; RabbitMQ, which cannot show a queue without delivering it, hands each message over unacknowledged and takes it back in its place when the command closes its connection (the messages come back flagged redelivered). Exit 1 if any message would be refused, 0 if none, 2 if the queues or the schemas cannot be read.
+    """
+    from ..audit import STATES, Audit, AuditError, ContractJudge, SchemaJudge, State, broker_messages
+
+    broker = _broker(target)
+    try:
+        if against is None:
+            judge: ContractJudge | SchemaJudge = ContractJudge(broker)
+            extra: set[str] = set()
+        else:
+            judge = SchemaJudge(load_schemas(against))
+            extra = {entry.queue for entry in judge.catalogue.actors.values() if entry.queue}
+    except (AuditError, CatalogueError) as error:
+        err.print(f"error: {_one_line(str(error))}", markup=False, highlight=False)
+        if against is not None:
+            err.print("hint: give a folder written by actorschema generate, or git:REF:path", markup=False)
+        raise typer.Exit(2) from None
+    known = {actor.queue_name for actor in broker.actors.values()} | extra
+    names = queues or sorted(known)
+    if not names:
+        err.print(f"error: {target} declares no actors, so it has no queues to read", markup=False)
+        err.print("hint: name the module that declares them, or the queues with --queue", markup=False)
+        raise typer.Exit(2)
+    for queue in sorted(set(names) - known):
+        # A typo would read an empty queue and report that nothing would be refused.
+        err.print(f"warning: no actor of {target} reads the queue {queue!r}", markup=False, highlight=False)
+    chosen: tuple[State, ...] = tuple(s.value for s in states) if states else STATES
+    report = Audit(judge)
+    progress = _Progress() if sys.stderr.isatty() else None
+    for queue in names:
+        try:
+            report.read(broker_messages(broker, queue, states=chosen), progress)
+        except AuditError as error:
+            err.print(f"error: {_one_line(str(error))}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            # Not exit 1 ("would be refused"): the audit did not finish. The reader's connection is
+            # closed by now, so RabbitMQ has taken back every message it held.
+            err.print("interrupted: the audit is incomplete; nothing was changed", markup=False)
+            raise typer.Exit(130) from None
+        except Exception as error:  # a broker that cannot be reached, a connection dropped mid-read
+            cause = _one_line(f"{type(error).__name__}: {error}")[:300]
+            err.print(f"error: cannot read queue {queue!r}: {cause}", markup=False, highlight=False)
+            err.print("hint: check the broker the app connects to (its URL, and that it is running)")
+            raise typer.Exit(2) from None
+        finally:
+            if progress is not None:
+                progress.done()
+    groups = report.sorted_groups()
+    source = "contracts" if against is None else against
+    if as_json:
+        document = {
+            "against": source,
+            "queues": names,
+            "states": list(chosen),
+            "messages": report.messages,
+            "refused": report.refused,
+            "groups": [group.as_json() for group in groups],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        for group in groups:
+            _print_group(group.as_json())
+        judged = "the app's contracts" if against is None else against
+        out.print(
+            f"{report.messages:,} message(s) in {len(names)} queue(s), checked against {judged}: "
+            f"{report.refused:,} would be refused",
+            markup=False,
+            highlight=False,
+        )
+    if report.refused:
+        raise typer.Exit(1)
+
+
+class _Progress:
+    """One line on a terminal's stderr, rewritten at most five times a second, while the queues are read."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shown = 0.0
+
+    def __call__(self, queued: Any) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.shown >= 0.2:
+            self.shown = now
+            where = f"{queued.queue_name} ({queued.state})"
+            sys.stderr.write(f"\r\x1b[Kreading {where}: {self.count:,} message(s)")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+def _print_group(group: dict[str, Any]) -> None:
+    """An actor's messages in a queue, as the terminal shows them."""
+    states = ", ".join(f"{state} {c['messages']:,}" for state, c in group["by_state"].items())
+    mark = "[red]✗[/]" if group["refused"] else "[green]✓[/]"
+    known = ""
+    if group["actor"] == "?":
+        known = " (bodies that name no actor)"
+    elif not group["declared"]:
+        known = " (not declared here: strict JSON and size only)"
+    out.print(
+        f"{mark} [bold]{group['queue']}[/] / [bold]{escape(group['actor'])}[/]{known}: "
+        f"{group['messages']:,} message(s) ({states}), {group['refused']:,} would be refused",
+        highlight=False,
+    )
+    size = group["size"]
+    limit = size["limit"]
+    against = (
+        "no limit"
+        if limit is None
+        else f"limit {limit:,} B ({size['limit_source']}), {size['over_limit']:,} over it"
+    )
+    out.print(
+        f"    size: median {size['median']:,} B, p95 {size['p95']:,} B, max {size['max']:,} B; {against}",
+        markup=False,
+        highlight=False,
+    )
+    rows = size["histogram"]
+    widest = max((row["messages"] for row in rows), default=0)
+    for row in rows:
+        bar = "█" * math.ceil(24 * row["messages"] / widest) if row["messages"] else ""
+        text = f"    {row['from']:>11,} - {row['to']:>11,} B  {bar:<24} {row['messages']:>9,}"
+        if limit is not None and row["from"] > limit:
+            text += "  (over the limit)"
+        elif limit is not None and limit < row["to"]:
+            text += f"  (limit {limit:,} B)"
+        out.print(text, markup=False, highlight=False)
+    for reason in group["reasons"]:
+        examples = ", ".join(reason["examples"])
+        out.print(
+            f"    {reason['path']}: {reason['problem']} ({reason['messages']:,} message(s), e.g. {examples})",
+            markup=False,
+            highlight=False,
+        )
+        if reason["hint"]:
+            out.print(f"        send instead: {reason['hint']}", markup=False, highlight=False)
+    if group["other_reasons"]:
+        out.print(f"    ... and {group['other_reasons']:,} more reason(s): see --json", markup=False)
 
 
 def _entries(broker: Any, target: str) -> tuple[list[ActorEntry], list[ContractError]]:

@@ -254,6 +254,14 @@ def check_node_producer_command(command: str) -> None:
     assert command in test_node_producer.doc_commands()
 
 
+def check_audit_command(command: str) -> None:
+    # Needs a real Redis: tests/unit/test_audit.py runs these very commands (read from this README)
+    # on the example shop's queues there, and compares the output with the README's text block.
+    from unit import test_audit
+
+    assert command in test_audit.doc_commands()
+
+
 COMMANDS: dict[str, Callable[[str], None]] = {
     "python3 -m pip install -q -e . && actorschema generate examples.shop --out schemas/": check_main_job,
     "python3 examples/quickstart.py": check_quickstart,
@@ -268,6 +276,8 @@ COMMANDS: dict[str, Callable[[str], None]] = {
     "actorschema --version": check_version,
     "actorschema dead-letters examples.shop": check_dead_letters,
     "actorschema claims gc examples.claims_app --dry-run": check_claims_gc,
+    "actorschema audit examples.shop": check_audit_command,
+    "actorschema audit examples.shop --against schemas/": check_audit_command,
     **{command: check_node_producer_command for command in NODE_PRODUCER_COMMANDS},
 }
 
