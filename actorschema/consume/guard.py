@@ -192,8 +192,10 @@ class ConsumeGuard(Middleware):
         limit = self.gateway.size_limit(broker, message)
         if limit.limit is None:
             return
-        options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
         size = getattr(message, RECEIVED_SIZE, None)  # set by a guarded consumer: the bytes it received
+        if size is not None and size <= limit.limit:
+            return
+        options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
         if size is None:
             fields = message_fields(message, message.args, message.kwargs)
             try:
