@@ -88,13 +88,23 @@ def _fast_validator(schema: dict[str, Any]) -> Any:
     except ImportError:  # pragma: no cover - a platform without its wheel
         return None
     formats: dict[str, Callable[..., bool]] = {
-        str(name): functools.partial(_conforms, str(name)) for name in FORMAT_CHECKER.checkers
+        str(name): functools.partial(_conforms, func, raises)
+        for name, (func, raises) in FORMAT_CHECKER.checkers.items()
     }
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats=formats)
 
 
-def _conforms(format_name: str, value: Any) -> bool:
-    return bool(FORMAT_CHECKER.conforms(value, format_name))
+def _conforms(func: Callable[[Any], Any], raises: Any, value: Any) -> bool:
+    """``FORMAT_CHECKER.conforms(value, name)`` without its lookup and ``FormatError`` round trip.
+
+    jsonschema's checker calls ``func`` and takes a falsy result, or one of the
+    exceptions the format registered (``raises``), as "does not conform";
+    anything else propagates, as there.
+    """
+    try:
+        return bool(func(value))
+    except raises:
+        return False
 
 
 def _arguments_part(schema: dict[str, Any]) -> dict[str, Any]:

@@ -349,8 +349,8 @@ class ConsumeGuard(Middleware):
     def _check_size(self, broker: Broker, message: Message[Any]) -> None:
         limit = self.gateway.size_limit(broker, message)
         size = getattr(message, RECEIVED_SIZE, None)  # set by a guarded consumer: the bytes it received
-        if limit.limit is None and not observe.observers:
-            return  # nothing to check, nobody to tell
+        if not observe.observers and (limit.limit is None or (size is not None and size <= limit.limit)):
+            return  # within the limit (or none), and nobody to tell its size
         options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
         if size is None:
             fields = message_fields(message, message.args, message.kwargs)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+import msgspec
 import pytest
 from dramatiq import Middleware, Worker
 from dramatiq.broker import Broker
@@ -358,12 +359,16 @@ def test_random_messages_get_the_same_verdict_from_validate_and_the_worker(
 
 
 @settings(max_examples=300, deadline=None)
-@given(value=JSON_VALUES, duplicate=st.booleans(), pretty=st.booleans())
+@given(value=JSON_VALUES, duplicate=st.booleans(), form=st.sampled_from(["dumps", "pretty", "msgspec"]))
 def test_the_strict_decoder_refuses_exactly_the_bodies_with_a_duplicate_key(
-    value: Any, duplicate: bool, pretty: bool
+    value: Any, duplicate: bool, form: str
 ) -> None:
     document = {"outer": value, "list": [value, {"k": value}]}
-    text = json.dumps(document, indent=2 if pretty else None, ensure_ascii=not pretty)
+    if form == "msgspec":
+        # As the gateway writes bodies: the decoder's shortcut for a body that re-encodes to itself.
+        text = msgspec.json.encode(document).decode()
+    else:
+        text = json.dumps(document, indent=2 if form == "pretty" else None, ensure_ascii=form != "pretty")
     if duplicate:
         text = text.replace('"list"', '"outer": 1, "list"', 1)
     pairs: list[list[str]] = []

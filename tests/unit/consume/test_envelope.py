@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import actorschema.message as envelope  # the envelope rules live with the message format
-from actorschema.consume.envelope import decode_message
+from actorschema.consume.envelope import decode_message, received_size
 from actorschema.errors import MessageMalformed
 from actorschema.message import CONSUMED_OPTIONS, envelope_violations
 
@@ -86,3 +87,26 @@ def test_the_fast_path_takes_the_valid_envelope() -> None:
     assert envelope._plainly_valid(VALID, "q")
     assert not envelope._plainly_valid({**VALID, "message_id": "id"}, "q")
     assert not envelope._plainly_valid({**VALID, "queue_name": "q.DQ"}, "q.DQ")  # no eta
+
+
+_OPTION_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    options=st.dictionaries(
+        st.sampled_from([*sorted(envelope.BOOKKEEPING_OPTIONS), "max_retries", "x", "é:"]),
+        _OPTION_VALUES,
+        max_size=6,
+    ),
+    size=st.integers(0, 10**6),
+)
+def test_the_received_size_leaves_out_exactly_the_options_dramatiq_writes(
+    options: dict[str, Any], size: int
+) -> None:
+    # The definition: the body less what writing the bookkeeping options adds to the options object.
+    own = {k: v for k, v in options.items() if k not in envelope.BOOKKEEPING_OPTIONS}
+    expected = size - (len(msgspec.json.encode(options)) - len(msgspec.json.encode(own)))
+    assert received_size(size, options) == expected
