@@ -294,12 +294,8 @@ class Parameter:
                 problem = f"is a {type_name(value)}, not a {container.__name__}"
                 violations.append(Violation(render_path(path), problem, _a(self.hint)))
             return value
-        node = self.node
-        if node is not None and node.collides:
-            collisions = key_collisions(node, value, path)
-            if collisions:
-                violations.extend(collisions)
-                return value
+        if self.collides(value, path, violations):
+            return value
         try:
             validated = self.adapter.validate_python(value)
         except pydantic.ValidationError as error:
@@ -319,6 +315,24 @@ class Parameter:
                 violations.extend(refused)
                 return value
         return wire
+
+    def collides(self, value: Any, path: Path, violations: list[Violation]) -> bool:
+        """Does ``value`` hold dict keys that convert to one key (``"1"`` and ``"01"`` for ``int``)?
+
+        pydantic would keep one entry of them, so both sides refuse the value
+        before converting it; each collision is appended to ``violations``.
+
+        Parameters:
+          value: The value as sent, or its JSON form as it arrived on the worker.
+          path: Where it is in the message.
+          violations: Where the collisions go.
+        """
+        node = self.node
+        if node is None or not node.collides:
+            return False
+        found = key_collisions(node, value, path)
+        violations.extend(found)
+        return bool(found)
 
     def _wire_form(self, validated: Any, path: Path, violations: list[Violation]) -> Any:
         """The JSON form of a validated value that is not its own; :data:`_REFUSED` when it cannot travel."""
