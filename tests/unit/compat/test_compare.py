@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import enum
-import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Annotated, Any, Literal
 import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
-from helpers.node import NODE_DIR
+from helpers.node import NODE_DIR, run_oracle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -407,7 +406,6 @@ def draft07_kwargs(schema: dict[str, Any]) -> Any:
 
 @pytest.mark.node
 def test_json_schema_diff_agrees(folders: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> None:
-    node = need("node")
     assert {c.id for c in CASES if not c.oracle} == NOT_EXPRESSIBLE.keys()
     pairs = []
     for c in CASES:
@@ -420,15 +418,7 @@ def test_json_schema_diff_agrees(folders: dict[str, tuple[dict[str, Any], dict[s
                     "new": draft07_kwargs(new["task"]["schema"]),
                 }
             )
-    done = subprocess.run(
-        [node, str(ORACLE), str(NODE_DIR)],
-        input=json.dumps(pairs),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    verdicts = json.loads(done.stdout)
+    verdicts = run_oracle(ORACLE, pairs, package="json-schema-diff", args=[str(NODE_DIR)], timeout=60)
     disagreements = []
     for c in CASES:
         if not c.oracle:
