@@ -58,6 +58,8 @@ __all__ = [
     "ON_SUCCESS",
     "OPTIONS",
     "PIPE_TARGET",
+    "REDIS_MESSAGE_ID",
+    "TRACEBACK",
     "WORKER_RULES",
     "OptionRule",
     "Side",
@@ -94,8 +96,14 @@ def message_fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[st
     }
 
 
+#: The option in which Retries stores the last traceback: nothing reads it, so it may be trimmed.
+TRACEBACK = "traceback"
+
+#: The option under which RedisBroker stores a message, and acks and nacks it (redis.py L184, L311-327).
+REDIS_MESSAGE_ID = "redis_message_id"
+
 #: Options Dramatiq writes into a message itself: they do not count toward its size on arrival.
-BOOKKEEPING_OPTIONS = frozenset(("retries", "traceback", "requeue_timestamp", "eta", "redis_message_id"))
+BOOKKEEPING_OPTIONS = frozenset(("retries", TRACEBACK, "requeue_timestamp", "eta", REDIS_MESSAGE_ID))
 
 #: The option holding a pipeline's next step, a whole message (Pipelines builds ``Message(**pipe_target)``).
 PIPE_TARGET = "pipe_target"
@@ -317,7 +325,7 @@ def _rules() -> list[OptionRule]:
             ),
         ),
         OptionRule(
-            "redis_message_id",
+            REDIS_MESSAGE_ID,
             lambda v: type(v) is str and v != "",
             {"type": "string", "minLength": 1},
             "the id the message is stored under (RedisBroker sets it)",
@@ -369,7 +377,7 @@ def _rules() -> list[OptionRule]:
             )
         ),
         _typed_or_null(
-            "traceback",
+            TRACEBACK,
             "string",
             "text (Retries writes the last traceback)",
             "Retries writes it (retries.py L111); nothing reads it",

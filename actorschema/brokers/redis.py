@@ -27,6 +27,7 @@ from ..consume.deadletters import reason_text, store_redis_reason, text_of
 from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, Violation
 from ..log import log_rejection, logger
+from ..message import REDIS_MESSAGE_ID
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["RedisBroker"]
@@ -91,7 +92,7 @@ class _GuardedRedisConsumer(RedisConsumer):
                 continue
             try:
                 message = decode_message(body, self.queue_name)
-                named = message.options.get("redis_message_id")
+                named = message.options.get(REDIS_MESSAGE_ID)
                 if named != rid:
                     raise MessageMalformed(message.actor_name, [_id_violation(named, rid)])
             except MessageMalformed as rejection:
