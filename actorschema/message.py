@@ -6,7 +6,10 @@ nests whole messages or names actors it calls (:data:`NESTING_OPTIONS`), the
 options it writes itself (:data:`BOOKKEEPING_OPTIONS`), the rules of the
 envelope (:func:`envelope_violations`) and of every option it reads (the table
 :data:`OPTIONS`). The send side, the published schema and the worker all read
-them from here.
+them from here: no other module names an option; they use its constants
+(:data:`PIPE_TARGET`, :data:`TRACEBACK`...) and readers (:func:`next_step`,
+:func:`step_ignores_result`, :func:`calls_on_success`...), and the schema takes
+the envelope's rules as :func:`field_schemas` and :func:`delay_queue_rule`.
 
 Dramatiq never validates message options: ``send_with_options(max_retries="3")``
 is enqueued, then every retry decision compares text with a number and the
