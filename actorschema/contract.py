@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import inspect
 import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +53,18 @@ from pydantic_core import PydanticSerializationError
 
 from .encoder import encode_json
 from .errors import PayloadInvalid, Violation, type_name
-from .hints import Node, Unsupported, classify, for_pydantic, hidden_by_json_form, key_collisions
+from .hints import (
+    Node,
+    Unsupported,
+    annotated_target,
+    classify,
+    for_pydantic,
+    hidden_by_json_form,
+    hint_text,
+    key_collisions,
+    resolve_annotation,
+    resolve_annotations,
+)
 from .numbers import exactness_validator, exactness_violations
 from .paths import Path, render_path
 
@@ -294,12 +304,8 @@ class Parameter:
                 problem = f"is a {type_name(value)}, not a {container.__name__}"
                 violations.append(Violation(render_path(path), problem, _a(self.hint)))
             return value
-        node = self.node
-        if node is not None and node.collides:
-            collisions = key_collisions(node, value, path)
-            if collisions:
-                violations.extend(collisions)
-                return value
+        if self.collides(value, path, violations):
+            return value
         try:
             validated = self.adapter.validate_python(value)
         except pydantic.ValidationError as error:
@@ -319,6 +325,24 @@ class Parameter:
                 violations.extend(refused)
                 return value
         return wire
+
+    def collides(self, value: Any, path: Path, violations: list[Violation]) -> bool:
+        """Does ``value`` hold dict keys that convert to one key (``"1"`` and ``"01"`` for ``int``)?
+
+        pydantic would keep one entry of them, so both sides refuse the value
+        before converting it; each collision is appended to ``violations``.
+
+        Parameters:
+          value: The value as sent, or its JSON form as it arrived on the worker.
+          path: Where it is in the message.
+          violations: Where the collisions go.
+        """
+        node = self.node
+        if node is None or not node.collides:
+            return False
+        found = key_collisions(node, value, path)
+        violations.extend(found)
+        return bool(found)
 
     def _wire_form(self, validated: Any, path: Path, violations: list[Violation]) -> Any:
         """The JSON form of a validated value that is not its own; :data:`_REFUSED` when it cannot travel."""
@@ -691,7 +715,7 @@ def _parameter_hints(
     localns: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Resolve the hint of each parameter on its own (never the return annotation)."""
-    target = _annotated_target(fn)
+    target = annotated_target(fn)
     globalns = getattr(target, "__globals__", {})
     local = dict(localns) if localns is not None else declaring_namespace(target)
     hints: dict[str, Any] = {}
@@ -700,7 +724,7 @@ def _parameter_hints(
         if annotation is _EMPTY:
             continue
         try:
-            hints[name] = _resolve_one(annotation, globalns, local or None)
+            hints[name] = resolve_annotation(annotation, globalns, local or None)
         except Exception as error:
             where = (
                 f"parameter {name!r} ({annotation if isinstance(annotation, str) else hint_text(annotation)})"
@@ -794,51 +818,6 @@ def _contract_parameter(actor_name: str, parameter: inspect.Parameter, hint: Any
         why = str(cause).split("\n", 1)[0].split(". ", 1)[0]
         problem = f"{where} ({hint_text(hint)}): pydantic cannot validate it: {type(cause).__name__}: {why}"
         raise ContractError(actor_name, problem, "a type pydantic can validate") from error
-
-
-def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[str, Any]:
-    """Resolve the annotations of ``fn`` that ``names`` lists, and only those.
-
-    So a return type imported under ``TYPE_CHECKING`` never blocks the
-    parameters, and the other way round.
-
-    Parameters:
-      fn: The function (or method) whose annotations to resolve.
-      names: The annotation names wanted (parameter names, or ``"return"``).
-
-    Raises:
-      Exception: Whatever evaluating one of those annotations raises (``NameError``...).
-    """
-    target = _annotated_target(fn)
-    globalns = getattr(target, "__globals__", {})
-    wanted = {k: v for k, v in _written_annotations(target).items() if k in names}
-    return {name: _resolve_one(annotation, globalns, None) for name, annotation in wanted.items()}
-
-
-def _annotated_target(fn: Any) -> Any:
-    """The function whose ``__globals__`` and annotations ``fn``'s hints were written with."""
-    target = inspect.unwrap(fn)
-    while isinstance(target, functools.partial):  # its signature is the function's, less what it binds
-        target = inspect.unwrap(target.func)
-    return getattr(target, "__func__", target)
-
-
-def _resolve_one(annotation: Any, globalns: dict[str, Any], localns: Mapping[str, Any] | None) -> Any:
-    """One annotation, evaluated as ``typing.get_type_hints`` would (``None`` is ``NoneType``)."""
-    holder = types.SimpleNamespace(__annotations__={"hint": annotation})
-    hint = typing.get_type_hints(holder, globalns, localns, include_extras=True)["hint"]
-    return type(None) if hint is None else hint
-
-
-def _written_annotations(target: Any) -> dict[str, Any]:
-    """``target``'s annotations, without evaluating any of them that Python still defers."""
-    try:
-        # Python 3.14+ evaluates annotations on access: reading __annotations__ would raise for
-        # a return type imported under TYPE_CHECKING even when only the parameters are wanted.
-        import annotationlib  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return dict(getattr(target, "__annotations__", None) or {})
-    return dict(annotationlib.get_annotations(target, format=annotationlib.Format.FORWARDREF))
 
 
 def result_parameter(actor_name: str, hint: Any) -> Parameter:
@@ -1035,16 +1014,3 @@ def _could_hold(node: Any, segment: int | str) -> bool:
 
 def _a(hint: Any) -> str:
     return "any strict JSON value" if hint is _EMPTY else f"a value of type {hint_text(hint)}"
-
-
-def hint_text(hint: Any) -> str:
-    """A type hint as people read it: ``int``, ``int (Gt(gt=0))``, ``list[str] | None``."""
-    if hint is _EMPTY:
-        return "any strict JSON"
-    if typing.get_origin(hint) is typing.Annotated:
-        base, *metadata = typing.get_args(hint)
-        constraints = [str(item) for meta in metadata for item in getattr(meta, "metadata", [meta])]
-        return f"{hint_text(base)} ({', '.join(constraints)})" if constraints else hint_text(base)
-    if isinstance(hint, type) and not typing.get_args(hint):
-        return hint.__qualname__
-    return repr(hint).replace("typing.", "")

@@ -77,7 +77,17 @@ from .limits import (
     trim_traceback,
 )
 from .log import log_rejected_message, log_rejection, logger
-from .message import CALLBACKS, NESTING_OPTIONS, message_fields, options_violations
+from .message import (
+    CALLBACKS,
+    GROUP_CALLBACKS,
+    NESTING_OPTIONS,
+    PIPE_TARGET,
+    group_callbacks,
+    message_fields,
+    next_step,
+    options_violations,
+    step_ignores_result,
+)
 from .results import ResultContract, result_travels
 
 if TYPE_CHECKING:
@@ -581,26 +591,19 @@ class PayloadGateway(Middleware):
     ) -> dict[str, Any]:
         """The converted nested messages of one message's ``options`` (owner: its actor's name)."""
         replaced: dict[str, Any] = {}
-        step = options.get("pipe_target")
-        if isinstance(step, dict):
-            step_options = step.get("options")
+        step = next_step(options)
+        if step is not None:
             owner_actor = broker.actors.get(owner)
-            # As Dramatiq's Pipelines reads it: the step's own option, or the option of the
-            # actor whose result it would receive.
-            ignores = (isinstance(step_options, dict) and step_options.get("pipe_ignore")) or (
-                owner_actor is not None and owner_actor.options.get("pipe_ignore")
-            )
+            ignores = step_ignores_result(step, owner_actor.options if owner_actor is not None else {})
             converted = self._nested_message(
-                broker, step, f"{where}.pipe_target", violations, awaiting_result=not ignores
+                broker, step, f"{where}.{PIPE_TARGET}", violations, awaiting_result=not ignores
             )
             if converted is not None:
-                replaced["pipe_target"] = converted
-        callbacks = options.get("group_completion_callbacks")
-        if isinstance(callbacks, list | tuple):
-            replaced["group_completion_callbacks"] = [
-                self._nested_message(
-                    broker, callback, f"{where}.group_completion_callbacks[{index}]", violations
-                )
+                replaced[PIPE_TARGET] = converted
+        callbacks = group_callbacks(options)
+        if callbacks is not None:
+            replaced[GROUP_CALLBACKS] = [
+                self._nested_message(broker, callback, f"{where}.{GROUP_CALLBACKS}[{index}]", violations)
                 or callback
                 for index, callback in enumerate(callbacks)
             ]

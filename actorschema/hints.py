@@ -26,6 +26,11 @@ rewritten for it (:func:`for_pydantic`): a stdlib ``typing.TypedDict`` (refused 
 pydantic before Python 3.12) is re-created as a ``typing_extensions.TypedDict``,
 and a msgspec ``Struct`` is validated and written by msgspec itself, with
 msgspec's JSON Schema.
+
+The hints themselves are read here too: :func:`resolve_annotations` evaluates
+only the annotations asked for (a return type imported under ``TYPE_CHECKING``
+never blocks the parameters), and :func:`hint_text` writes a hint as people
+read it in an error.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import operator
 import types
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import msgspec
@@ -61,11 +66,15 @@ from .strict_json import find_violations
 __all__ = [
     "Node",
     "Unsupported",
+    "annotated_target",
     "classify",
     "flag_values",
     "for_pydantic",
     "hidden_by_json_form",
+    "hint_text",
     "key_collisions",
+    "resolve_annotation",
+    "resolve_annotations",
 ]
 
 #: This pydantic reads base64 bytes back from JSON (``val_json_bytes``, newer than ``ser_json_bytes``).
@@ -1077,3 +1086,61 @@ def struct_json_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
 
     inlined: dict[str, Any] = inline(schema, ())
     return inlined
+
+
+def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[str, Any]:
+    """Resolve the annotations of ``fn`` that ``names`` lists, and only those.
+
+    So a return type imported under ``TYPE_CHECKING`` never blocks the
+    parameters, and the other way round.
+
+    Parameters:
+      fn: The function (or method) whose annotations to resolve.
+      names: The annotation names wanted (parameter names, or ``"return"``).
+
+    Raises:
+      Exception: Whatever evaluating one of those annotations raises (``NameError``...).
+    """
+    target = annotated_target(fn)
+    globalns = getattr(target, "__globals__", {})
+    wanted = {k: v for k, v in _written_annotations(target).items() if k in names}
+    return {name: resolve_annotation(annotation, globalns, None) for name, annotation in wanted.items()}
+
+
+def annotated_target(fn: Any) -> Any:
+    """The function whose ``__globals__`` and annotations ``fn``'s hints were written with."""
+    target = inspect.unwrap(fn)
+    while isinstance(target, functools.partial):  # its signature is the function's, less what it binds
+        target = inspect.unwrap(target.func)
+    return getattr(target, "__func__", target)
+
+
+def resolve_annotation(annotation: Any, globalns: dict[str, Any], localns: Mapping[str, Any] | None) -> Any:
+    """One annotation, evaluated as ``typing.get_type_hints`` would (``None`` is ``NoneType``)."""
+    holder = types.SimpleNamespace(__annotations__={"hint": annotation})
+    hint = typing.get_type_hints(holder, globalns, localns, include_extras=True)["hint"]
+    return type(None) if hint is None else hint
+
+
+def _written_annotations(target: Any) -> dict[str, Any]:
+    """``target``'s annotations, without evaluating any of them that Python still defers."""
+    try:
+        # Python 3.14+ evaluates annotations on access: reading __annotations__ would raise for
+        # a return type imported under TYPE_CHECKING even when only the parameters are wanted.
+        import annotationlib  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return dict(getattr(target, "__annotations__", None) or {})
+    return dict(annotationlib.get_annotations(target, format=annotationlib.Format.FORWARDREF))
+
+
+def hint_text(hint: Any) -> str:
+    """A type hint as people read it: ``int``, ``int (Gt(gt=0))``, ``list[str] | None``."""
+    if hint is inspect.Parameter.empty:
+        return "any strict JSON"
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *metadata = typing.get_args(hint)
+        constraints = [str(item) for meta in metadata for item in getattr(meta, "metadata", [meta])]
+        return f"{hint_text(base)} ({', '.join(constraints)})" if constraints else hint_text(base)
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__qualname__
+    return repr(hint).replace("typing.", "")

@@ -18,6 +18,7 @@ from dramatiq.common import q_name
 
 from .encoder import encode_json
 from .errors import PayloadTooLarge
+from .message import TRACEBACK
 from .paths import Path, render_path
 
 __all__ = [
@@ -106,7 +107,7 @@ def trim_traceback(options: dict[str, Any], excess: int) -> bool:
 
     Returns False when there is no traceback to trim.
     """
-    text = options.get("traceback")
+    text = options.get(TRACEBACK)
     if not isinstance(text, str):
         return False
     budget = len(encode_json(text)) - excess
@@ -115,11 +116,11 @@ def trim_traceback(options: dict[str, Any], excess: int) -> bool:
         candidate = _TRACEBACK_MARK + text[-keep:]
         over = len(encode_json(candidate)) - budget
         if over <= 0:
-            options["traceback"] = candidate
+            options[TRACEBACK] = candidate
             return True
         # Every character encodes to at least one byte: cutting ``over`` of them is enough or close.
         keep -= over
-    options["traceback"] = _TRACEBACK_MARK.rstrip()
+    options[TRACEBACK] = _TRACEBACK_MARK.rstrip()
     return True
 
 

@@ -6,7 +6,10 @@ nests whole messages or names actors it calls (:data:`NESTING_OPTIONS`), the
 options it writes itself (:data:`BOOKKEEPING_OPTIONS`), the rules of the
 envelope (:func:`envelope_violations`) and of every option it reads (the table
 :data:`OPTIONS`). The send side, the published schema and the worker all read
-them from here.
+them from here: no other module names an option; they use its constants
+(:data:`PIPE_TARGET`, :data:`TRACEBACK`...) and readers (:func:`next_step`,
+:func:`step_ignores_result`, :func:`calls_on_success`...), and the schema takes
+the envelope's rules as :func:`field_schemas` and :func:`delay_queue_rule`.
 
 Dramatiq never validates message options: ``send_with_options(max_retries="3")``
 is enqueued, then every retry decision compares text with a number and the
@@ -49,21 +52,33 @@ __all__ = [
     "BOOKKEEPING_OPTIONS",
     "CALLBACKS",
     "CONSUMED_OPTIONS",
+    "DELAY_QUEUE_SUFFIX",
+    "GROUP_CALLBACKS",
     "MESSAGE_FIELDS",
     "MESSAGE_FIELD_ORDER",
     "NESTED_MESSAGES",
     "NESTING_OPTIONS",
+    "ON_SUCCESS",
     "OPTIONS",
+    "PIPE_TARGET",
+    "REDIS_MESSAGE_ID",
+    "TRACEBACK",
     "WORKER_RULES",
     "OptionRule",
     "Side",
+    "calls_on_success",
+    "delay_queue_rule",
     "describe",
     "envelope_violations",
+    "field_schemas",
+    "group_callbacks",
     "is_json_integer",
     "message_fields",
+    "next_step",
     "option_violations",
     "options_schema",
     "options_violations",
+    "step_ignores_result",
 ]
 
 #: The fields of a Dramatiq message, as ``Message.asdict()`` returns them, in Dramatiq's order.
@@ -84,21 +99,63 @@ def message_fields(message: Message[Any], args: tuple[Any, ...], kwargs: dict[st
     }
 
 
+#: The option in which Retries stores the last traceback: nothing reads it, so it may be trimmed.
+TRACEBACK = "traceback"
+
+#: The option under which RedisBroker stores a message, and acks and nacks it (redis.py L184, L311-327).
+REDIS_MESSAGE_ID = "redis_message_id"
+
 #: Options Dramatiq writes into a message itself: they do not count toward its size on arrival.
-BOOKKEEPING_OPTIONS = frozenset(("retries", "traceback", "requeue_timestamp", "eta", "redis_message_id"))
+BOOKKEEPING_OPTIONS = frozenset(("retries", TRACEBACK, "requeue_timestamp", "eta", REDIS_MESSAGE_ID))
+
+#: The option holding a pipeline's next step, a whole message (Pipelines builds ``Message(**pipe_target)``).
+PIPE_TARGET = "pipe_target"
+#: The option holding a group's completion callbacks, whole messages.
+GROUP_CALLBACKS = "group_completion_callbacks"
+#: The option naming the actor Callbacks sends a successful result to.
+ON_SUCCESS = "on_success"
 
 #: The options in which Dramatiq nests whole messages: a pipeline's next step, a group's callbacks.
-NESTED_MESSAGES = frozenset(("pipe_target", "group_completion_callbacks"))
+NESTED_MESSAGES = frozenset((PIPE_TARGET, GROUP_CALLBACKS))
 
 #: The options naming an actor Dramatiq calls with (the message as a dict, then what it says here).
 CALLBACKS = (
-    ("on_success", "the result"),
+    (ON_SUCCESS, "the result"),
     ("on_failure", "the exception as a dict"),
     ("on_retry_exhausted", "the retry counts as a dict"),
 )
 
 #: Every option in which Dramatiq nests a message or names an actor it calls on the worker.
 NESTING_OPTIONS = NESTED_MESSAGES | {name for name, _ in CALLBACKS}
+
+
+def next_step(options: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The pipeline's next step nested in ``options``, when it is a message object Pipelines can build."""
+    step = options.get(PIPE_TARGET)
+    return step if isinstance(step, dict) else None
+
+
+def step_ignores_result(step: Mapping[str, Any], actor_options: Mapping[str, Any]) -> bool:
+    """Does the next pipeline ``step`` run without the result of the actor (with ``actor_options``) before it?
+
+    As Dramatiq's Pipelines reads it (pipelines.py L54): the step's own
+    ``pipe_ignore``, or that of the actor whose result it would receive.
+    """
+    step_options = step.get("options")
+    own = isinstance(step_options, dict) and step_options.get("pipe_ignore")
+    return bool(own or actor_options.get("pipe_ignore"))
+
+
+def group_callbacks(options: Mapping[str, Any]) -> list[Any] | tuple[Any, ...] | None:
+    """The group completion callbacks nested in ``options``, when they are a sequence."""
+    callbacks = options.get(GROUP_CALLBACKS)
+    return callbacks if isinstance(callbacks, list | tuple) else None
+
+
+def calls_on_success(options: Mapping[str, Any], actor_options: Mapping[str, Any]) -> bool:
+    """Will Callbacks send the result on to an ``on_success`` actor (the message's, or its actor's)?"""
+    return bool(options.get(ON_SUCCESS) or actor_options.get(ON_SUCCESS))
+
 
 Side = Literal["send", "worker"]
 
@@ -151,54 +208,98 @@ def _optional(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda value: value is None or test(value)
 
 
-_MS_NONNEGATIVE = {"minimum": 0}
+def _non_negative_number(value: Any) -> bool:
+    return _number(value) and value >= 0
+
+
+def _non_negative_integer(value: Any) -> bool:
+    return is_json_integer(value) and value >= 0
+
+
+_PYTHON_TYPES: dict[str, type] = {"string": str, "boolean": bool, "object": dict, "array": list}
+
+
+def _at_least_zero(
+    name: str,
+    expected: str,
+    dramatiq: str,
+    *,
+    integer: bool = False,
+    nullable: bool = False,
+    **tolerance: Any,
+) -> OptionRule:
+    """An option Dramatiq reads as a number (or an integer) >= 0; ``nullable`` when null means its default."""
+    test = _non_negative_integer if integer else _non_negative_number
+    kind = "integer" if integer else "number"
+    return OptionRule(
+        name,
+        _optional(test) if nullable else test,
+        {"type": [kind, "null"] if nullable else kind, "minimum": 0},
+        expected,
+        dramatiq,
+        **tolerance,
+    )
+
+
+def _typed_or_null(
+    name: str, kind: str, expected: str, dramatiq: str, *, items: Any = None, **tolerance: Any
+) -> OptionRule:
+    """An option Dramatiq reads as a value of one JSON type (``kind``), or null."""
+    python_type = _PYTHON_TYPES[kind]
+    schema: dict[str, Any] = {"type": [kind, "null"]}
+    if items is not None:
+        schema["items"] = items
+    return OptionRule(
+        name, lambda v: v is None or type(v) is python_type, schema, expected, dramatiq, **tolerance
+    )
+
+
+def _worker_runs_any(why: str) -> dict[str, Any]:
+    """The tolerance of an option whose value the worker runs whatever it is, and why."""
+    return {"worker": _anything, "send_only": why}
+
+
+_UNREAD = _worker_runs_any("nothing in Dramatiq reads it")
 
 
 def _rules() -> list[OptionRule]:
-    non_negative_number = _optional(lambda v: _number(v) and v >= 0)
+    # min_backoff and max_backoff are not nullable: Retries reads them with .get(name, default)
+    # and takes min(max_backoff, 7 days) (retries.py L142-144), so null raises in the hook.
     return [
-        OptionRule(
+        _at_least_zero(
             "retries",
-            lambda v: is_json_integer(v) and v >= 0,
-            {"type": "integer", **_MS_NONNEGATIVE},
             "an integer >= 0 (how many times the message was retried)",
             "Retries adds 1 to it and compares it with max_retries (retries.py L108-121); text loses the retry",
+            integer=True,
         ),
-        OptionRule(
+        _at_least_zero(
             "max_retries",
-            non_negative_number,
-            {"type": ["number", "null"], **_MS_NONNEGATIVE},
             "a number >= 0, or null for no limit",
             "Retries compares retries >= max_retries (retries.py L114-121); null retries forever",
+            nullable=True,
         ),
-        OptionRule(
+        _at_least_zero(
             "min_backoff",
-            lambda v: _number(v) and v >= 0,
-            {"type": "number", **_MS_NONNEGATIVE},
             "a number of milliseconds >= 0",
             "Retries multiplies it into the backoff (retries.py L142, common.py compute_backoff)",
         ),
-        OptionRule(
+        _at_least_zero(
             "max_backoff",
-            lambda v: _number(v) and v >= 0,
-            {"type": "number", **_MS_NONNEGATIVE},
             "a number of milliseconds >= 0",
             "Retries takes min(max_backoff, 7 days) (retries.py L143-144)",
         ),
-        OptionRule(
+        _at_least_zero(
             "time_limit",
-            non_negative_number,
-            {"type": ["number", "null"], **_MS_NONNEGATIVE},
             "a number of milliseconds >= 0 (0 or null: the actor's or the default limit)",
             "TimeLimit reads `time_limit or the actor's` (time_limit.py L91): 0 and null mean the default; "
             "text raises in the hook and the actor runs with no limit",
+            nullable=True,
         ),
-        OptionRule(
+        _at_least_zero(
             "max_age",
-            non_negative_number,
-            {"type": ["number", "null"], **_MS_NONNEGATIVE},
             "a number of milliseconds >= 0 (0 or null: the actor's or the default)",
             "AgeLimit reads `max_age or the actor's` and compares it with the age (age_limit.py L47-51)",
+            nullable=True,
         ),
         OptionRule(
             "throws",
@@ -213,95 +314,84 @@ def _rules() -> list[OptionRule]:
             {"type": ["integer", "null"], "minimum": 0, "maximum": 255},
             "an integer from 0 to 255, or null",
             "RabbitMQ publishes it as the AMQP priority, one octet (rabbitmq.py L393); other brokers ignore it",
-            worker=_optional(lambda v: is_json_integer(v) and v >= 0),
+            worker=_optional(_non_negative_integer),
             send_only="above 255 only RabbitMQ fails (when it re-enqueues a retry); the worker runs it",
             worker_expected="an integer >= 0, or null",
         ),
-        OptionRule(
+        _at_least_zero(
             "eta",
-            lambda v: _number(v) and v >= 0,
-            {"type": "number", **_MS_NONNEGATIVE},
             "when the message is due, in milliseconds since the epoch (as `delay=` sets it)",
             "the worker delays the message until eta; a non-number is logged and replaced with now "
             "(worker.py L369-378)",
-            worker=_anything,
-            send_only="the worker replaces a bad eta with now and runs the message, as Dramatiq does",
+            **_worker_runs_any(
+                "the worker replaces a bad eta with now and runs the message, as Dramatiq does"
+            ),
         ),
         OptionRule(
-            "redis_message_id",
+            REDIS_MESSAGE_ID,
             lambda v: type(v) is str and v != "",
             {"type": "string", "minLength": 1},
             "the id the message is stored under (RedisBroker sets it)",
             "RedisBroker acks and nacks by it (redis.py L184, L311-327)",
         ),
-        OptionRule(
+        _at_least_zero(
             "delay",
-            non_negative_number,
-            {"type": ["number", "null"], **_MS_NONNEGATIVE},
             "a number of milliseconds >= 0, or null",
             "Pipelines enqueue the next step with delay=options.delay (pipelines.py L58)",
+            nullable=True,
         ),
-        OptionRule(
+        _typed_or_null(
             "pipe_ignore",
-            lambda v: v is None or type(v) is bool,
-            {"type": ["boolean", "null"]},
+            "boolean",
             "true or false",
             "Pipelines test it for truth (pipelines.py L54)",
-            worker=_anything,
-            send_only="Dramatiq only tests it for truth, so the worker runs any value",
+            **_worker_runs_any("Dramatiq only tests it for truth, so the worker runs any value"),
         ),
-        OptionRule(
-            "pipe_target",
-            lambda v: v is None or type(v) is dict,
-            {"type": ["object", "null"]},
+        _typed_or_null(
+            PIPE_TARGET,
+            "object",
             "the next step's message (pipeline() sets it)",
             "Pipelines build Message(**pipe_target) (pipelines.py L51-53); nested messages are checked whole",
         ),
-        OptionRule(
+        _typed_or_null(
             "group_completion_uuid",
-            lambda v: v is None or type(v) is str,
-            {"type": ["string", "null"]},
+            "string",
             "the group's id (group.run() sets it)",
             "GroupCallbacks keys its barrier by it (group_callbacks.py L50-55)",
         ),
-        OptionRule(
-            "group_completion_callbacks",
-            lambda v: v is None or type(v) is list,
-            {"type": ["array", "null"], "items": {"type": "object"}},
+        _typed_or_null(
+            GROUP_CALLBACKS,
+            "array",
             "the callbacks' messages (group.run() sets them)",
             "GroupCallbacks enqueues Message(**callback) for each (group_callbacks.py L56-58)",
+            items={"type": "object"},
         ),
         *(
-            OptionRule(
+            _typed_or_null(
                 name,
-                lambda v: v is None or type(v) is str,
-                {"type": ["string", "null"]},
+                "string",
                 "an actor name",
                 f"Callbacks/Retries send the message to broker.get_actor({name}) ({where})",
             )
             for name, where in (
-                ("on_success", "callbacks.py L44"),
+                (ON_SUCCESS, "callbacks.py L44"),
                 ("on_failure", "callbacks.py L50"),
                 ("on_retry_exhausted", "retries.py L126"),
             )
         ),
-        OptionRule(
-            "traceback",
-            lambda v: v is None or type(v) is str,
-            {"type": ["string", "null"]},
+        _typed_or_null(
+            TRACEBACK,
+            "string",
             "text (Retries writes the last traceback)",
             "Retries writes it (retries.py L111); nothing reads it",
-            worker=_anything,
-            send_only="nothing in Dramatiq reads it",
+            **_UNREAD,
         ),
-        OptionRule(
+        _at_least_zero(
             "requeue_timestamp",
-            lambda v: is_json_integer(v) and v >= 0,
-            {"type": "integer", **_MS_NONNEGATIVE},
             "milliseconds since the epoch (Retries writes it)",
             "Retries writes it (retries.py L112); nothing reads it",
-            worker=_anything,
-            send_only="nothing in Dramatiq reads it",
+            integer=True,
+            **_UNREAD,
         ),
     ]
 
@@ -377,6 +467,43 @@ def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], b
 CONSUMED_OPTIONS = WORKER_RULES
 
 _is_uuid = re.compile(UUID_PATTERN).search
+
+#: The suffix of a queue's delay queue, where Dramatiq holds messages until their ``eta``.
+DELAY_QUEUE_SUFFIX = ".DQ"
+
+
+def field_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of the fields whose rule is the same for every actor (new dicts each call).
+
+    They are the field rules below as the published schema states them.
+    """
+    return {
+        "message_id": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
+        "message_timestamp": {"type": "integer", "minimum": 0},
+    }
+
+
+def delay_queue_rule(queue_name: str) -> dict[str, Any]:
+    """The schema's form (``if``/``then``) of the rule that a message in the delay queue says when it is due.
+
+    Parameters:
+      queue_name: The actor's queue, whose delay queue the rule is about.
+    """
+    delay_queue = queue_name + DELAY_QUEUE_SUFFIX
+    return {
+        "if": {"properties": {"queue_name": {"const": delay_queue}}, "required": ["queue_name"]},
+        "then": {
+            "properties": {
+                "options": {
+                    "type": "object",
+                    "properties": {"eta": OPTIONS["eta"].schema},
+                    "required": ["eta"],
+                }
+            }
+        },
+    }
+
+
 _ETA_HINT = "options.eta: when it is due, an integer of milliseconds since the epoch"
 
 # One rule per field, the one the published schema states (schema.py, message_schema) and
@@ -445,7 +572,12 @@ def envelope_violations(
         problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
         found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
     options = fields.get("options")
-    if type(actual) is str and actual.endswith(".DQ") and type(options) is dict and "eta" not in options:
+    if (
+        type(actual) is str
+        and actual.endswith(DELAY_QUEUE_SUFFIX)
+        and type(options) is dict
+        and "eta" not in options
+    ):
         # The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do).
         problem = "is missing: a message in a delay queue says when it is due"
         found.append(Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT))
@@ -483,7 +615,7 @@ def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
         and _is_uuid(message_id) is not None
         and type(timestamp) is int
         and timestamp >= 0
-        and ("eta" in options or not queue.endswith(".DQ"))
+        and ("eta" in options or not queue.endswith(DELAY_QUEUE_SUFFIX))
     ):
         return False
     for name, value in options.items():
@@ -502,16 +634,16 @@ def _option_violations(
     if depth >= _MAX_NESTED:
         return found
     # Pipelines and group callbacks build Messages from these: a broken one is lost silently.
-    step = options.get("pipe_target")
+    step = options.get(PIPE_TARGET)
     if step is not None:
-        found += envelope_violations(step, prefix=(*where, "pipe_target"), depth=depth + 1, side=side)
-    callbacks = options.get("group_completion_callbacks")
+        found += envelope_violations(step, prefix=(*where, PIPE_TARGET), depth=depth + 1, side=side)
+    callbacks = options.get(GROUP_CALLBACKS)
     if callbacks is not None:
         if type(callbacks) is not list:
-            path = render_path((*where, "group_completion_callbacks"))
+            path = render_path((*where, GROUP_CALLBACKS))
             found.append(Violation(path, f"is {describe(callbacks)}", "an array of messages"))
         else:
             for index, callback in enumerate(callbacks):
-                nested = (*where, "group_completion_callbacks", index)
+                nested = (*where, GROUP_CALLBACKS, index)
                 found += envelope_violations(callback, prefix=nested, depth=depth + 1, side=side)
     return found

@@ -43,6 +43,7 @@ from dramatiq.results import Results
 
 from .contract import Parameter, actor_function, hint_text, resolve_annotations, result_parameter
 from .errors import ResultRejected, Violation
+from .message import calls_on_success, next_step, step_ignores_result
 from .strict_json import find_violations
 
 __all__ = ["ResultContract", "result_travels", "typed_result"]
@@ -178,15 +179,10 @@ def result_travels(broker: Broker, actor: Any, message: Message[Any] | None) -> 
     if message is None:
         return True
     options = message.options
-    step = options.get("pipe_target")
-    if isinstance(step, dict):
-        step_options = step.get("options")
-        ignored = (isinstance(step_options, dict) and step_options.get("pipe_ignore")) or actor.options.get(
-            "pipe_ignore"
-        )
-        if not ignored:
-            return True
-    if options.get("on_success") or actor.options.get("on_success"):
+    step = next_step(options)
+    if step is not None and not step_ignores_result(step, actor.options):
+        return True
+    if calls_on_success(options, actor.options):
         return True
     for middleware in broker.middleware:
         if isinstance(middleware, Results):

@@ -35,10 +35,10 @@ from pydantic_core import core_schema
 
 from .contract import ActorContract, Parameter
 from .defaults import PublishedJsonSchema, function_facts, published_text, scrub_field, scrub_texts
-from .formats import UUID_PATTERN, exact_string_form
+from .formats import exact_string_form
 from .hints import flag_values
 from .limits import SizeLimit
-from .message import MESSAGE_FIELD_ORDER, OPTIONS, options_schema
+from .message import DELAY_QUEUE_SUFFIX, MESSAGE_FIELD_ORDER, delay_queue_rule, field_schemas, options_schema
 from .numbers import DECIMAL_PATTERN, SchemaGenerator
 
 __all__ = ["DECIMAL_PATTERN", "DIALECT", "actor_description", "message_schema", "result_schema"]
@@ -104,25 +104,14 @@ def message_schema(contract: ActorContract, limit: SizeLimit, *, claims: bool = 
         "additionalProperties": False,
         "required": list(MESSAGE_FIELD_ORDER),
         "properties": {
-            "queue_name": {"enum": [queue, f"{queue}.DQ"]},
+            "queue_name": {"enum": [queue, queue + DELAY_QUEUE_SUFFIX]},
             "actor_name": {"const": contract.actor_name},
             "args": _args_schema(contract, parameter_schemas),
             "kwargs": kwargs,
             "options": options_schema(),
-            "message_id": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
-            "message_timestamp": {"type": "integer", "minimum": 0},
+            **field_schemas(),
         },
-        # A message in the delay queue says when it is due.
-        "if": {"properties": {"queue_name": {"const": f"{queue}.DQ"}}, "required": ["queue_name"]},
-        "then": {
-            "properties": {
-                "options": {
-                    "type": "object",
-                    "properties": {"eta": OPTIONS["eta"].schema},
-                    "required": ["eta"],
-                }
-            }
-        },
+        **delay_queue_rule(queue),
     }
     pinned_required = [p.name for p in contract.positional if p.required and p.kind in _NAMED]
     if pinned and pinned_required:

@@ -410,26 +410,26 @@ def _describe(value: Any, kind: type) -> tuple[str, str] | None:
     return _describe_object(value, name)
 
 
+#: What to send instead of a value of a common type that is not JSON, first match wins (a
+#: datetime is a date).
+_INSTEAD: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (datetime.datetime, "value.isoformat() with a UTC offset, or declare the parameter as datetime"),
+    (datetime.date, "value.isoformat(), or declare the parameter as date"),
+    (datetime.time, "value.isoformat() with a UTC offset, or declare the parameter as time"),
+    (datetime.timedelta, "value.total_seconds(), or declare the parameter as timedelta"),
+    (uuid.UUID, "str(value), or declare the parameter as UUID"),
+    (decimal.Decimal, "str(value) to keep every digit, or declare the parameter as Decimal"),
+    ((bytes, bytearray, memoryview), _HINT_BINARY),
+    ((set, frozenset), "a list, e.g. sorted(value), or declare the parameter as set[...]"),
+    (complex, "a [real, imag] pair"),
+)
+
+
 def _describe_object(value: Any, name: str) -> tuple[str, str]:
     not_json = f"is a {name}, which is not JSON"
-    if isinstance(value, datetime.datetime):
-        return (not_json, "value.isoformat() with a UTC offset, or declare the parameter as datetime")
-    if isinstance(value, datetime.date):
-        return (not_json, "value.isoformat(), or declare the parameter as date")
-    if isinstance(value, datetime.time):
-        return (not_json, "value.isoformat() with a UTC offset, or declare the parameter as time")
-    if isinstance(value, datetime.timedelta):
-        return (not_json, "value.total_seconds(), or declare the parameter as timedelta")
-    if isinstance(value, uuid.UUID):
-        return (not_json, "str(value), or declare the parameter as UUID")
-    if isinstance(value, decimal.Decimal):
-        return (not_json, "str(value) to keep every digit, or declare the parameter as Decimal")
-    if isinstance(value, bytes | bytearray | memoryview):
-        return (not_json, _HINT_BINARY)
-    if isinstance(value, set | frozenset):
-        return (not_json, "a list, e.g. sorted(value), or declare the parameter as set[...]")
-    if isinstance(value, complex):
-        return (not_json, "a [real, imag] pair")
+    for kind, instead in _INSTEAD:
+        if isinstance(value, kind):
+            return (not_json, instead)
     if hasattr(value, "model_dump"):
         return (not_json, "declare the parameter with the model type, or value.model_dump(mode='json')")
     if dataclasses.is_dataclass(value):

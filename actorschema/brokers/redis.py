@@ -49,6 +49,7 @@ from ..consume.deadletters import prune_redis_reasons, reason_text, store_redis_
 from ..consume.envelope import decode_message
 from ..errors import MessageMalformed, Violation
 from ..log import log_rejection, logger
+from ..message import REDIS_MESSAGE_ID
 from ._common import DEAD_LETTERED, message_id_of
 
 __all__ = ["RedisBroker"]
@@ -214,7 +215,7 @@ class _GuardedRedisConsumer(RedisConsumer):
                 continue
             try:
                 message = decode_message(body, self.queue_name)
-                named = message.options.get("redis_message_id")
+                named = message.options.get(REDIS_MESSAGE_ID)
                 if named != rid:
                     raise MessageMalformed(message.actor_name, [_id_violation(named, rid)])
             except MessageMalformed as rejection:

@@ -57,7 +57,6 @@ from ..contract import ActorContract, Parameter, hint_text, pydantic_violations
 from ..encoder import encode_json
 from ..errors import NonJSONPayload, PayloadInvalid, Violation
 from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
-from ..hints import key_collisions
 from ..limits import SizeLimit
 from ..numbers import has_float_multiple
 from ..paths import Path, render_path
@@ -276,13 +275,8 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
     if parameter.adapter is None or type(value) is parameter.exact:
         return value
     adapter = parameter.adapter
-    node = parameter.node
-    if node is not None and node.collides:
-        # Two texts naming one key ("1" and "01" for an int key): pydantic would keep one entry.
-        collisions = key_collisions(node, value, path)
-        if collisions:
-            violations.extend(collisions)
-            return value
+    if parameter.collides(value, path, violations):
+        return value
     try:
         # JSON mode: the inverse of the send side's JSON form (base64url bytes, RFC 3339 times).
         return adapter.validate_json(encode_json(value))

@@ -52,7 +52,7 @@ from ..encoder import encode_json, encode_message, writes_json
 from ..errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from ..limits import SizeLimit, too_large
 from ..log import log_rejected_message, logger
-from ..message import BOOKKEEPING_OPTIONS, envelope_violations, message_fields
+from ..message import BOOKKEEPING_OPTIONS, REDIS_MESSAGE_ID, envelope_violations, message_fields
 from ..strict_json import find_violations
 from .arguments import InboundContract
 from .deadletters import REJECTION_ATTRIBUTE, maybe_prune_redis_reasons, reason_text, store_redis_reason
@@ -162,7 +162,7 @@ class ConsumeGuard(Middleware):
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         rejection = getattr(message, REJECTION_ATTRIBUTE, None)
-        redis_message_id = message.options.get("redis_message_id")
+        redis_message_id = message.options.get(REDIS_MESSAGE_ID)
         if rejection is None or not hasattr(broker, "client") or not isinstance(redis_message_id, str):
             return  # RabbitMQ: actorschema.brokers.RabbitmqBroker's consumer puts it in a header
         text = reason_text(rejection, message_id=message.message_id, queue_name=message.queue_name)

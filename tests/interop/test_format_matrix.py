@@ -31,7 +31,6 @@ import ipaddress
 import json
 import pathlib
 import re
-import subprocess
 import uuid
 from typing import Any
 
@@ -42,12 +41,11 @@ import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from helpers.format_edges import EDGES, UUID_TEXT
-from helpers.node import NODE_DIR
+from helpers.node import NODE_DIR, run_ajv, run_oracle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import UUID4, UUID7, AnyUrl, FileUrl, HttpUrl, IPvAnyAddress, TypeAdapter, WebsocketUrl
-from servers import IN_CI, need
 
 from actorschema import PayloadGateway, PayloadInvalid, PayloadRejected
 from actorschema.brokers import StubBroker as GuardedStubBroker
@@ -696,28 +694,13 @@ def run_matrix(pairs: list[tuple[str, Any]], schemas: dict[str, Any] | None = No
       pairs: The form whose schema applies (a key of ``schemas``), and the value of ``kwargs.value``.
       schemas: The schemas by name; the generated ones by default.
     """
-    node = need("node")
-    if not (NODE_DIR / "node_modules" / "@hyperjump" / "json-schema").is_dir():
-        message = "tests/node/node_modules is missing: npm ci --prefix tests/node"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
     payload = {
         "schemas": SCHEMAS if schemas is None else schemas,
         "pairs": [
             {"schema": name, "data": message_for(name.removeprefix("bare "), value)} for name, value in pairs
         ],
     }
-    done = subprocess.run(
-        [node, str(MATRIX_CHECK)],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = run_oracle(MATRIX_CHECK, payload, package="@hyperjump/json-schema", timeout=300)
     assert result["compile_errors"] == {}
     return result
 
@@ -755,17 +738,7 @@ def test_pydantics_own_format_names_do_not_break_ajvs_strict_mode() -> None:
     }
     declared = dramatiq.actor(actor, actor_name="odd_formats", queue_name="forms", broker=BROKER)
     schema = message_schema(GATEWAY.contracts[declared.actor_name], SizeLimit(None, "global"))
-    node = need("node")
-    done = subprocess.run(
-        [node, str(NODE_DIR / "ajv_check.mjs")],
-        input=json.dumps({"schemas": {"odd_formats": schema}}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)["schemas"]["odd_formats"]
+    result = run_ajv({"schemas": {"odd_formats": schema}})["schemas"]["odd_formats"]
     assert result["ok"], result["error"]
     assert schema["properties"]["kwargs"]["properties"]["uuid7"]["format"] == "uuid"
 

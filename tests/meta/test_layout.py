@@ -141,3 +141,27 @@ def test_only_the_coupling_module_names_dramatiqs_private_parts() -> None:
         if path != coupling:
             found = PRIVATE_DRAMATIQ.search(path.read_text(encoding="utf-8"))
             assert found is None, f"{path.relative_to(PACKAGE.parent)}: {found and found.group()}"
+
+
+def test_only_the_message_module_names_dramatiqs_options() -> None:
+    """Every option with a rule is named in message.py and read through its constants and functions."""
+    from actorschema.message import OPTIONS
+
+    named = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "message.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        named += [
+            f"{module_name(path)}:{node.lineno} {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and node.value in OPTIONS and id(node) not in docstrings
+        ]
+    assert named == []

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.generated import generate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from servers import need
 
 from actorschema.catalogue import INDEX, CatalogueError, digest, dump, load_folder
-from actorschema.compat import CompatError
+from actorschema.compat import CompatError, diff, diff_transitive
 from actorschema.validate import load_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,3 +192,70 @@ print(json.dumps({"modules": names, "loaded": sorted(n for n in ("actorschema.cl
         report["modules"]
     )
     assert report["loaded"] == []
+
+
+# -- folders in git and broken folders, as `actorschema diff` reads them ------------------------------------
+
+
+def one(order_id: int) -> None: ...
+def one_required(order_id: int, note: str) -> None: ...
+def renamed(order: int) -> None: ...
+
+
+def git(repo: Path, *args: str) -> str:
+    command = [
+        "git",
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "commit.gpgsign=false",
+        *args,
+    ]
+    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def test_git_ref_folders(tmp_path: Path) -> None:
+    need("git")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    generate({"task": one}, repo / "app" / "schemas")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "v1")
+    generate({"task": one_required}, repo / "app" / "schemas")
+    git(repo, "commit", "-q", "-am", "v2")
+    generate({"task": renamed}, repo / "app" / "schemas")  # not committed
+
+    v1 = load_folder("git:HEAD~1:app/schemas", cwd=repo)
+    v2 = load_folder("git:HEAD:app/schemas", cwd=repo)
+    working = load_folder("app/schemas", cwd=repo)
+    assert v1["task"]["schema"]["properties"]["kwargs"]["required"] == ["order_id"]
+    assert v1["task"]["queue"] == "default" and v1["task"]["schema_file"] == "task.schema.json"
+    assert v2 != working and v1 != v2
+    assert [c.rule for c in diff(v1, v2)] == ["PARAMETER_ADDED_REQUIRED"]
+    assert {c.rule for c in diff(v2, working)} == {"PARAMETER_REMOVED", "PARAMETER_ADDED_REQUIRED"}
+    # Relative to the working directory, like a plain path.
+    assert load_folder("git:HEAD:./schemas", cwd=repo / "app") == v2
+    assert diff_transitive([v1, v2], working) == diff(v1, working) + [
+        c for c in diff(v2, working) if c not in diff(v1, working)
+    ]
+    with pytest.raises(CompatError, match=r"cannot read index\.json"):
+        load_folder("git:no-such-ref:app/schemas", cwd=repo)
+    with pytest.raises(CompatError, match="expected git:REF:path"):
+        load_folder("git:HEAD", cwd=repo)
+
+
+def test_folder_errors(tmp_path: Path) -> None:
+    with pytest.raises(CompatError, match=r"cannot read index\.json"):
+        load_folder(str(tmp_path / "nowhere"))
+    folder = tmp_path / "schemas"
+    generate({"task": one}, folder)
+    schema_file = folder / "task.schema.json"
+    schema_file.write_text(schema_file.read_text().replace('"order_id"', '"order"'))
+    with pytest.raises(CompatError, match="does not match its sha256"):
+        load_folder(str(folder))
+    (folder / "index.json").write_text("[]")
+    with pytest.raises(CompatError, match="no 'actors' object"):
+        load_folder(str(folder))

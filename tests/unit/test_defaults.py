@@ -28,6 +28,7 @@ from typing import Any
 import jsonschema
 import pytest
 from dramatiq import Worker
+from helpers.cli import run_cli
 from helpers.node import run_ajv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,17 +83,8 @@ def kwargs_schema(fn: Any) -> dict[str, Any]:
 
 
 def run(*args: str, env: dict[str, str], dump: Path | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    if dump is not None:
-        environment["COMPUTED_DEFAULTS_DUMP"] = str(dump)
-    return subprocess.run(
-        [sys.executable, "-m", "actorschema", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """The command run from the checkout, writing the computed defaults it saw to ``dump`` if given."""
+    return run_cli(*args, env={**env, "COMPUTED_DEFAULTS_DUMP": str(dump)} if dump is not None else env)
 
 
 # -- which defaults are literal ------------------------------------------------------------

@@ -49,6 +49,9 @@ def stored(broker: StubBroker) -> int:
         ({"retries": -1}, "options.retries", "an integer >= 0"),
         ({"time_limit": "60000"}, "options.time_limit", "a number of milliseconds >= 0"),
         ({"max_age": -5}, "options.max_age", "a number of milliseconds >= 0"),
+        # Retries reads the backoffs with .get(name, default) and takes min(max_backoff, 7 days): null raises.
+        ({"min_backoff": None}, "options.min_backoff", "a number of milliseconds >= 0"),
+        ({"max_backoff": -1}, "options.max_backoff", "a number of milliseconds >= 0"),
         ({"broker_priority": 300}, "options.broker_priority", "an integer from 0 to 255, or null"),
         ({"on_retry_exhausted": 3}, "options.on_retry_exhausted", "an actor name"),
         ({"pipe_ignore": "yes"}, "options.pipe_ignore", "true or false"),

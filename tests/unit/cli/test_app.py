@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import run_cli
 from typer.testing import CliRunner
 
 from actorschema.cli import app
@@ -146,13 +146,7 @@ def test_help_teaches_each_command() -> None:
 
 
 def test_the_console_script_runs() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "actorschema", "check", "examples.shop", "--out", "schemas"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("check", "examples.shop", "--out", "schemas")
     assert result.returncode == 0, result.stderr
     assert "current" in result.stdout
 

@@ -8,14 +8,13 @@ input, the output is findings or one line with the cause, never a traceback.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -57,21 +56,6 @@ BROKEN = GOOD.replace("def lock_it(key: str)", "def lock_it(key: threading.Lock)
 BROKEN = "import threading\n" + BROKEN
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m actorschema ARGS`` in ``cwd``, this checkout's code first on the path."""
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    environment.pop("DJANGO_SETTINGS_MODULE", None)
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "actorschema", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     assert 'File "' not in result.stderr, result.stderr
@@ -93,7 +77,7 @@ def test_generate_on_a_package_instead_of_its_module_refuses_and_deletes_nothing
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     before = snapshot(tmp_path / "schemas")
-    result = run("generate", "examples", "--out", "schemas", cwd=tmp_path)
+    result = run_cli("generate", "examples", "--out", "schemas", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     no_traceback(result)
     assert snapshot(tmp_path / "schemas") == before
@@ -111,7 +95,7 @@ def test_generate_on_a_broker_without_actors_refuses_and_deletes_nothing(tmp_pat
         ["generate", "empty_app", "--out", "schemas"],
         ["check", "empty_app", "--out", "schemas"],
     ):
-        result = run(*command, cwd=tmp_path)
+        result = run_cli(*command, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         no_traceback(result)
         assert "declares no actors" in result.stderr
@@ -123,12 +107,12 @@ def test_actors_without_a_contract_are_named_one_line_each_and_the_others_still_
 ) -> None:
     app_file = tmp_path / "tasks.py"
     app_file.write_text(textwrap.dedent(GOOD))
-    assert run("generate", "tasks.py", "--out", "schemas", cwd=tmp_path).returncode == 0
+    assert run_cli("generate", "tasks.py", "--out", "schemas", cwd=tmp_path).returncode == 0
     last_good = snapshot(tmp_path / "schemas")
     assert set(last_good) == {"greet.schema.json", "lock_it.schema.json", "later.schema.json", "index.json"}
 
     app_file.write_text(textwrap.dedent(BROKEN).replace('"""Say hello."""', '"""Say hello, loudly."""'))
-    result = run("generate", "tasks.py", "--out", "schemas", cwd=tmp_path)
+    result = run_cli("generate", "tasks.py", "--out", "schemas", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     no_traceback(result)
     lines = error_lines(result)
@@ -147,7 +131,7 @@ def test_actors_without_a_contract_are_named_one_line_each_and_the_others_still_
     assert sorted(index["actors"]) == ["greet", "later", "lock_it"]
     assert index["actors"]["later"] == json.loads(last_good["index.json"])["actors"]["later"]
 
-    inspected = run("inspect", "tasks.py", "--json", cwd=tmp_path)
+    inspected = run_cli("inspect", "tasks.py", "--json", cwd=tmp_path)
     assert inspected.returncode == 2
     no_traceback(inspected)
     report = json.loads(inspected.stdout)
@@ -158,20 +142,20 @@ def test_actors_without_a_contract_are_named_one_line_each_and_the_others_still_
     # Named once each: the gateway's own log of them while the app was imported is not repeated.
     assert [line for line in inspected.stderr.splitlines() if line.strip()] == error_lines(inspected)
 
-    table = run("inspect", "tasks.py", cwd=tmp_path)
+    table = run_cli("inspect", "tasks.py", cwd=tmp_path)
     assert table.returncode == 2 and "greet" in table.stdout and len(error_lines(table)) == 2
 
-    checked = run("check", "tasks.py", "--out", "schemas", cwd=tmp_path)
+    checked = run_cli("check", "tasks.py", "--out", "schemas", cwd=tmp_path)
     assert checked.returncode == 2 and len(error_lines(checked)) == 2
     no_traceback(checked)
-    asyncapi = run("asyncapi", "tasks.py", cwd=tmp_path)
+    asyncapi = run_cli("asyncapi", "tasks.py", cwd=tmp_path)
     assert asyncapi.returncode == 2 and asyncapi.stdout == ""
     no_traceback(asyncapi)
 
 
 def test_a_first_generate_with_a_broken_actor_writes_the_others(tmp_path: Path) -> None:
     (tmp_path / "tasks.py").write_text(textwrap.dedent(BROKEN))
-    result = run("generate", "tasks.py", "--out", "schemas", "--json", cwd=tmp_path)
+    result = run_cli("generate", "tasks.py", "--out", "schemas", "--json", cwd=tmp_path)
     assert result.returncode == 2
     no_traceback(result)
     report = json.loads(result.stdout)
@@ -240,10 +224,10 @@ def test_targets_take_every_form_dramatiqs_cli_takes(tmp_path: Path, target: str
             """
         )
     )
-    result = run("inspect", target, "--json", cwd=tmp_path)
+    result = run_cli("inspect", target, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [row["actor"] for row in json.loads(result.stdout)["actors"]] == [actor]
-    generated = run("generate", target, "--out", "schemas", cwd=tmp_path)
+    generated = run_cli("generate", target, "--out", "schemas", cwd=tmp_path)
     assert generated.returncode == 0, generated.stderr
     assert (tmp_path / "schemas" / f"{actor}.schema.json").is_file()
 
@@ -256,7 +240,7 @@ def test_a_file_target_imports_its_sibling_modules(tmp_path: Path) -> None:
         "import dramatiq\nfrom dramatiq.brokers.stub import StubBroker\nfrom models import Job\n"
         "broker = StubBroker()\n@dramatiq.actor(broker=broker)\ndef work(job: Job) -> None: ...\n"
     )
-    result = run("inspect", "app/tasks.py", "--json", cwd=tmp_path)
+    result = run_cli("inspect", "app/tasks.py", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     [row] = json.loads(result.stdout)["actors"]
     assert row["parameters"][0]["type"] == "Job"
@@ -274,7 +258,7 @@ def test_a_file_target_imports_its_sibling_modules(tmp_path: Path) -> None:
 def test_an_app_that_fails_at_import_is_one_line_exit_2(tmp_path: Path, source: str, cause: str) -> None:
     (tmp_path / "exits.py").write_text(source)
     for target in ("exits", "exits.py"):
-        result = run("inspect", target, cwd=tmp_path)
+        result = run_cli("inspect", target, cwd=tmp_path)
         assert result.returncode == 2, (target, result.stderr)
         no_traceback(result)
         [line] = error_lines(result)
@@ -283,10 +267,10 @@ def test_an_app_that_fails_at_import_is_one_line_exit_2(tmp_path: Path, source: 
 
 def test_a_setup_callable_that_exits_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "cb.py").write_text("import sys\ndef setup():\n    sys.exit(4)\nnot_a_broker = 5\n")
-    result = run("generate", "cb:setup", "--out", "schemas", cwd=tmp_path)
+    result = run_cli("generate", "cb:setup", "--out", "schemas", cwd=tmp_path)
     assert result.returncode == 2 and "called sys.exit(4)" in result.stderr
     assert not (tmp_path / "schemas").exists()
-    other = run("generate", "cb:not_a_broker", cwd=tmp_path)
+    other = run_cli("generate", "cb:not_a_broker", cwd=tmp_path)
     assert other.returncode == 2 and "not a Dramatiq broker nor a callable" in other.stderr
     no_traceback(other)
 
@@ -319,7 +303,7 @@ def test_diff_on_a_malformed_schema_is_one_line_exit_2(
 ) -> None:
     broken = folder_with(tmp_path, "broken", schema_text)
     for old, new in ((str(ROOT / "schemas"), str(broken)), (str(broken), str(ROOT / "schemas"))):
-        result = run("diff", old, new, cwd=tmp_path)
+        result = run_cli("diff", old, new, cwd=tmp_path)
         no_traceback(result)
         if refused:
             assert result.returncode == 2, result.stdout
@@ -334,7 +318,7 @@ def test_diff_of_a_folder_whose_index_is_garbage_is_exit_2(tmp_path: Path) -> No
     folder = tmp_path / "garbage"
     folder.mkdir()
     (folder / "index.json").write_text('{"actors": {"x": 5}}')
-    result = run("diff", str(ROOT / "schemas"), str(folder), cwd=tmp_path)
+    result = run_cli("diff", str(ROOT / "schemas"), str(folder), cwd=tmp_path)
     assert result.returncode == 2 and len(error_lines(result)) == 1
     no_traceback(result)
 
@@ -370,12 +354,12 @@ def test_validate_turns_deep_nesting_and_hostile_bytes_into_findings(tmp_path: P
     (tmp_path / "latin1.json").write_bytes(b'{"actor_name": "refund\xe9"}')
     (tmp_path / "empty.json").write_bytes(b"")
     for name in ("deep.json", "medium.json", "latin1.json"):
-        result = run("validate", name, "--schemas", str(ROOT / "schemas"), "--json", cwd=tmp_path)
+        result = run_cli("validate", name, "--schemas", str(ROOT / "schemas"), "--json", cwd=tmp_path)
         assert result.returncode == 1, (name, result.stderr)
         no_traceback(result)
         [verdict] = json.loads(result.stdout)["messages"]
         assert verdict["findings"] and not verdict["valid"]
-    empty = run("validate", "empty.json", "--schemas", str(ROOT / "schemas"), cwd=tmp_path)
+    empty = run_cli("validate", "empty.json", "--schemas", str(ROOT / "schemas"), cwd=tmp_path)
     assert empty.returncode == 0 and "0 message(s)" in empty.stdout
 
 
@@ -399,7 +383,7 @@ def test_json_lines_with_a_broken_first_line_are_judged_line_by_line(tmp_path: P
     bad_amount = message(kwargs={**REFUND, "amount": "ten"})
     text = "\n".join(['{"actor_name": "refund", ', json.dumps(message()), "", json.dumps(bad_amount)])
     (tmp_path / f"m{suffix}").write_text(text + "\n")
-    result = run("validate", f"m{suffix}", "--schemas", str(ROOT / "schemas"), "--json", cwd=tmp_path)
+    result = run_cli("validate", f"m{suffix}", "--schemas", str(ROOT / "schemas"), "--json", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     report = {m["message"]: m for m in json.loads(result.stdout)["messages"]}
     assert sorted(report) == [f"m{suffix}:1", f"m{suffix}:2", f"m{suffix}:4"]
@@ -411,7 +395,7 @@ def test_json_lines_with_a_broken_first_line_are_judged_line_by_line(tmp_path: P
 def test_a_pretty_printed_broken_document_is_one_finding(tmp_path: Path) -> None:
     text = json.dumps(message(), indent=2)[:-2] + "\n"  # the closing brace lost
     (tmp_path / "pretty.json").write_text(text)
-    result = run("validate", "pretty.json", "--schemas", str(ROOT / "schemas"), "--json", cwd=tmp_path)
+    result = run_cli("validate", "pretty.json", "--schemas", str(ROOT / "schemas"), "--json", cwd=tmp_path)
     assert result.returncode == 1
     [verdict] = json.loads(result.stdout)["messages"]
     assert verdict["message"] == "pretty.json"
@@ -461,7 +445,7 @@ def test_diff_on_any_schema_exits_0_1_or_2_without_a_traceback(tmp_path: Path, s
 def test_a_schema_folder_that_is_a_file_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "tasks.py").write_text(textwrap.dedent(GOOD))
     (tmp_path / "schemas").write_text("not a folder")
-    result = run("generate", "tasks.py", "--out", "schemas", cwd=tmp_path)
+    result = run_cli("generate", "tasks.py", "--out", "schemas", cwd=tmp_path)
     assert result.returncode == 2
     no_traceback(result)
     [line] = error_lines(result)

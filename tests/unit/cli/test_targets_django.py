@@ -9,13 +9,12 @@ need ``django.setup()`` first. With ``DJANGO_SETTINGS_MODULE`` set (as
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli
 
 pytest.importorskip("django")
 pytest.importorskip("django_dramatiq")
@@ -70,18 +69,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(project: Path, *args: str, django: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    if django:
-        env["DJANGO_SETTINGS_MODULE"] = "project_settings"
-    return subprocess.run(
-        [sys.executable, "-m", "actorschema", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """The command run in ``project``, with its Django settings unless ``django`` is False."""
+    return run_cli(*args, cwd=project, env={"DJANGO_SETTINGS_MODULE": "project_settings"} if django else None)
 
 
 @pytest.mark.slow

@@ -12,44 +12,22 @@ from __future__ import annotations
 
 import copy
 import enum
-import json
-import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import dramatiq
 import pytest
-from dramatiq.brokers.stub import StubBroker
-from helpers.node import NODE_DIR
+from helpers.generated import Spec, generate
+from helpers.node import NODE_DIR, run_oracle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
-from servers import need
 
-from actorschema import PayloadGateway
-from actorschema.catalogue import write
-from actorschema.compat import RULES, Change, CompatError, breaking, diff, diff_transitive, load_folder
-from actorschema.generate import render
+from actorschema.compat import RULES, Change, breaking, diff, diff_transitive, load_folder
 
 HERE = Path(__file__).parent
 ORACLE = HERE / "compat_cases" / "oracle.cjs"
-
-Spec = Callable[..., Any] | tuple[Callable[..., Any], dict[str, Any]]
-
-
-def generate(actors: dict[str, Spec], out: Path) -> dict[str, dict[str, Any]]:
-    """Declare ``actors`` (name -> function, or (function, options)) on a fresh broker and generate their schemas."""
-    broker = StubBroker()
-    broker.add_middleware(PayloadGateway())
-    for name, spec in actors.items():
-        fn, options = spec if isinstance(spec, tuple) else (spec, {})
-        dramatiq.actor(fn, actor_name=name, broker=broker, **options)
-    write(out, render(broker))
-    return load_folder(str(out))
-
 
 # --------------------------------------------------------------------------- the actors
 
@@ -407,7 +385,6 @@ def draft07_kwargs(schema: dict[str, Any]) -> Any:
 
 @pytest.mark.node
 def test_json_schema_diff_agrees(folders: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> None:
-    node = need("node")
     assert {c.id for c in CASES if not c.oracle} == NOT_EXPRESSIBLE.keys()
     pairs = []
     for c in CASES:
@@ -420,15 +397,7 @@ def test_json_schema_diff_agrees(folders: dict[str, tuple[dict[str, Any], dict[s
                     "new": draft07_kwargs(new["task"]["schema"]),
                 }
             )
-    done = subprocess.run(
-        [node, str(ORACLE), str(NODE_DIR)],
-        input=json.dumps(pairs),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    verdicts = json.loads(done.stdout)
+    verdicts = run_oracle(ORACLE, pairs, package="json-schema-diff", args=[str(NODE_DIR)], timeout=60)
     disagreements = []
     for c in CASES:
         if not c.oracle:
@@ -445,66 +414,7 @@ def test_json_schema_diff_agrees(folders: dict[str, tuple[dict[str, Any], dict[s
     assert len(pairs) >= 25
 
 
-# --------------------------------------------------------------------------- loading
-
-
-def git(repo: Path, *args: str) -> str:
-    command = [
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "-c",
-        "commit.gpgsign=false",
-        *args,
-    ]
-    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
-def test_git_ref_folders(tmp_path: Path) -> None:
-    need("git")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    generate({"task": one}, repo / "app" / "schemas")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "v1")
-    generate({"task": one_required}, repo / "app" / "schemas")
-    git(repo, "commit", "-q", "-am", "v2")
-    generate({"task": renamed}, repo / "app" / "schemas")  # not committed
-
-    v1 = load_folder("git:HEAD~1:app/schemas", cwd=repo)
-    v2 = load_folder("git:HEAD:app/schemas", cwd=repo)
-    working = load_folder("app/schemas", cwd=repo)
-    assert v1["task"]["schema"]["properties"]["kwargs"]["required"] == ["order_id"]
-    assert v1["task"]["queue"] == "default" and v1["task"]["schema_file"] == "task.schema.json"
-    assert v2 != working and v1 != v2
-    assert [c.rule for c in diff(v1, v2)] == ["PARAMETER_ADDED_REQUIRED"]
-    assert {c.rule for c in diff(v2, working)} == {"PARAMETER_REMOVED", "PARAMETER_ADDED_REQUIRED"}
-    # Relative to the working directory, like a plain path.
-    assert load_folder("git:HEAD:./schemas", cwd=repo / "app") == v2
-    assert diff_transitive([v1, v2], working) == diff(v1, working) + [
-        c for c in diff(v2, working) if c not in diff(v1, working)
-    ]
-    with pytest.raises(CompatError, match=r"cannot read index\.json"):
-        load_folder("git:no-such-ref:app/schemas", cwd=repo)
-    with pytest.raises(CompatError, match="expected git:REF:path"):
-        load_folder("git:HEAD", cwd=repo)
-
-
-def test_folder_errors(tmp_path: Path) -> None:
-    with pytest.raises(CompatError, match=r"cannot read index\.json"):
-        load_folder(str(tmp_path / "nowhere"))
-    folder = tmp_path / "schemas"
-    generate({"task": one}, folder)
-    schema_file = folder / "task.schema.json"
-    schema_file.write_text(schema_file.read_text().replace('"order_id"', '"order"'))
-    with pytest.raises(CompatError, match="does not match its sha256"):
-        load_folder(str(folder))
-    (folder / "index.json").write_text("[]")
-    with pytest.raises(CompatError, match="no 'actors' object"):
-        load_folder(str(folder))
+# --------------------------------------------------------------------------- whole folders
 
 
 def test_the_example_app_against_itself_and_a_later_version() -> None:
