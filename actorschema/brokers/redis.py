@@ -104,7 +104,7 @@ class _GuardedRedisConsumer(RedisConsumer):
                     message = self.message_cache.pop(0)
                     self.misses = 0
                     self.queued_message_ids.add(message.message_id)
-                    self.undelivered.pop(message.options["redis_message_id"], None)
+                    self.undelivered.pop(message.options[REDIS_MESSAGE_ID], None)
                     return MessageProxy(message)
                 fetched: list[tuple[str, bytes | None]] = []
                 if self.outstanding_message_count < self.prefetch:
@@ -138,11 +138,11 @@ class _GuardedRedisConsumer(RedisConsumer):
 
     def ack(self, message: Any) -> None:
         super().ack(message)  # type: ignore[no-untyped-call]
-        self._finished(message.options.get("redis_message_id"))
+        self._finished(message.options.get(REDIS_MESSAGE_ID))
 
     def nack(self, message: Any) -> None:
         super().nack(message)  # type: ignore[no-untyped-call]
-        self._finished(message.options.get("redis_message_id"))
+        self._finished(message.options.get(REDIS_MESSAGE_ID))
 
     def requeue(self, messages: Any) -> None:
         messages = list(messages)
@@ -156,7 +156,7 @@ class _GuardedRedisConsumer(RedisConsumer):
             raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
         finally:
             for message in messages:
-                self._finished(message.options.get("redis_message_id"))
+                self._finished(message.options.get(REDIS_MESSAGE_ID))
 
     def close(self) -> None:
         # What this consumer fetched and never handed out: give it back now if the server
