@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 TESTS=(
     tests/unit/test_contract.py
+    tests/unit/test_hints.py
     tests/unit/test_schema.py
     tests/unit/test_numbers.py
     tests/brokers/test_stub.py
