@@ -42,7 +42,7 @@ import operator
 import types
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -56,6 +56,7 @@ from pydantic_core import core_schema
 
 from .errors import Violation
 from .paths import Path, render_path
+from .patterns import Untranslatable, translate
 from .strict_json import find_violations
 
 __all__ = [
@@ -324,6 +325,7 @@ class _Classifier:
                     "would be dead-lettered by the worker",
                     "the parsed type itself (Json[list[int]] -> list[int]): the message then carries the value",
                 )
+        _check_constraints(_strip(base), metadata, where)
         node = self.node(base, where)
         if tagged and node.kind == "union":
             node.tagged = True
@@ -563,6 +565,70 @@ class _Classifier:
             where = f"{name}.{field.name}"
             _check_struct_type(field.type, where)
             node.fields.append((field.name, field.encode_name, self.node(hints[field.name], where)))
+
+
+#: Bounds of a ``Decimal`` the published string branch states exactly only at zero (numbers.py).
+_DECIMAL_BOUNDS = ("gt", "ge", "lt", "le")
+
+
+def _constraints(metadata: Any) -> Iterator[Any]:
+    """Each constraint object of an ``Annotated`` hint's metadata, a ``Field(...)``'s own unpacked."""
+    for meta in metadata:
+        if isinstance(meta, FieldInfo):
+            yield from meta.metadata
+        else:
+            yield meta
+
+
+def _check_constraints(base: Any, metadata: Any, where: str) -> None:
+    """Refuse the constraints no published schema states as the worker's validator applies them.
+
+    A user ``pattern`` that :func:`~actorschema.patterns.translate` cannot write alike for every
+    regex dialect; a ``Decimal`` bound other than zero, ``multiple_of`` or ``allow_inf_nan``: a
+    decimal travels as text (``"1E+3"``), and JSON Schema has no keyword that compares text as
+    a number, so the schema would accept ``"11"`` for ``lt=10`` and the worker refuse it.
+    """
+    for meta in _constraints(metadata):
+        pattern = getattr(meta, "pattern", None)
+        if isinstance(pattern, str):
+            try:
+                translate(pattern)
+            except Untranslatable as error:
+                raise Unsupported(
+                    f"{where} (pattern {pattern!r})", error.why, f"the pattern with {error.instead}"
+                ) from None
+        if base is not decimal.Decimal:
+            continue
+        instead = (
+            "Decimal with max_digits / decimal_places only (a bound at 0: gt=0, ge=0, lt=0, le=0 is "
+            "published exactly), the range checked in the actor; or an int count of the smallest unit "
+            "(cents) with its bounds"
+        )
+        for bound in _DECIMAL_BOUNDS:
+            value = getattr(meta, bound, None)
+            if value is not None and value != 0:
+                raise Unsupported(
+                    where,
+                    f"is a Decimal with {bound}={value!r}: decimals travel as text, and no JSON Schema "
+                    "keyword compares text as a number, so the published schema would accept strings the "
+                    "worker refuses",
+                    instead,
+                )
+        if getattr(meta, "multiple_of", None) is not None:
+            raise Unsupported(
+                where,
+                "is a Decimal with multiple_of: decimals travel as text, whose divisibility no JSON "
+                "Schema keyword checks",
+                "Decimal with decimal_places (for a multiple of 0.01: decimal_places=2), or an int count "
+                "of the unit with multiple_of",
+            )
+        if getattr(meta, "allow_inf_nan", None):
+            raise Unsupported(
+                where,
+                "is a Decimal with allow_inf_nan=True: 'NaN' and 'Infinity' are not JSON numbers, and "
+                "the published schema and the worker refuse them, so an accepted send would be lost",
+                "Decimal | None (None for the missing value), or a Literal['inf', '-inf'] beside the Decimal",
+            )
 
 
 def _check_struct_union(members: tuple[Any, ...], where: str) -> None:
