@@ -39,6 +39,8 @@ import functools
 import inspect
 import math
 import operator
+import re
+import sys
 import types
 import typing
 import uuid
@@ -52,7 +54,7 @@ import typing_extensions
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic.functional_serializers import PlainSerializer, WrapSerializer
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 from .errors import Violation
 from .paths import Path, render_path
@@ -1030,6 +1032,7 @@ def for_pydantic(hint: Any) -> Any:
 class _Rewriter:
     def __init__(self) -> None:
         self.done: dict[Any, Any] = {}
+        self.building: set[Any] = set()
 
     def rewrite(self, hint: Any) -> Any:
         if isinstance(hint, type):
@@ -1059,6 +1062,19 @@ class _Rewriter:
     def typeddict(self, cls: type) -> Any:
         if cls in self.done:
             return self.done[cls]
+        if cls in self.building and sys.version_info >= (3, 12):
+            return cls  # pydantic validates a stdlib TypedDict itself from 3.12 on
+        if cls in self.building:
+            # The copy would need a reference to itself, which pydantic resolves in the class's
+            # module, where the name is the stdlib class again (refused before Python 3.12).
+            raise Unsupported(
+                cls.__qualname__,
+                "is a recursive typing.TypedDict, which pydantic cannot validate on Python "
+                f"{sys.version_info.major}.{sys.version_info.minor} (only from 3.12 on)",
+                f"it as typing_extensions.TypedDict (from typing_extensions import TypedDict; class "
+                f"{cls.__name__}(TypedDict): ...), which pydantic validates on every Python version",
+            )
+        self.building.add(cls)
         hints = typing.get_type_hints(cls, include_extras=True)
         required = getattr(cls, "__required_keys__", frozenset(hints))
         fields: dict[str, Any] = {}
@@ -1073,6 +1089,24 @@ class _Rewriter:
         copy.__qualname__ = cls.__qualname__
         self.done[cls] = copy
         return copy
+
+
+#: The context key of a msgspec Struct's error that holds the place inside the Struct.
+STRUCT_PATH = "struct_path"
+
+
+def struct_path(where: str) -> Path:
+    """msgspec's ``$.inner[0].n`` as path steps (``("inner", 0, "n")``), up to a ``[...]`` it does not name.
+
+    Parameters:
+      where: The text after msgspec's ``- at `` (its closing backquote included), or empty.
+    """
+    steps: list[str | int] = []
+    for dotted, index, unnamed in re.findall(r"\.([^.\[`]+)|\[(\d+)\]|(\[\.\.\.\])", where.rstrip("`")):
+        if unnamed:
+            break
+        steps.append(dotted if dotted else int(index))
+    return tuple(steps)
 
 
 class StructSchema:
@@ -1113,7 +1147,14 @@ class StructSchema:
         try:
             return msgspec.convert(value, self.struct)
         except msgspec.ValidationError as error:
-            raise ValueError(f"{self.struct.__qualname__}: {error}") from None
+            # msgspec puts the place in its text ("... - at `$.inner[0].n`"); the path goes in the
+            # context, where pydantic_violations joins it to the parameter's path.
+            text, _, where = str(error).partition(" - at `")
+            raise PydanticCustomError(
+                "struct_invalid",
+                "{struct}: {problem}",
+                {"struct": self.struct.__qualname__, "problem": text, STRUCT_PATH: struct_path(where)},
+            ) from None
 
     def serialize(self, value: Any) -> Any:
         return msgspec.to_builtins(value)

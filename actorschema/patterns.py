@@ -9,14 +9,15 @@ again, and ``$`` also matches before a trailing newline), and jsonschema-rs
 as ECMA-262. One published pattern would then get three verdicts.
 
 :func:`translate` writes the pattern in the subset every one of them reads
-alike: ``\\d`` as ``[0-9]``, ``\\w`` as ``[A-Za-z0-9_]``, ``\\s`` as the
-whitespace all three agree on, ``.`` as ECMA-262's (no line terminator),
+alike, never looser than pydantic: ``\\d`` as ``[0-9]``, ``\\D`` as no
+digit of any script, ``\\w`` as ``[A-Za-z0-9_]``, ``\\s`` as the whitespace all
+three agree on, ``\\S`` as what none of them calls whitespace, ``.`` as ECMA-262's (no line terminator),
 ``$`` as ``(?!\\n)$``, ``\\A`` / ``\\z`` / ``\\Z`` as ``^`` / ``$``. The worker runs
 pydantic and the published schema, so it accepts the ASCII reading; the send
 side checks the translated pattern too (:mod:`actorschema.numbers`), so
 ``send()`` refuses ``"١٢٣"`` for ``^\\d+$`` with the reason, instead of
 enqueueing a message the worker would dead-letter. What cannot be written
-alike (``\\b``, a negated class inside ``[...]``, inline flags, ``\\p{...}``,
+alike (``\\b``, ``\\W``, a negated class inside ``[...]``, inline flags, ``\\p{...}``,
 Python's ``(?P<name>...)``) is refused when the actor is declared
 (:class:`Untranslatable`), with how to spell it instead.
 """
@@ -24,20 +25,36 @@ Python's ``(?P<name>...)``) is refused when the actor is declared
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 __all__ = ["Untranslatable", "needs_send_check", "translate"]
 
 # The whitespace ECMA-262's \s, Python's str \s and Rust's Unicode \s all match (each adds its own:
-# ECMA U+FEFF, Python U+001C-U+001F, Python and Rust U+0085).
+# ECMA U+FEFF, Python U+001C-U+001F, Python and Rust U+0085): \s is published as these...
 _SPACE = "\\t\\n\\x0b\\x0c\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+# ...and \S as what none of them calls whitespace, so the published class is never looser than pydantic's.
+_ANY_SPACE = _SPACE + "\\x1c-\\x1f\\x85\\ufeff"
+
+
+@functools.cache
+def _digit_ranges() -> str:
+    """Every decimal digit (Unicode category Nd) of the Basic Multilingual Plane, as class ranges."""
+    digits = [code for code in range(0x10000) if unicodedata.category(chr(code)) == "Nd"]
+    ranges: list[tuple[int, int]] = []
+    for code in digits:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges)
+
+
 _IN_CLASS = {"d": "0-9", "w": "A-Za-z0-9_", "s": _SPACE}
 _OUTSIDE = {
     "d": "[0-9]",
-    "D": "[^0-9]",
     "w": "[A-Za-z0-9_]",
-    "W": "[^A-Za-z0-9_]",
     "s": f"[{_SPACE}]",
-    "S": f"[^{_SPACE}]",
+    "S": f"[^{_ANY_SPACE}]",
 }
 # ECMA-262's "." without the s flag: anything but a line terminator. Rust's and Python's match \r too.
 _DOT = "[^\\n\\r\\u2028\\u2029]"
@@ -107,12 +124,22 @@ def _translated(pattern: str) -> tuple[str, bool]:
             if in_class and letter in _IN_CLASS:
                 out.append(_IN_CLASS[letter])
                 narrowed = True
-            elif in_class and letter in "DWS":
+            elif letter == "W":
+                raise Untranslatable(
+                    "\\W (not a word character) is every character but Unicode letters and digits to "
+                    "pydantic, and also accepts them to ECMA-262 validators (ajv)",
+                    "the class spelled out, e.g. [^A-Za-z0-9_] (which pydantic reads alike)",
+                )
+            elif in_class and letter in "DS":
                 raise Untranslatable(
                     f"\\{letter} inside [...] has no form that ECMA-262 and pydantic's regex read alike",
                     "[^...] with the class spelled out (\\D is [^0-9], \\W is [^A-Za-z0-9_]) or an "
                     "alternation, e.g. (?:[^0-9]|x)",
                 )
+            elif not in_class and letter == "D":
+                # pydantic's \D refuses every script's digits: so does the published one.
+                out.append(f"[^{_digit_ranges()}]")
+                narrowed = True
             elif not in_class and letter in _OUTSIDE:
                 out.append(_OUTSIDE[letter])
                 narrowed = True

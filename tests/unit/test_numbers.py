@@ -160,7 +160,9 @@ DECIMAL_EDGES: list[tuple[Any, Any, bool]] = [
 ]
 
 
-@pytest.mark.parametrize(("fn", "value", "valid"), DECIMAL_EDGES, ids=lambda v: v.__name__ if callable(v) else repr(v))
+@pytest.mark.parametrize(
+    ("fn", "value", "valid"), DECIMAL_EDGES, ids=lambda v: v.__name__ if callable(v) else repr(v)
+)
 def test_decimal_edges_get_one_verdict_from_jsonschema_and_the_worker(
     fn: Any, value: Any, valid: bool
 ) -> None:
