@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 import sys
@@ -372,3 +373,54 @@ def test_the_way_out_runs(app: App) -> None:
     assert app.run("tree", tree) == tree
     assert app.schema_accepts("tree", tree)
     assert not app.schema_accepts("tree", {"name": "a", "children": [{"name": 1, "children": []}]})
+
+
+# -- 7. on_success / on_failure / on_retry_exhausted as actor options ------------------------------------
+
+
+def test_a_callback_named_in_the_actors_options_is_checked_on_send(caplog: pytest.LogCaptureFixture) -> None:
+    """Dramatiq reads ``message.options.get(x) or actor.options.get(x)``: the actor's option is checked as the message's."""
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    broker.add_middleware(PayloadGateway())
+    seen: list[Any] = []
+
+    def on_done(message_data: dict[str, Any], result: datetime.date) -> None:
+        seen.append((message_data["actor_name"], result))
+
+    def takes_one(message_data: dict[str, Any]) -> None: ...
+
+    def day(n: int) -> datetime.date:
+        return datetime.date(2024, 1, n)
+
+    dramatiq.actor(on_done, broker=broker)
+    dramatiq.actor(takes_one, broker=broker)
+    good = dramatiq.actor(day, actor_name="good", broker=broker, on_success="on_done")
+    wrong = dramatiq.actor(day, actor_name="wrong", broker=broker, on_success="takes_one")
+    missing = dramatiq.actor(day, actor_name="missing", broker=broker, on_failure="nobody")
+    exhausted = dramatiq.actor(day, actor_name="exhausted", broker=broker, on_retry_exhausted="takes_one")
+    # Said at declare already when the callback was declared first.
+    assert any("wrong" in r.getMessage() and "takes_one" in r.getMessage() for r in caplog.records)
+    for actor, option, words in [
+        (wrong, "on_success", "cannot be called with the two arguments"),
+        (missing, "on_failure", "names no actor declared"),
+        (exhausted, "on_retry_exhausted", "the retry counts"),
+    ]:
+        with pytest.raises(PayloadRejected) as caught:
+            actor.send(1)
+        (violation,) = caught.value.violations
+        assert violation.path == f"options.{option}" and words in violation.problem, violation
+        assert f"actor {actor.actor_name!r}'s own {option}=" in violation.problem
+        assert broker.queues["default"].qsize() == 0
+    # The message's own option wins, as in Dramatiq.
+    good.send_with_options(args=(3,))
+    wrong.send_with_options(args=(4,), on_success="on_done")
+    worker = Worker(broker, worker_timeout=20, worker_threads=1)
+    worker.start()
+    try:
+        broker.join("default", timeout=10_000, fail_fast=True)
+        worker.join()
+    finally:
+        worker.stop()
+        broker.close()
+    assert sorted(seen) == [("good", datetime.date(2024, 1, 3)), ("wrong", datetime.date(2024, 1, 4))]
