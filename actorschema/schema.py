@@ -101,7 +101,7 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
             "actor_name": {"const": contract.actor_name},
             "args": _args_schema(contract, parameter_schemas),
             "kwargs": kwargs,
-            "options": options_schema(),
+            "options": _nesting_options_schema(),
             "message_id": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
             "message_timestamp": {"type": "integer", "minimum": 0},
         },
@@ -124,9 +124,54 @@ def message_schema(contract: ActorContract, limit: SizeLimit) -> dict[str, Any]:
             {"properties": {"kwargs": {"type": "object", "required": pinned_required}}},
             {"properties": {"args": {"type": "array", "minItems": len(contract.positional) + 1}}},
         ]
-    if definitions:
-        schema["$defs"] = definitions
+    schema["$defs"] = {**definitions, NESTED_MESSAGE: _nested_message_schema()}
     return schema
+
+
+#: The ``$defs`` entry of a message nested in options (a pipeline's next step, a group's callbacks).
+NESTED_MESSAGE = "actorschema.NestedMessage"
+_NESTED_REF = {"$ref": f"#/$defs/{NESTED_MESSAGE}"}
+
+
+def _nesting_options_schema() -> dict[str, Any]:
+    """The options' schema, with the nested messages' shape stated instead of only ``"object"``."""
+    options = options_schema()
+    properties = options["properties"]
+    properties["pipe_target"] = {
+        "description": properties["pipe_target"]["description"],
+        "anyOf": [{"type": "null"}, _NESTED_REF],
+    }
+    properties["group_completion_callbacks"] = {
+        "description": properties["group_completion_callbacks"]["description"],
+        "type": ["array", "null"],
+        "items": _NESTED_REF,
+    }
+    return options
+
+
+def _nested_message_schema() -> dict[str, Any]:
+    """What the worker checks of a nested message (``message.envelope_violations``): its envelope.
+
+    Its arguments are the next actor's, checked when that message runs: the
+    gateway converts them on send with that actor's contract.
+    """
+    return {
+        "type": "object",
+        "description": "a Dramatiq message nested in options (built with actor.message(...))",
+        "additionalProperties": False,
+        "required": list(MESSAGE_FIELD_ORDER),
+        "properties": {
+            "queue_name": {"type": "string", "minLength": 1},
+            "actor_name": {"type": "string", "minLength": 1},
+            "args": {"type": "array"},
+            "kwargs": {"type": "object"},
+            "options": _nesting_options_schema(),
+            "message_id": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
+            "message_timestamp": {"type": "integer", "minimum": 0},
+        },
+        "if": {"properties": {"queue_name": {"pattern": "\\.DQ(?!\\n)$"}}, "required": ["queue_name"]},
+        "then": {"properties": {"options": {"type": "object", "required": ["eta"]}}},
+    }
 
 
 def result_schema(contract: ActorContract, result: Parameter) -> dict[str, Any]:

@@ -169,9 +169,14 @@ class _Comparer:
             return found
         if not ("$ref" in canon(old) or "$ref" in canon(new)) and same(old, new):
             return found
-        key = None
+        key: tuple[str, str] | None = None
         if both and isinstance(old.get("$ref"), str) and isinstance(new.get("$ref"), str):
             key = (old["$ref"], new["$ref"])
+        else:
+            # A pair already being compared further up is a cycle: a recursive schema (its $ref
+            # expanded by alternatives) against an open object, or against a non-recursive one.
+            key = (canon(old), canon(new))
+        if key is not None:
             if key in self.active:
                 return found  # a recursive model: this pair is being compared further up
             self.active.add(key)

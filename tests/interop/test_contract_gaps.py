@@ -44,6 +44,7 @@ from actorschema.contract import ActorContract
 from actorschema.encoder import encode_json
 from actorschema.errors import PayloadRejected
 from actorschema.limits import SizeLimit
+from actorschema.message import envelope_violations
 from actorschema.numbers import SchemaGenerator
 from actorschema.patterns import Untranslatable, translate
 from actorschema.schema import message_schema
@@ -424,3 +425,75 @@ def test_a_callback_named_in_the_actors_options_is_checked_on_send(caplog: pytes
         worker.stop()
         broker.close()
     assert sorted(seen) == [("good", datetime.date(2024, 1, 3)), ("wrong", datetime.date(2024, 1, 4))]
+
+
+# -- 6. the nested message's shape in the published schema --------------------------------------------
+
+NEAR_FIELDS = st.sampled_from(
+    [None, "", "q", "q.DQ", 0, -1, 1.5, True, [], {}, "not-a-uuid", "0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c"]
+)
+
+
+def nested_messages(depth: int = 2) -> st.SearchStrategy[Any]:
+    """Messages as Dramatiq nests them in options, and near misses: a field dropped, retyped, added."""
+    valid = st.builds(
+        lambda queue, actor, eta: {
+            "queue_name": queue,
+            "actor_name": actor,
+            "args": [1],
+            "kwargs": {},
+            "options": {"eta": eta} if eta is not None else {},
+            "message_id": "0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c",
+            "message_timestamp": 1,
+        },
+        st.sampled_from(["default", "default.DQ"]),
+        st.sampled_from(["gap_digits", "elsewhere"]),
+        st.none() | st.integers(0, 10),
+    )
+
+    def broken(message: dict[str, Any]) -> st.SearchStrategy[Any]:
+        names = sorted(message)
+        return st.one_of(
+            st.just(message),
+            st.sampled_from(names).map(lambda n: {k: v for k, v in message.items() if k != n}),
+            st.tuples(st.sampled_from(names), NEAR_FIELDS).map(lambda c: {**message, c[0]: c[1]}),
+            st.just({**message, "extra": 1}),
+        )
+
+    one = valid.flatmap(broken)
+    if depth == 0:
+        return one
+    inner = nested_messages(depth - 1)
+    return st.one_of(
+        one,
+        st.tuples(one, inner).map(lambda p: {**p[0], "options": {"pipe_target": p[1]}}),
+        st.tuples(one, st.lists(inner, max_size=2)).map(
+            lambda p: {**p[0], "options": {"group_completion_callbacks": p[1]}}
+        ),
+    )
+
+
+@pytest.mark.node
+def test_the_published_schema_states_the_nested_messages_the_worker_checks(app: App) -> None:
+    published = app.schemas["digits"]
+    assert published["properties"]["options"]["properties"]["pipe_target"]["anyOf"][1] == {
+        "$ref": "#/$defs/actorschema.NestedMessage"
+    }
+    validator = Draft202012Validator(published, format_checker=FORMATS)
+    base = json.loads(encode_json(app.actors["digits"].message(x="12").asdict()))
+    collected: list[tuple[dict[str, Any], bool]] = []
+
+    @CHECKS
+    @given(nested_messages(), st.sampled_from(["pipe_target", "group_completion_callbacks"]))
+    def agree(nested: Any, option: str) -> None:
+        message = {**base, "options": {option: nested if option == "pipe_target" else [nested]}}
+        worker_ok = not envelope_violations(message, queue_name="default")
+        assert validator.is_valid(message) == worker_ok, (message, worker_ok)
+        collected.append((message, worker_ok))
+
+    agree()
+    assert {ok for _, ok in collected} == {True, False}
+    result = run_ajv(
+        {"schemas": {"digits": published}, "messages": [{"schema": "digits", "data": m} for m, _ in collected]}
+    )
+    assert [entry["valid"] for entry in result["messages"]] == [ok for _, ok in collected]
