@@ -494,6 +494,9 @@ def test_the_published_schema_states_the_nested_messages_the_worker_checks(app: 
     agree()
     assert {ok for _, ok in collected} == {True, False}
     result = run_ajv(
-        {"schemas": {"digits": published}, "messages": [{"schema": "digits", "data": m} for m, _ in collected]}
+        {
+            "schemas": {"digits": published},
+            "messages": [{"schema": "digits", "data": m} for m, _ in collected],
+        }
     )
     assert [entry["valid"] for entry in result["messages"]] == [ok for _, ok in collected]
