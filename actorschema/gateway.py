@@ -73,6 +73,7 @@ from .limits import (
 )
 from .log import log_rejected_message, log_rejection, logger
 from .message import CALLBACKS, NESTING_OPTIONS, message_fields, options_violations
+from .pipes import result_misfit
 from .results import ResultContract, result_travels
 
 if TYPE_CHECKING:
@@ -172,6 +173,8 @@ class PayloadGateway(Middleware):
         self._namespaces: dict[str, dict[str, Any]] = {}
         #: Actors whose own options name a callback actor (checked on each send, as Dramatiq reads them).
         self._callback_owners: set[str] = set()
+        #: Whether a pipeline's next step takes the result of the step before it, once per pair and position.
+        self._misfits: dict[tuple[str, str, int], str | None] = {}
         #: Each wrapped actor's result contract (its return annotation, resolved when first needed).
         self.results: dict[str, ResultContract] = {}
         self._consume_guard: ConsumeGuard | None = None
@@ -245,6 +248,7 @@ class PayloadGateway(Middleware):
         """Build ``actor``'s contract, or record why it has none (every message then carries the reason)."""
         name = actor.actor_name
         self._limits.clear()  # a redeclared actor may bring another limit
+        self._misfits.clear()  # ...or another signature
         if any(actor.options.get(option) for option, _ in CALLBACKS):
             self._callback_owners.add(name)
         else:
@@ -521,6 +525,8 @@ class PayloadGateway(Middleware):
             )
             if converted is not None:
                 replaced["pipe_target"] = converted
+                if not ignores:
+                    self._check_result_fits(owner, step, f"{where}.pipe_target", violations)
         callbacks = options.get("group_completion_callbacks")
         if isinstance(callbacks, list | tuple):
             replaced["group_completion_callbacks"] = [
@@ -590,6 +596,30 @@ class PayloadGateway(Middleware):
             if replaced:
                 converted["options"] = {**options, **replaced}
         return converted
+
+    def _check_result_fits(
+        self, owner: str, step: dict[str, Any], where: str, violations: list[Violation]
+    ) -> None:
+        """The next pipeline step takes the result ``owner`` declares, as Dramatiq appends it (:mod:`actorschema.pipes`)."""
+        results = self.results.get(owner)
+        contract = self.contracts.get(owner)
+        step_contract = self.contracts.get(step["actor_name"])
+        args = step.get("args") or ()
+        if results is None or not results.annotated or contract is None or step_contract is None:
+            return  # no declared result, or an actor this process does not declare: the worker judges it
+        result = results.parameter
+        if result is None or not isinstance(args, list | tuple):
+            return
+        key = (owner, step_contract.actor_name, len(args))
+        if key not in self._misfits:
+            self._misfits[key] = result_misfit(contract, result, step_contract, len(args))
+        misfit = self._misfits[key]
+        if misfit is not None:
+            fix = (
+                "a next step whose parameter takes that type, a return annotation the step takes, "
+                "or pipe_ignore=True on the step if it does not want the result"
+            )
+            violations.append(Violation(where, misfit, fix))
 
     def _check_callback(
         self,

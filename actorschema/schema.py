@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import typing
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -169,8 +170,19 @@ def _nested_message_schema() -> dict[str, Any]:
             "message_id": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
             "message_timestamp": {"type": "integer", "minimum": 0},
         },
-        "if": {"properties": {"queue_name": {"pattern": "\\.DQ(?!\\n)$"}}, "required": ["queue_name"]},
-        "then": {"properties": {"options": {"type": "object", "required": ["eta"]}}},
+        "if": {
+            "properties": {"queue_name": {"type": "string", "pattern": "\\.DQ(?!\\n)$"}},
+            "required": ["queue_name"],
+        },
+        "then": {
+            "properties": {
+                "options": {
+                    "type": "object",
+                    "properties": {"eta": OPTIONS["eta"].schema},
+                    "required": ["eta"],
+                }
+            }
+        },
     }
 
 
@@ -196,6 +208,37 @@ def result_schema(contract: ActorContract, result: Parameter) -> dict[str, Any]:
     if definitions:
         schema["$defs"] = definitions
     return schema
+
+
+def written_schema(parameter: Parameter) -> dict[str, Any]:
+    """The JSON Schema of what the send side writes for ``parameter`` (pydantic's serialization mode), ``$defs`` inside.
+
+    Narrower than the published (validation) schema where the written form is one
+    of several the validator reads: a ``Decimal`` is always text, a model never
+    carries keys it does not declare (unless ``extra="allow"``). Used to judge
+    where a value goes once written (a result appended to the next pipeline step).
+
+    Parameters:
+      parameter: A typed parameter (or a result, from ``result_parameter``).
+    """
+    if parameter.adapter is None:
+        return _raw_schema(parameter)
+    schema = parameter.adapter.json_schema(
+        mode="serialization", ref_template="#/$defs/{model}", schema_generator=WorkerSchema
+    )
+    return typing.cast(dict[str, Any], _closed(_tightened(schema, _BASE64URL)))
+
+
+def _closed(node: Any) -> Any:
+    """Objects with declared properties and no word on others as closed: what a model writes."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _closed(value) for key, value in node.items()}
+    if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
+        node["additionalProperties"] = False
+    return node
 
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)

@@ -20,6 +20,7 @@ import ipaddress
 import json
 import sys
 import typing
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Any
@@ -40,13 +41,14 @@ from pydantic import Field
 from actorschema import PayloadGateway
 from actorschema.consume.arguments import InboundContract
 from actorschema.consume.deadletters import dead_letter_reasons
-from actorschema.contract import ActorContract
+from actorschema.contract import ActorContract, hint_text, result_parameter
 from actorschema.encoder import encode_json
 from actorschema.errors import PayloadRejected
 from actorschema.limits import SizeLimit
 from actorschema.message import envelope_violations
 from actorschema.numbers import SchemaGenerator
 from actorschema.patterns import Untranslatable, translate
+from actorschema.pipes import result_misfit
 from actorschema.schema import message_schema
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
@@ -500,3 +502,107 @@ def test_the_published_schema_states_the_nested_messages_the_worker_checks(app: 
         }
     )
     assert [entry["valid"] for entry in result["messages"]] == [ok for _, ok in collected]
+
+
+# -- 8. a pipeline's next step against the previous step's declared result -------------------------------
+
+
+class Point(pydantic.BaseModel):
+    x: int
+    y: int
+
+
+RESULT_TYPES: list[Any] = [
+    int, float, str, bool, datetime.datetime, datetime.date, uuid.UUID, list[int], dict[str, int],
+    int | None, Point, Decimal,
+]  # fmt: skip
+
+
+RESULT_VALUES = {
+    datetime.datetime: st.datetimes(timezones=st.just(datetime.UTC)),
+    float: st.floats(-1e6, 1e6).filter(lambda f: not f.is_integer()) | st.floats(allow_nan=False),
+}
+
+
+def pipeline_contracts(result: Any, taking: Any) -> tuple[ActorContract, Any, ActorContract]:
+    def produce() -> None: ...
+
+    def consume(value: Any) -> None: ...
+
+    produce.__annotations__ = {"return": result}
+    consume.__annotations__ = {"value": taking, "return": None}
+    owner = ActorContract.from_function(produce, "produce")
+    step = ActorContract.from_function(consume, "consume")
+    return owner, result_parameter("produce", result), step
+
+
+@pytest.mark.parametrize("taking", RESULT_TYPES, ids=[hint_text(h) for h in RESULT_TYPES])
+@pytest.mark.parametrize("result", RESULT_TYPES, ids=[hint_text(h) for h in RESULT_TYPES])
+def test_the_send_side_verdict_on_a_step_is_the_workers_on_the_results(result: Any, taking: Any) -> None:
+    """A step judged to take the result takes every sampled result; one judged not to refuses some."""
+    owner, declared, step = pipeline_contracts(result, taking)
+    misfit = result_misfit(owner, declared, step, 0)
+    inbound = InboundContract(step)
+    verdicts: list[bool] = []
+
+    @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(RESULT_VALUES[result] if result in RESULT_VALUES else st.from_type(result))
+    def sample(value: Any) -> None:
+        violations: list[Any] = []
+        wire = declared.to_json(value, ("result",), violations)
+        if violations:
+            return
+        wire = json.loads(encode_json(wire))
+        try:
+            inbound.check((wire,), {})
+        except PayloadRejected:
+            verdicts.append(False)
+        else:
+            verdicts.append(True)
+
+    sample()
+    assert verdicts
+    if misfit is None:
+        assert all(verdicts), f"judged to fit, but the worker refused some {hint_text(result)} results"
+    else:
+        assert not all(verdicts), f"refused ({misfit}), but the worker took every sampled result"
+
+
+def test_a_pipeline_whose_next_step_cannot_take_the_result_is_refused_on_send() -> None:
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    broker.add_middleware(PayloadGateway())
+    seen: list[Any] = []
+
+    def when(day: int) -> datetime.datetime:
+        return datetime.datetime(2024, 1, day, tzinfo=datetime.UTC)
+
+    def stamp(label: str, at: datetime.datetime) -> None:
+        seen.append((label, at))
+
+    def count(n: int) -> None: ...
+
+    first = dramatiq.actor(when, broker=broker)
+    good = dramatiq.actor(stamp, broker=broker)
+    bad = dramatiq.actor(count, broker=broker)
+    with pytest.raises(PayloadRejected) as caught:
+        dramatiq.pipeline([first.message(2), bad.message()], broker=broker).run()
+    (violation,) = caught.value.violations
+    assert violation.path == "options.pipe_target"
+    assert "'when' declares its result as datetime" in violation.problem and "'n' (int)" in violation.problem
+    assert "pipe_ignore" in violation.hint
+    assert broker.queues["default"].qsize() == 0
+    # The step that does not want the result says so, and is sent.
+    dramatiq.pipeline(
+        [first.message(2), bad.message_with_options(args=(1,), pipe_ignore=True)], broker=broker
+    )
+    dramatiq.pipeline([first.message(3), good.message("a")], broker=broker).run()
+    worker = Worker(broker, worker_timeout=20, worker_threads=1)
+    worker.start()
+    try:
+        broker.join("default", timeout=10_000, fail_fast=True)
+        worker.join()
+    finally:
+        worker.stop()
+        broker.close()
+    assert seen == [("a", datetime.datetime(2024, 1, 3, tzinfo=datetime.UTC))]
