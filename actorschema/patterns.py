@@ -102,7 +102,7 @@ def needs_send_check(pattern: str) -> bool:
 def _translated(pattern: str) -> tuple[str, bool]:
     out: list[str] = []
     narrowed = False
-    in_class = False
+    in_class = negated = False
     i = 0
     while i < len(pattern):
         char = pattern[i]
@@ -121,13 +121,19 @@ def _translated(pattern: str) -> tuple[str, bool]:
                     "without the u flag (ajv)",
                     "the characters as an explicit class, e.g. [A-Za-z]",
                 )
-            if in_class and letter in _IN_CLASS:
+            if in_class and negated and letter in "ds":
+                # In [^...] the class is refused: what it refuses must be all that any dialect calls
+                # a digit or whitespace, so the published class is never looser than pydantic's.
+                out.append(f"0-9{_digit_ranges()}" if letter == "d" else _ANY_SPACE)
+                narrowed = True
+            elif in_class and letter in _IN_CLASS and not (negated and letter == "w"):
                 out.append(_IN_CLASS[letter])
                 narrowed = True
-            elif letter == "W":
+            elif letter == "W" or (in_class and negated and letter == "w"):
+                construct = "[^\\w]" if in_class else "\\W"
                 raise Untranslatable(
-                    "\\W (not a word character) is every character but Unicode letters and digits to "
-                    "pydantic, and also accepts them to ECMA-262 validators (ajv)",
+                    f"{construct} (not a word character) is every character but "
+                    "Unicode letters and digits to pydantic, and also accepts them to ECMA-262 validators (ajv)",
                     "the class spelled out, e.g. [^A-Za-z0-9_] (which pydantic reads alike)",
                 )
             elif in_class and letter in "DS":
@@ -149,6 +155,12 @@ def _translated(pattern: str) -> tuple[str, bool]:
                 out.append(char + letter)
             continue
         if in_class:
+            if char == "[" or pattern.startswith(("&&", "--", "~~"), i):
+                raise Untranslatable(
+                    f"{pattern[i : i + 2]!r} inside [...] is a nested class, POSIX class or set operation to "
+                    "pydantic's regex and literal text to ECMA-262",
+                    "the class spelled out, with a literal [ escaped as \\[",
+                )
             in_class = char != "]"
             out.append(char)
         elif char == "[":
@@ -158,6 +170,7 @@ def _translated(pattern: str) -> tuple[str, bool]:
                     "the ] escaped, e.g. [\\]a]",
                 )
             in_class = True
+            negated = pattern.startswith("[^", i)
             out.append(char)
         elif char == ".":
             out.append(_DOT)

@@ -76,6 +76,7 @@ HINTS: dict[str, Any] = {
     "dotted": Annotated[str, Field(pattern=r"^a.c")],
     "negated": Annotated[str, Field(pattern=r"^\D\S$")],
     "classes": Annotated[str, Field(pattern=r"^[\d\s_]+$")],
+    "negclass": Annotated[str, Field(pattern=r"^[^\d\s]+$")],
     "ipv6": ipaddress.IPv6Address,
     "ipany": pydantic.IPvAnyAddress,
     "positive": Annotated[Decimal, Field(gt=0, max_digits=6, decimal_places=2)],
@@ -213,7 +214,7 @@ def test_a_bound_at_zero_still_travels(app: App, value: Decimal) -> None:
 #: Characters where the dialects part: other scripts' digits and letters, whitespace only some call so.
 EDGES = "0129aZ_ \t\r\n\x0b\x85\xa0\ufeff\u2028\u3000\u0661\u0663\u06f5\u0966éßЖ-.!"
 PATTERN_TEXT = st.text(st.sampled_from(EDGES), min_size=0, max_size=5)
-PATTERNED = ["digits", "words", "dotted", "negated", "classes"]
+PATTERNED = ["digits", "words", "dotted", "negated", "classes", "negclass"]
 
 
 @pytest.mark.parametrize("name", PATTERNED)
@@ -266,6 +267,8 @@ def test_ajv_reads_the_published_patterns_as_the_worker_does(app: App) -> None:
         pytest.param(r"^\bword\b$", "word boundary", id="boundary"),
         pytest.param(r"^[\D]$", "inside [...]", id="negated-in-class"),
         pytest.param(r"^\W$", "not a word character", id="not-word"),
+        pytest.param(r"^[^\w]$", "not a word character", id="not-word-in-class"),
+        pytest.param(r"^[[:alpha:]]$", "POSIX class", id="posix-class"),
         pytest.param(r"(?i)^abc$", "inline flag", id="inline-flag"),
         pytest.param(r"^(?P<year>[0-9]{4})$", "named group", id="python-named-group"),
         pytest.param(r"^\p{L}+$", "Unicode property", id="property"),
