@@ -54,6 +54,7 @@ from pydantic_core import PydanticSerializationError
 from .encoder import encode_json
 from .errors import PayloadInvalid, Violation, type_name
 from .hints import (
+    STRUCT_PATH,
     Node,
     Unsupported,
     annotated_target,
@@ -843,6 +844,8 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
         return Parameter(parameter.name, kind, hint, parameter.default)
     try:
         adapter, configured = _adapter(for_pydantic(hint))
+    except Unsupported as error:
+        raise _refusal(actor_name, parameter.name, hint, error) from error
     except Exception as error:
         try:
             classify(hint)  # a known reason (a serializer some pydantic versions cannot even build) says more
@@ -960,7 +963,12 @@ def pydantic_violations(
     found = []
     for detail in error.errors(include_url=False):
         where, bad_key = _locate(value, detail["loc"])
-        problem = f"{detail['msg']} (got {type_name(detail.get('input'))})"
+        inside = detail.get("ctx", {}).get(STRUCT_PATH)
+        if inside is not None:
+            # msgspec's text says what it got, at the place inside the Struct.
+            where, problem = (*where, *inside), detail["msg"]
+        else:
+            problem = f"{detail['msg']} (got {type_name(detail.get('input'))})"
         if bad_key is not _MISSING:
             problem = f"has a key {bad_key!r}: {problem}"
         found.append(Violation(render_path((*path, *where)), problem, _a(hint)))

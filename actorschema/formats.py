@@ -39,7 +39,10 @@ reads back to the same value:
   the path and what to send instead, so nothing is enqueued that a validator would refuse.
   Scheme restrictions (``HttpUrl``) stay beside it, in an ``allOf``.
 
-pydantic also names formats no standard defines (``path``, ``ipvanyaddress``,
+``IPvAnyAddress`` (pydantic's ``ipvanyaddress``) is either of the two forms. A scoped
+address (``fe80::1%eth0``), which pydantic reads and writes, is refused on send.
+
+pydantic also names formats no standard defines (``path``,
 ``ipv4network``, ``password``...). They are dropped: ajv in strict mode, which
 the Node.js producer uses, refuses to compile a schema with a format it does
 not know, and other validators ignore them anyway. Standard formats this module
@@ -271,6 +274,16 @@ def exact_string_form(node: dict[str, Any]) -> dict[str, Any]:
     if form == "duration":
         exact = {key: value for key, value in node.items() if key != "format"}
         return {**exact, "pattern": DURATION_PATTERN}
+    if form == "ipvanyaddress":
+        # pydantic's own name for IPv4Address | IPv6Address: both standard forms, each exact.
+        exact = {key: value for key, value in node.items() if key != "format"}
+        return {
+            **exact,
+            "anyOf": [
+                {"format": "ipv4", "pattern": IPV4_PATTERN},
+                {"format": "ipv6", "pattern": IPV6_PATTERN},
+            ],
+        }
     version = _UUID_VERSION.fullmatch(form)
     if version:
         return {**node, "format": "uuid", "pattern": uuid_pattern(int(version.group(1)))}

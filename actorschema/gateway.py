@@ -88,6 +88,7 @@ from .message import (
     options_violations,
     step_ignores_result,
 )
+from .pipes import result_misfit
 from .results import ResultContract, result_travels
 
 if TYPE_CHECKING:
@@ -191,6 +192,10 @@ class PayloadGateway(Middleware):
         self.contract_errors: dict[str, Exception] = {}
         # Names visible where each actor was declared, to resolve its hints again later.
         self._namespaces: dict[str, dict[str, Any]] = {}
+        #: Actors whose own options name a callback actor (checked on each send, as Dramatiq reads them).
+        self._callback_owners: set[str] = set()
+        #: Whether a pipeline's next step takes the result of the step before it, once per pair and position.
+        self._misfits: dict[tuple[str, str, int], str | None] = {}
         #: Each wrapped actor's result contract (its return annotation, resolved when first needed).
         self.results: dict[str, ResultContract] = {}
         self._consume_guard: ConsumeGuard | None = None
@@ -253,6 +258,16 @@ class PayloadGateway(Middleware):
         self._declare(actor, log=True)  # never raises: it records the error instead
         if self.claim_check is not None:
             self.claim_check.attach(broker)
+        if actor.actor_name in self._callback_owners:
+            # Said at declare when it can be (the callback declared first); every send refuses it.
+            found: list[Violation] = []
+            try:
+                self._nested_options(broker, actor.actor_name, {}, "options", found)
+            except Exception:  # the send-side check reports it with the message
+                found = []
+            for violation in found:
+                if "no actor declared" not in violation.problem:
+                    logger.error("actor %r: %s %s", actor.actor_name, violation.path, violation.problem)
         if actor.__dict__.get("_actorschema_gateway") is not self:
             self._wrap(actor)
         announce(self, "declare")  # once, after the wrap: what the gateway does with the app's encoder
@@ -261,6 +276,11 @@ class PayloadGateway(Middleware):
         """Build ``actor``'s contract, or record why it has none (every message then carries the reason)."""
         name = actor.actor_name
         self._limits.clear()  # a redeclared actor may bring another limit
+        self._misfits.clear()  # ...or another signature
+        if any(actor.options.get(option) for option, _ in CALLBACKS):
+            self._callback_owners.add(name)
+        else:
+            self._callback_owners.discard(name)
         try:
             limit = actor.options.get(ACTOR_OPTION)
             if limit is not None and (type(limit) is not int or limit <= 0):
@@ -492,8 +512,10 @@ class PayloadGateway(Middleware):
             violations = options_violations(options, side="send")
             if violations:
                 raise MessageMalformed(_actor_name(message), violations)
-            if not NESTING_OPTIONS.isdisjoint(options):
-                self._canonical_nested(broker, message)
+        if (
+            options and not NESTING_OPTIONS.isdisjoint(options)
+        ) or message.actor_name in self._callback_owners:
+            self._canonical_nested(broker, message)
         data = message_fields(message, args, kwargs)
         if worker_path and not writes_json() and encoder_kind() == "opaque":
             # A consumed message Dramatiq re-enqueues, for an encoder that writes no JSON
@@ -600,6 +622,8 @@ class PayloadGateway(Middleware):
             )
             if converted is not None:
                 replaced[PIPE_TARGET] = converted
+                if not ignores:
+                    self._check_result_fits(owner, step, f"{where}.{PIPE_TARGET}", violations)
         callbacks = group_callbacks(options)
         if callbacks is not None:
             replaced[GROUP_CALLBACKS] = [
@@ -607,10 +631,25 @@ class PayloadGateway(Middleware):
                 or callback
                 for index, callback in enumerate(callbacks)
             ]
+        owner_options = getattr(broker.actors.get(owner), "options", {})
         for option, second in CALLBACKS:
             name = options.get(option)
-            if isinstance(name, str):
+            if isinstance(name, str) and name:
                 self._check_callback(broker, name, f"{where}.{option}", second, violations)
+            elif not name and isinstance(owner_options.get(option), str):
+                # Dramatiq reads ``message.options.get(option) or actor.options.get(option)``
+                # (callbacks.py L44, L50; retries.py L126): the actor's own option applies too.
+                name = owner_options[option]
+                origin = f"(unset here, so actor {owner!r}'s own {option}={name!r} applies) "
+                if name not in broker.actors:
+                    problem = (
+                        f"{origin}names no actor declared in this process: Dramatiq's worker would run "
+                        f"{owner!r}, then raise ActorNotFound looking {name!r} up, and {second} would be lost"
+                    )
+                    fix = f"the name of a declared actor, or declare (import) {name!r} here too"
+                    violations.append(Violation(f"{where}.{option}", problem, fix))
+                else:
+                    self._check_callback(broker, name, f"{where}.{option}", second, violations, origin)
         return replaced
 
     def _nested_message(
@@ -653,17 +692,51 @@ class PayloadGateway(Middleware):
                 converted["options"] = {**options, **replaced}
         return converted
 
-    def _check_callback(
-        self, broker: Broker, name: str, where: str, second: str, violations: list[Violation]
+    def _check_result_fits(
+        self, owner: str, step: dict[str, Any], where: str, violations: list[Violation]
     ) -> None:
-        """A callback option names an actor Dramatiq calls with (the message as a dict, ``second``)."""
+        """The next pipeline step takes the result ``owner`` declares, as Dramatiq appends it (:mod:`actorschema.pipes`)."""
+        results = self.results.get(owner)
+        contract = self.contracts.get(owner)
+        step_contract = self.contracts.get(step["actor_name"])
+        args = step.get("args") or ()
+        if results is None or not results.annotated or contract is None or step_contract is None:
+            return  # no declared result, or an actor this process does not declare: the worker judges it
+        result = results.parameter
+        if result is None or not isinstance(args, list | tuple):
+            return
+        key = (owner, step_contract.actor_name, len(args))
+        if key not in self._misfits:
+            self._misfits[key] = result_misfit(contract, result, step_contract, len(args))
+        misfit = self._misfits[key]
+        if misfit is not None:
+            fix = (
+                "a next step whose parameter takes that type, a return annotation the step takes, "
+                "or pipe_ignore=True on the step if it does not want the result"
+            )
+            violations.append(Violation(where, misfit, fix))
+
+    def _check_callback(
+        self,
+        broker: Broker,
+        name: str,
+        where: str,
+        second: str,
+        violations: list[Violation],
+        origin: str = "",
+    ) -> None:
+        """A callback option names an actor Dramatiq calls with (the message as a dict, ``second``).
+
+        Parameters:
+          origin: Where the name comes from, when not from the message's own option.
+        """
         try:
             contract = self.contract_for(broker, name)
             if contract is not None:
                 contract.bind(({}, None), {})
         except PayloadRejected as rejection:
             problem = (
-                f"names actor {name!r}, which cannot be called with the two arguments Dramatiq "
+                f"{origin}names actor {name!r}, which cannot be called with the two arguments Dramatiq "
                 f"passes (the message as a dict, then {second}): {rejection.reason}"
             )
             violations.append(Violation(where, problem, f"an actor taking (message_data: dict, {second})"))

@@ -44,10 +44,12 @@ import functools
 import inspect
 import math
 import operator
+import re
+import sys
 import types
 import typing
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -57,10 +59,11 @@ import typing_extensions
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic.functional_serializers import PlainSerializer, WrapSerializer
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 from .errors import Violation
 from .paths import Path, render_path
+from .patterns import Untranslatable, translate
 from .strict_json import find_violations
 
 __all__ = [
@@ -333,6 +336,7 @@ class _Classifier:
                     "would be dead-lettered by the worker",
                     "the parsed type itself (Json[list[int]] -> list[int]): the message then carries the value",
                 )
+        _check_constraints(_strip(base), metadata, where)
         node = self.node(base, where)
         if tagged and node.kind == "union":
             node.tagged = True
@@ -572,6 +576,70 @@ class _Classifier:
             where = f"{name}.{field.name}"
             _check_struct_type(field.type, where)
             node.fields.append((field.name, field.encode_name, self.node(hints[field.name], where)))
+
+
+#: Bounds of a ``Decimal`` the published string branch states exactly only at zero (numbers.py).
+_DECIMAL_BOUNDS = ("gt", "ge", "lt", "le")
+
+
+def _constraints(metadata: Any) -> Iterator[Any]:
+    """Each constraint object of an ``Annotated`` hint's metadata, a ``Field(...)``'s own unpacked."""
+    for meta in metadata:
+        if isinstance(meta, FieldInfo):
+            yield from meta.metadata
+        else:
+            yield meta
+
+
+def _check_constraints(base: Any, metadata: Any, where: str) -> None:
+    """Refuse the constraints no published schema states as the worker's validator applies them.
+
+    A user ``pattern`` that :func:`~actorschema.patterns.translate` cannot write alike for every
+    regex dialect; a ``Decimal`` bound other than zero, ``multiple_of`` or ``allow_inf_nan``: a
+    decimal travels as text (``"1E+3"``), and JSON Schema has no keyword that compares text as
+    a number, so the schema would accept ``"11"`` for ``lt=10`` and the worker refuse it.
+    """
+    for meta in _constraints(metadata):
+        pattern = getattr(meta, "pattern", None)
+        if isinstance(pattern, str):
+            try:
+                translate(pattern)
+            except Untranslatable as error:
+                raise Unsupported(
+                    f"{where} (pattern {pattern!r})", error.why, f"the pattern with {error.instead}"
+                ) from None
+        if base is not decimal.Decimal:
+            continue
+        instead = (
+            "Decimal with max_digits / decimal_places only (a bound at 0: gt=0, ge=0, lt=0, le=0 is "
+            "published exactly), the range checked in the actor; or an int count of the smallest unit "
+            "(cents) with its bounds"
+        )
+        for bound in _DECIMAL_BOUNDS:
+            value = getattr(meta, bound, None)
+            if value is not None and value != 0:
+                raise Unsupported(
+                    where,
+                    f"is a Decimal with {bound}={value!r}: decimals travel as text, and no JSON Schema "
+                    "keyword compares text as a number, so the published schema would accept strings the "
+                    "worker refuses",
+                    instead,
+                )
+        if getattr(meta, "multiple_of", None) is not None:
+            raise Unsupported(
+                where,
+                "is a Decimal with multiple_of: decimals travel as text, whose divisibility no JSON "
+                "Schema keyword checks",
+                "Decimal with decimal_places (for a multiple of 0.01: decimal_places=2), or an int count "
+                "of the unit with multiple_of",
+            )
+        if getattr(meta, "allow_inf_nan", None):
+            raise Unsupported(
+                where,
+                "is a Decimal with allow_inf_nan=True: 'NaN' and 'Infinity' are not JSON numbers, and "
+                "the published schema and the worker refuse them, so an accepted send would be lost",
+                "Decimal | None (None for the missing value), or a Literal['inf', '-inf'] beside the Decimal",
+            )
 
 
 def _check_struct_union(members: tuple[Any, ...], where: str) -> None:
@@ -973,6 +1041,7 @@ def for_pydantic(hint: Any) -> Any:
 class _Rewriter:
     def __init__(self) -> None:
         self.done: dict[Any, Any] = {}
+        self.building: set[Any] = set()
 
     def rewrite(self, hint: Any) -> Any:
         if isinstance(hint, type):
@@ -1002,6 +1071,19 @@ class _Rewriter:
     def typeddict(self, cls: type) -> Any:
         if cls in self.done:
             return self.done[cls]
+        if cls in self.building and sys.version_info >= (3, 12):
+            return cls  # pydantic validates a stdlib TypedDict itself from 3.12 on
+        if cls in self.building:
+            # The copy would need a reference to itself, which pydantic resolves in the class's
+            # module, where the name is the stdlib class again (refused before Python 3.12).
+            raise Unsupported(
+                cls.__qualname__,
+                "is a recursive typing.TypedDict, which pydantic cannot validate on Python "
+                f"{sys.version_info.major}.{sys.version_info.minor} (only from 3.12 on)",
+                f"it as typing_extensions.TypedDict (from typing_extensions import TypedDict; class "
+                f"{cls.__name__}(TypedDict): ...), which pydantic validates on every Python version",
+            )
+        self.building.add(cls)
         hints = typing.get_type_hints(cls, include_extras=True)
         required = getattr(cls, "__required_keys__", frozenset(hints))
         fields: dict[str, Any] = {}
@@ -1016,6 +1098,24 @@ class _Rewriter:
         copy.__qualname__ = cls.__qualname__
         self.done[cls] = copy
         return copy
+
+
+#: The context key of a msgspec Struct's error that holds the place inside the Struct.
+STRUCT_PATH = "struct_path"
+
+
+def struct_path(where: str) -> Path:
+    """msgspec's ``$.inner[0].n`` as path steps (``("inner", 0, "n")``), up to a ``[...]`` it does not name.
+
+    Parameters:
+      where: The text after msgspec's ``- at `` (its closing backquote included), or empty.
+    """
+    steps: list[str | int] = []
+    for dotted, index, unnamed in re.findall(r"\.([^.\[`]+)|\[(\d+)\]|(\[\.\.\.\])", where.rstrip("`")):
+        if unnamed:
+            break
+        steps.append(dotted if dotted else int(index))
+    return tuple(steps)
 
 
 class StructSchema:
@@ -1056,7 +1156,14 @@ class StructSchema:
         try:
             return msgspec.convert(value, self.struct)
         except msgspec.ValidationError as error:
-            raise ValueError(f"{self.struct.__qualname__}: {error}") from None
+            # msgspec puts the place in its text ("... - at `$.inner[0].n`"); the path goes in the
+            # context, where pydantic_violations joins it to the parameter's path.
+            text, _, where = str(error).partition(" - at `")
+            raise PydanticCustomError(
+                "struct_invalid",
+                "{struct}: {problem}",
+                {"struct": self.struct.__qualname__, "problem": text, STRUCT_PATH: struct_path(where)},
+            ) from None
 
     def serialize(self, value: Any) -> Any:
         return msgspec.to_builtins(value)

@@ -483,15 +483,22 @@ def field_schemas() -> dict[str, dict[str, Any]]:
     }
 
 
-def delay_queue_rule(queue_name: str) -> dict[str, Any]:
+def delay_queue_rule(queue_name: str | None = None) -> dict[str, Any]:
     """The schema's form (``if``/``then``) of the rule that a message in the delay queue says when it is due.
 
     Parameters:
-      queue_name: The actor's queue, whose delay queue the rule is about.
+      queue_name: The actor's queue, whose delay queue the rule is about; None for
+        any queue's (a nested message, bound for the next actor's queue).
     """
-    delay_queue = queue_name + DELAY_QUEUE_SUFFIX
+    if queue_name is None:
+        in_delay_queue: dict[str, Any] = {
+            "type": "string",
+            "pattern": re.escape(DELAY_QUEUE_SUFFIX) + "(?!\\n)$",
+        }
+    else:
+        in_delay_queue = {"const": queue_name + DELAY_QUEUE_SUFFIX}
     return {
-        "if": {"properties": {"queue_name": {"const": delay_queue}}, "required": ["queue_name"]},
+        "if": {"properties": {"queue_name": in_delay_queue}, "required": ["queue_name"]},
         "then": {
             "properties": {
                 "options": {

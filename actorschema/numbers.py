@@ -45,8 +45,9 @@ from pydantic.json_schema import (
 from pydantic_core import core_schema
 
 from .errors import Violation
-from .formats import WHAT_TO_SEND
+from .formats import WHAT_TO_SEND, exact_string_form
 from .paths import Path, render_path
+from .patterns import needs_send_check, translate
 
 __all__ = [
     "DECIMAL_PATTERN",
@@ -246,6 +247,21 @@ class SchemaGenerator(GenerateJsonSchema):
         by_key, definitions = super().generate_definitions(inputs)
         return _refs_unwrapped(by_key), _refs_unwrapped(definitions)
 
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        """A string schema, its ``pattern`` written alike for every regex dialect (:mod:`actorschema.patterns`).
+
+        Parameters:
+          schema: pydantic's core schema of the string, with its constraints.
+        """
+        result = super().str_schema(schema)
+        pattern = result.get("pattern")
+        if isinstance(pattern, str):
+            translated = translate(pattern)
+            if needs_send_check(pattern):
+                _NARROWED_PATTERNS.add(translated)
+            result["pattern"] = translated
+        return result
+
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
         """The ``Decimal`` schema: a number (see :func:`_decimal_schema`) or a decimal string.
 
@@ -271,6 +287,12 @@ class SchemaGenerator(GenerateJsonSchema):
             )
         )
         return _decimal_schema(schema, number)
+
+
+#: Translated patterns that refuse text pydantic accepts (``^[0-9]+$`` from ``^\\d+$``): send checks them.
+_NARROWED_PATTERNS: set[str] = set()
+#: Formats whose text pydantic writes for values no ``format`` checker accepts (a scoped ``fe80::1%eth0``).
+_SEND_FORMATS = frozenset({"ipv6", "ipvanyaddress"})
 
 
 def _refs_unwrapped(node: Any) -> Any:
@@ -313,6 +335,7 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
         return None
     if not _has(schema, _send_checks):
         return None
+    schema = _exact_forms(schema)
     # Imported here: only actors with such a parameter need jsonschema in a producer.
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
@@ -327,7 +350,21 @@ def _send_checks(node: dict[str, Any]) -> bool:
         _float_multiple(node)
         or (isinstance(pattern, str) and _BOUNDED_DECIMAL[1:] in pattern)
         or node.get("format") == "uri"
+        or node.get("format") in _SEND_FORMATS
+        or pattern in _NARROWED_PATTERNS
     )
+
+
+def _exact_forms(node: Any) -> Any:
+    """``node`` with each string ``format`` as published (:func:`~actorschema.formats.exact_string_form`)."""
+    if isinstance(node, list):
+        return [_exact_forms(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _exact_forms(value) for key, value in node.items()}
+    if node.get("type") == "string" and "format" in node:
+        node = exact_string_form(node)
+    return node
 
 
 def _float_multiple(node: dict[str, Any]) -> bool:
@@ -388,6 +425,19 @@ def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> l
                 problem = f"{leaf.instance!r} has more digits than its max_digits / decimal_places allow"
                 suggestion = f"{hint}, rounded first (e.g. value.quantize(Decimal('0.01')))"
                 violations.append(Violation(where, problem, suggestion))
+            elif leaf.validator == "pattern" and leaf.validator_value in _NARROWED_PATTERNS:
+                problem = (
+                    f"{leaf.instance!r} does not match {leaf.validator_value!r}, the declared pattern as "
+                    "every JSON Schema validator reads it (\\d as [0-9], \\w as [A-Za-z0-9_], . without "
+                    "line terminators)"
+                )
+                suggestion = f"{hint} matching the pattern with ASCII digits and letters"
+                violations.append(Violation(where, problem, suggestion))
+            elif leaf.validator == "format" and leaf.validator_value in ("ipv4", "ipv6"):
+                problem = (
+                    f"{leaf.instance!r} is not an {leaf.validator_value} address the published schema accepts"
+                )
+                violations.append(Violation(where, problem, WHAT_TO_SEND[leaf.validator_value]))
             elif leaf.validator == "format" and leaf.validator_value == "uri":
                 problem = (
                     f"is the URL {leaf.instance!r} as pydantic writes it, which is not an RFC 3986 URI "

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import typing
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -108,7 +109,7 @@ def message_schema(contract: ActorContract, limit: SizeLimit, *, claims: bool = 
             "actor_name": {"const": contract.actor_name},
             "args": _args_schema(contract, parameter_schemas),
             "kwargs": kwargs,
-            "options": options_schema(),
+            "options": _nesting_options_schema(),
             **field_schemas(),
         },
         **delay_queue_rule(queue),
@@ -120,9 +121,52 @@ def message_schema(contract: ActorContract, limit: SizeLimit, *, claims: bool = 
             {"properties": {"kwargs": {"type": "object", "required": pinned_required}}},
             {"properties": {"args": {"type": "array", "minItems": len(contract.positional) + 1}}},
         ]
-    if definitions:
-        schema["$defs"] = definitions
+    schema["$defs"] = {**definitions, NESTED_MESSAGE: _nested_message_schema()}
     return schema
+
+
+#: The ``$defs`` entry of a message nested in options (a pipeline's next step, a group's callbacks).
+NESTED_MESSAGE = "actorschema.NestedMessage"
+_NESTED_REF = {"$ref": f"#/$defs/{NESTED_MESSAGE}"}
+
+
+def _nesting_options_schema() -> dict[str, Any]:
+    """The options' schema, with the nested messages' shape stated instead of only ``"object"``."""
+    options = options_schema()
+    properties = options["properties"]
+    properties["pipe_target"] = {
+        "description": properties["pipe_target"]["description"],
+        "anyOf": [{"type": "null"}, _NESTED_REF],
+    }
+    properties["group_completion_callbacks"] = {
+        "description": properties["group_completion_callbacks"]["description"],
+        "type": ["array", "null"],
+        "items": _NESTED_REF,
+    }
+    return options
+
+
+def _nested_message_schema() -> dict[str, Any]:
+    """What the worker checks of a nested message (``message.envelope_violations``): its envelope.
+
+    Its arguments are the next actor's, checked when that message runs: the
+    gateway converts them on send with that actor's contract.
+    """
+    return {
+        "type": "object",
+        "description": "a Dramatiq message nested in options (built with actor.message(...))",
+        "additionalProperties": False,
+        "required": list(MESSAGE_FIELD_ORDER),
+        "properties": {
+            "queue_name": {"type": "string", "minLength": 1},
+            "actor_name": {"type": "string", "minLength": 1},
+            "args": {"type": "array"},
+            "kwargs": {"type": "object"},
+            "options": _nesting_options_schema(),
+            **field_schemas(),
+        },
+        **delay_queue_rule(),
+    }
 
 
 def result_schema(contract: ActorContract, result: Parameter) -> dict[str, Any]:
@@ -147,6 +191,37 @@ def result_schema(contract: ActorContract, result: Parameter) -> dict[str, Any]:
     if definitions:
         schema["$defs"] = definitions
     return schema
+
+
+def written_schema(parameter: Parameter) -> dict[str, Any]:
+    """The JSON Schema of what the send side writes for ``parameter`` (pydantic's serialization mode), ``$defs`` inside.
+
+    Narrower than the published (validation) schema where the written form is one
+    of several the validator reads: a ``Decimal`` is always text, a model never
+    carries keys it does not declare (unless ``extra="allow"``). Used to judge
+    where a value goes once written (a result appended to the next pipeline step).
+
+    Parameters:
+      parameter: A typed parameter (or a result, from ``result_parameter``).
+    """
+    if parameter.adapter is None:
+        return _raw_schema(parameter)
+    schema = parameter.adapter.json_schema(
+        mode="serialization", ref_template="#/$defs/{model}", schema_generator=WorkerSchema
+    )
+    return typing.cast(dict[str, Any], _closed(_tightened(schema, _BASE64URL)))
+
+
+def _closed(node: Any) -> Any:
+    """Objects with declared properties and no word on others as closed: what a model writes."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _closed(value) for key, value in node.items()}
+    if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
+        node["additionalProperties"] = False
+    return node
 
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)

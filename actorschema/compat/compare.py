@@ -51,6 +51,30 @@ def diff(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, An
     return changes
 
 
+def narrowed(
+    old: Mapping[str, Any], new: Mapping[str, Any], old_root: Mapping[str, Any], new_root: Mapping[str, Any]
+) -> list[str]:
+    """What the schema ``new`` refuses of the values ``old`` accepts, in words; empty when it accepts them all.
+
+    The backward direction of :func:`diff`, on two subschemas: used to check that a
+    pipeline step's parameter takes the previous step's declared result. A change
+    this module cannot classify is left out (the worker still judges the value).
+
+    Parameters:
+      old: The schema of the values handed over (with ``$ref`` into ``old_root``).
+      new: The schema that receives them (with ``$ref`` into ``new_root``).
+      old_root: The document ``old``'s ``$ref`` point into (its ``$defs``).
+      new_root: The same for ``new``.
+    """
+    found = _Comparer(old_root, new_root).compare(old, new, "")
+    # What this module cannot classify it reports as breaking both ways; here that proves nothing.
+    return [
+        f"{f.path or 'the value'}: {f.detail}"
+        for f in _merged(found)
+        if f.breaks >= BACKWARD and "cannot classify" not in f.detail
+    ]
+
+
 def breaking(changes: Iterable[Change], mode: Mode) -> list[Change]:
     """The changes that break ``mode``: ``"backward"``, ``"forward"`` or ``"full"`` (either)."""
     wanted = BOTH if mode == "full" else frozenset({mode})
@@ -169,9 +193,14 @@ class _Comparer:
             return found
         if not ("$ref" in canon(old) or "$ref" in canon(new)) and same(old, new):
             return found
-        key = None
+        key: tuple[str, str] | None = None
         if both and isinstance(old.get("$ref"), str) and isinstance(new.get("$ref"), str):
             key = (old["$ref"], new["$ref"])
+        else:
+            # A pair already being compared further up is a cycle: a recursive schema (its $ref
+            # expanded by alternatives) against an open object, or against a non-recursive one.
+            key = (canon(old), canon(new))
+        if key is not None:
             if key in self.active:
                 return found  # a recursive model: this pair is being compared further up
             self.active.add(key)
