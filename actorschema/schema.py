@@ -39,7 +39,15 @@ from .defaults import PublishedJsonSchema, function_facts, published_text, scrub
 from .formats import exact_string_form
 from .hints import flag_values
 from .limits import SizeLimit
-from .message import DELAY_QUEUE_SUFFIX, MESSAGE_FIELD_ORDER, delay_queue_rule, field_schemas, options_schema
+from .message import (
+    DELAY_QUEUE_SUFFIX,
+    GROUP_CALLBACKS,
+    MESSAGE_FIELD_ORDER,
+    PIPE_TARGET,
+    delay_queue_rule,
+    field_schemas,
+    options_schema,
+)
 from .numbers import DECIMAL_PATTERN, SchemaGenerator
 
 __all__ = ["DECIMAL_PATTERN", "DIALECT", "actor_description", "message_schema", "result_schema"]
@@ -134,12 +142,12 @@ def _nesting_options_schema() -> dict[str, Any]:
     """The options' schema, with the nested messages' shape stated instead of only ``"object"``."""
     options = options_schema()
     properties = options["properties"]
-    properties["pipe_target"] = {
-        "description": properties["pipe_target"]["description"],
+    properties[PIPE_TARGET] = {
+        "description": properties[PIPE_TARGET]["description"],
         "anyOf": [{"type": "null"}, _NESTED_REF],
     }
-    properties["group_completion_callbacks"] = {
-        "description": properties["group_completion_callbacks"]["description"],
+    properties[GROUP_CALLBACKS] = {
+        "description": properties[GROUP_CALLBACKS]["description"],
         "type": ["array", "null"],
         "items": _NESTED_REF,
     }

@@ -96,8 +96,10 @@ def test_dramatiqs_own_re_enqueue_through_a_subclassed_broker_is_still_exempt(
     broker = AppBroker()
     broker.add_middleware(PayloadGateway())
 
+    # No return annotation: with one (-> str), the send side refuses this pipeline at run()
+    # (the next step cannot take the declared result); without, only the worker can know.
     @dramatiq.actor(broker=broker)
-    def produce() -> str:
+    def produce():  # type: ignore[no-untyped-def]
         return "not a number"
 
     @dramatiq.actor(broker=broker, max_retries=0)

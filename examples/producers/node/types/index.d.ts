@@ -7,6 +7,7 @@ export type * from "./make_thumbnail.js";
 export type * from "./place_order.js";
 export type * from "./refund.js";
 export type * from "./send_email.js";
+export type { ActorschemaNestedMessage } from "./make_thumbnail.js";
 
 /** Each actor's keyword arguments, by actor name: `Producer<ActorKwargs>`. */
 export interface ActorKwargs {
