@@ -182,35 +182,26 @@ class _Metrics:
             # Across a worker's processes, the live ones' value (they share one configuration).
             multiprocess_mode="livemax",
         )
-        self.rejected = prom.Counter(
-            REJECTED.removesuffix("_total"),
+
+        def counter(name: str, text: str, labels: list[str]) -> Any:
+            return prom.Counter(name.removesuffix("_total"), text, labels, registry=where)
+
+        self.rejected = counter(
+            REJECTED,
             "Messages actorschema refused (side: send, nothing enqueued; worker, not run).",
             ["side", *pair, "reason"],
-            registry=where,
         )
-        self.dead_letters = prom.Counter(
-            DEAD_LETTERS.removesuffix("_total"),
+        self.dead_letters = counter(
+            DEAD_LETTERS,
             "Messages actorschema dead-lettered on the worker, with the reason.",
             [*pair, "reason"],
-            registry=where,
         )
-        self.offloads = prom.Counter(
-            OFFLOADS.removesuffix("_total"),
-            "Argument values the claim check moved into its store.",
-            pair,
-            registry=where,
-        )
-        self.offloaded_bytes = prom.Counter(
-            OFFLOADED_BYTES.removesuffix("_total"),
-            "Bytes the claim check moved into its store.",
-            pair,
-            registry=where,
-        )
-        self.fetch_failures = prom.Counter(
-            FETCH_FAILURES.removesuffix("_total"),
+        self.offloads = counter(OFFLOADS, "Argument values the claim check moved into its store.", pair)
+        self.offloaded_bytes = counter(OFFLOADED_BYTES, "Bytes the claim check moved into its store.", pair)
+        self.fetch_failures = counter(
+            FETCH_FAILURES,
             "Offloaded values the worker could not fetch or verify (the message is dead-lettered).",
             [*pair, "reason"],
-            registry=where,
         )
 
     def collectors(self) -> tuple[Any, ...]:
