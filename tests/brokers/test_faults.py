@@ -57,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 #: How long a test waits for every accepted message to run after its fault.
 SETTLE_SECONDS = 20
+#: How long the worst-moments test delays a message it cuts the connection around.
+DELAY_MS = 4_000
 WHEN = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC)
 
 pytestmark = pytest.mark.slow
@@ -658,16 +660,24 @@ def test_redis_connection_dropped_at_the_worst_moments(
         faults.enqueue_raw_batch([json.dumps(body).encode()], first_n=300, rids=[wrong])
         wait_until(lambda: proxy.cuts == 3, "the drop while the check stores a reason", SETTLE_SECONDS)
 
-        faults.send(400, delay=1_500)
+        # Long enough that a loaded machine still sees the message wait in the worker (and the
+        # worker fetch the delay queue again) before its eta moves it on.
+        faults.send(400, delay=DELAY_MS)
         delayed = f"dramatiq:__acks__.*.{faults.queue}.DQ"
-        wait_until(lambda: any(map(redis_client.scard, redis_client.keys(delayed))), "the delay", 5)
+        wait_until(
+            lambda: any(map(redis_client.scard, redis_client.keys(delayed))), "the delay", DELAY_MS / 1000
+        )
         proxy.cut(b"$5\r\nfetch\r\n", f"{faults.queue}.DQ\r\n".encode())
         wait_until(lambda: proxy.cuts == 4, "the drop while the message waits for its eta", SETTLE_SECONDS)
         runs = faults.wait_for_every_accepted_message()
 
-        faults.send(500, delay=1_500)
-        faults.send(501, delay=1_500)
-        wait_until(lambda: sum(map(redis_client.scard, redis_client.keys(delayed))) == 2, "the delays", 5)
+        faults.send(500, delay=DELAY_MS)
+        faults.send(501, delay=DELAY_MS)
+        wait_until(
+            lambda: sum(map(redis_client.scard, redis_client.keys(delayed))) == 2,
+            "the delays",
+            DELAY_MS / 1000,
+        )
         # Moving the first to the queue fails, and the server stays out of reach while Dramatiq's
         # consumer thread gives the second back.
         moved = b"$7\r\nenqueue\r\n"
