@@ -538,19 +538,7 @@ def test_redis_server_restarted_while_workers_run(
     persistent_redis: RedisServer, faults_on: Callable[..., Faults]
 ) -> None:
     faults = faults_on("redis", persistent_redis.url)
-    worker = faults.start_worker()
-    faults.wait_until_running()
-    stop_producing = faults.produce(interval=0.01, malformed_every=15)
-    time.sleep(0.5)
-    persistent_redis.restart(kill=True, down_seconds=1.0)
-    restarted = len(faults.accepted)
-    time.sleep(1.0)
-    stop_producing()
-    runs = faults.wait_for_every_accepted_message()
-    faults.check(runs)
-    assert faults.failed_sends > 0, "sends failed while the server was down"
-    assert len(faults.accepted) > restarted, "sends were accepted again after the restart"
-    assert worker.poll() is None, "the worker recovered on its own"
+    survives_a_restart(faults, lambda: persistent_redis.restart(kill=True, down_seconds=1.0), interval=0.01)
 
 
 @pytest.mark.rabbitmq
@@ -558,11 +546,16 @@ def test_rabbitmq_server_restarted_while_workers_run(
     rabbitmq_server: RabbitmqServer, faults_on: Callable[..., Faults]
 ) -> None:
     faults = faults_on("rabbitmq", rabbitmq_server.url)
+    survives_a_restart(faults, rabbitmq_server.restart, interval=0.02)
+
+
+def survives_a_restart(faults: Faults, restart: Callable[[], object], *, interval: float) -> None:
+    """Restart the server while a worker runs and the producer keeps sending: nothing accepted is lost."""
     worker = faults.start_worker()
     faults.wait_until_running()
-    stop_producing = faults.produce(interval=0.02, malformed_every=15)
+    stop_producing = faults.produce(interval=interval, malformed_every=15)
     time.sleep(0.5)
-    rabbitmq_server.restart()
+    restart()
     restarted = len(faults.accepted)
     time.sleep(1.0)
     stop_producing()
