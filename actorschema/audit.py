@@ -53,7 +53,7 @@ from typing import Any, Literal
 from dramatiq.broker import Broker
 from dramatiq.common import dq_name
 
-from .consume.envelope import RECEIVED_SIZE, decode_message, decode_strict_json, received_size
+from .consume.envelope import decode_message, decode_strict_json, received_size
 from .errors import PayloadRejected, PayloadTooLarge
 from .gateway import PayloadGateway
 from .limits import SizeLimit, resolve_limit
@@ -332,9 +332,7 @@ class ContractJudge:
             )
         actor_name = message.actor_name
         limit = self.limit(actor_name, queued.queue_name)
-        size = getattr(message, RECEIVED_SIZE, None)
-        if size is None:  # decoded by the app's own encoder: count what is stored
-            size = received_size(len(body), message.options)
+        size = received_size(len(body), message.options)  # what is stored, less Dramatiq's own options
         problems: tuple[tuple[str, str, str], ...] = ()
         try:
             self.gateway.consume_guard.check(self.broker, message)

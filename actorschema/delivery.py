@@ -5,6 +5,11 @@ and converts its JSON values to the actor's declared types; the gateway's
 wrapper of the actor's function then calls it with those. Both sides meet
 here, and neither imports the other: the message itself keeps its JSON
 values, so a retry re-enqueues exactly what arrived.
+
+The slot is one part of a thread's :class:`ThreadState`, which also says
+whether the thread is a worker's and how deep in actor calls it is: the
+wrapper runs around every actor call, so all of it is one thread-local
+lookup away.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from dramatiq import Message
 
-__all__ = ["Delivery", "current_message", "slot", "take_delivery"]
+__all__ = ["Delivery", "ThreadState", "current_message", "here", "take_delivery"]
 
 
 class Delivery:
@@ -56,28 +61,55 @@ class Delivery:
         )
 
 
-class _Slot(threading.local):
-    delivery: Delivery | None = None
-    #: The message this worker thread is processing (its result's destinations are in its options).
-    message: Message[Any] | None = None
-    #: Its arguments as the guard judged them, when a later middleware may change them
-    #: (:class:`~actorschema.consume.guard.LateChanges`); None otherwise.
-    judged: bytes | None = None
+class ThreadState:
+    """What one thread knows about the message it processes and the actor calls it is in.
+
+    One plain object per thread (:func:`here`): the hooks and the wrapper around
+    every actor call reach all of it with one thread-local lookup, then plain
+    attribute reads (a ``threading.local`` attribute costs a per-thread dict
+    lookup on every read and write).
+    """
+
+    __slots__ = ("actor_depth", "delivery", "in_worker", "judged", "message")
+
+    def __init__(self) -> None:
+        #: The typed arguments waiting for the actor call (:func:`take_delivery`).
+        self.delivery: Delivery | None = None
+        #: The message this worker thread is processing (its result's destinations are in its options).
+        self.message: Message[Any] | None = None
+        #: Its arguments as the guard judged them, when a later middleware may change them
+        #: (:class:`~actorschema.consume.guard.LateChanges`); None otherwise.
+        self.judged: bytes | None = None
+        #: This thread is one of a Dramatiq worker's consumer or worker threads.
+        self.in_worker = False
+        #: How many actor calls are running on this thread (user code, not the worker).
+        self.actor_depth = 0
 
 
-#: This thread's slot: the typed arguments waiting for the actor call, the message being processed.
-slot = _Slot()
+class _Local(threading.local):
+    def __init__(self) -> None:
+        # threading.local runs __init__ again in each thread, on its first access there.
+        self.state = ThreadState()
+
+
+_local = _Local()
+
+
+def here() -> ThreadState:
+    """This thread's state: the typed arguments waiting for the actor call, the message being processed."""
+    return _local.state
 
 
 def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Delivery | None:
     """The typed arguments waiting for this call on this thread, if the call is the message's own."""
-    delivery = slot.delivery
+    state = _local.state
+    delivery = state.delivery
     if delivery is None:
         return None
-    slot.delivery = None
+    state.delivery = None
     return delivery if delivery.fits(actor_name, args, kwargs) else None
 
 
 def current_message() -> Message[Any] | None:
     """The message this worker thread is processing, if the guard saw one."""
-    return slot.message
+    return _local.state.message

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -57,7 +56,7 @@ from . import observe
 from ._dramatiq import built_by_send, sent_by_dramatiq, unwrap
 from .app_encoder import announce, encoder_kind, raw_from, wire_fields
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
-from .delivery import current_message, slot, take_delivery
+from .delivery import current_message, here, take_delivery
 from .encoder import PreparedEncoding, encode_message, encode_strict, writes_json
 from .errors import (
     CheckFailed,
@@ -98,18 +97,6 @@ if TYPE_CHECKING:
 __all__ = ["PayloadGateway"]
 
 Mode = Literal["enforce", "warn"]
-
-
-class _ThreadState(threading.local):
-    """Per-thread facts the hooks cannot get from their arguments."""
-
-    #: This thread is one of a Dramatiq worker's consumer or worker threads.
-    in_worker = False
-    #: How many actor calls are running on this thread (user code, not the worker).
-    actor_depth = 0
-
-
-_state = _ThreadState()
 
 
 class _SendingActor:
@@ -327,14 +314,14 @@ class PayloadGateway(Middleware):
         results = self.results[actor_name] = ResultContract(actor)
 
         def call_actor(*args: Any, **kwargs: Any) -> Any:
-            state = _state
+            state = here()  # one thread-local lookup; the rest are plain attributes
             if state.actor_depth:  # called from inside an actor: user code, as it stands
                 state.actor_depth += 1
                 try:
                     return fn(*args, **kwargs)
                 finally:
                     state.actor_depth -= 1
-            if slot.delivery is not None:
+            if state.delivery is not None:
                 # The worker calls the actor with the message's JSON values: the consume
                 # guard has them converted to the declared types already (typed delivery).
                 delivery = take_delivery(actor_name, args, kwargs)
@@ -406,10 +393,10 @@ class PayloadGateway(Middleware):
         announce(self, "worker boot")
 
     def after_worker_thread_boot(self, broker: Broker, thread: Any) -> None:
-        _state.in_worker = True
+        here().in_worker = True
 
     def after_consumer_thread_boot(self, broker: Broker, thread: Any) -> None:
-        _state.in_worker = True
+        here().in_worker = True
 
     # -- the claim check's life cycle (see actorschema.claims.check) -----------------
 
@@ -841,5 +828,5 @@ def _on_worker_path() -> bool:
     delay-queue move. A send from a user's middleware hook on the same thread is
     checked like any other.
     """
-    state = _state
+    state = here()
     return state.in_worker and not state.actor_depth and sent_by_dramatiq()

@@ -47,7 +47,7 @@ from .. import observe
 from .._dramatiq import unwrap
 from ..app_encoder import json_form, raw_from, wire_fields
 from ..contract import ActorContract
-from ..delivery import Delivery, slot
+from ..delivery import Delivery, ThreadState, here
 from ..encoder import encode_json, encode_message, writes_json
 from ..errors import CheckFailed, DeadLettered, MessageMalformed, NonJSONPayload, PayloadRejected, Violation
 from ..limits import SizeLimit, too_large
@@ -56,7 +56,7 @@ from ..message import BOOKKEEPING_OPTIONS, REDIS_MESSAGE_ID, envelope_violations
 from ..strict_json import find_violations
 from .arguments import InboundContract
 from .deadletters import REJECTION_ATTRIBUTE, maybe_prune_redis_reasons, reason_text, store_redis_reason
-from .envelope import RECEIVED_SIZE, STRICTLY_DECODED
+from .envelope import STRICTLY_DECODED, received_size
 
 if TYPE_CHECKING:
     from ..claims import ClaimCheck
@@ -114,14 +114,20 @@ class ConsumeGuard(Middleware):
         self._watching: tuple[int, bool] = (-1, False)
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        slot.delivery = None
+        state = here()
+        state.delivery = None
         target = unwrap(message)
-        slot.message = target
-        slot.judged = _arguments_print(target) if self._may_change_arguments(broker) else None
-        self._admit(broker, message, target, self.check)
+        state.message = target
+        state.judged = _arguments_print(target) if self._may_change_arguments(broker) else None
+        self._admit(broker, message, target, self.check, state)
 
     def _admit(
-        self, broker: Broker, message: Any, target: Message[Any], check: Callable[..., Delivery | None]
+        self,
+        broker: Broker,
+        message: Any,
+        target: Message[Any],
+        check: Callable[..., Delivery | None],
+        state: ThreadState,
     ) -> None:
         """Judge ``target`` with ``check``: put its typed arguments in the slot, or dead-letter it."""
         try:
@@ -142,15 +148,17 @@ class ConsumeGuard(Middleware):
             setattr(message, REJECTION_ATTRIBUTE, rejection)
             message.fail()
             raise DeadLettered(rejection) from None
-        slot.delivery = delivery
+        state.delivery = delivery
 
     def after_process_message(
         self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        slot.delivery = slot.message = slot.judged = None
+        state = here()
+        state.delivery = state.message = state.judged = None
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
-        slot.delivery = slot.message = slot.judged = None
+        state = here()
+        state.delivery = state.message = state.judged = None
 
     def after_ack(self, broker: Broker, message: Any) -> None:
         if hasattr(broker, "dead_message_ttl") and not getattr(broker, "prunes_reasons", False):
@@ -211,7 +219,9 @@ class ConsumeGuard(Middleware):
             raise CheckFailed.from_error(name, error) from error
 
     def _check_message(self, broker: Broker, message: Message[Any]) -> Delivery | None:
-        strict = getattr(message, STRICTLY_DECODED, False)  # decoded from strict JSON by a guarded consumer
+        # Decoded from strict JSON by a guarded consumer, which says how long the body was.
+        body_size: int | None = getattr(message, STRICTLY_DECODED, None)
+        strict = body_size is not None
         actor_name = message.actor_name
         # A guarded consumer checked the envelope when it decoded the body.
         violations = (
@@ -227,7 +237,7 @@ class ConsumeGuard(Middleware):
         if violations:
             name = actor_name if type(actor_name) is str else "?"
             raise MessageMalformed(name, violations)
-        self._check_size(broker, message)
+        self._check_size(broker, message, body_size)
         gateway = self.gateway
         contract = gateway.contract_for(broker, actor_name)
         # Decoded by the app's own encoder: judge the JSON on the wire, not the objects it revives.
@@ -346,11 +356,18 @@ class ConsumeGuard(Middleware):
             inbound = self._inbound[contract.actor_name] = InboundContract(contract)
         return inbound
 
-    def _check_size(self, broker: Broker, message: Message[Any]) -> None:
+    def _check_size(self, broker: Broker, message: Message[Any], body_size: int | None) -> None:
+        """Refuse a message over its size limit; ``body_size``: the bytes a guarded consumer received."""
         limit = self.gateway.size_limit(broker, message)
-        size = getattr(message, RECEIVED_SIZE, None)  # set by a guarded consumer: the bytes it received
-        if not observe.observers and (limit.limit is None or (size is not None and size <= limit.limit)):
-            return  # within the limit (or none), and nobody to tell its size
+        # The body's length bounds the size that counts (less the options Dramatiq writes): a
+        # body within the limit needs no more, nor does anything when nobody asks for the size.
+        if not observe.observers and (
+            limit.limit is None or (body_size is not None and body_size <= limit.limit)
+        ):
+            return
+        size = None if body_size is None else received_size(body_size, message.options)
+        if not observe.observers and size is not None and limit.limit is not None and size <= limit.limit:
+            return
         options = {k: v for k, v in message.options.items() if k not in BOOKKEEPING_OPTIONS}
         if size is None:
             fields = message_fields(message, message.args, message.kwargs)
@@ -386,13 +403,14 @@ class LateChanges(Middleware):
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         target = unwrap(message)
-        judged = slot.judged
-        if slot.message is not target or judged is None:
+        state = here()
+        judged = state.judged
+        if state.message is not target or judged is None:
             return
-        slot.judged = None
+        state.judged = None
         if judged and _arguments_print(target) == judged:
             return  # nothing changed: the guard's delivery stands
-        self.guard._admit(broker, message, target, self.guard.check_changed)
+        self.guard._admit(broker, message, target, self.guard.check_changed, state)
 
 
 def _arguments_print(message: Message[Any]) -> bytes:
