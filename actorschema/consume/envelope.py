@@ -30,6 +30,7 @@ import dramatiq
 import msgspec
 from dramatiq import Message
 
+from .._dramatiq import message_from
 from ..app_encoder import WIRE_FIELDS, encoder_kind
 from ..encoder import encode_json, writes_json
 from ..errors import CheckFailed, MessageMalformed, Violation
@@ -151,7 +152,12 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
     try:
         violations = envelope_violations(fields, queue_name=queue_name)
         if not violations:
-            message: Message[Any] = Message(**fields)
+            # Strict: msgspec refused NaN, lone surrogates and out-of-range numbers, so what it
+            # decoded is strict JSON and the worker's check need not walk the values again. The
+            # limit applies to the bytes the broker stored, not to how this process writes them.
+            message: Message[Any] = (
+                message_from(fields, {STRICTLY_DECODED: len(body)}) if strict else Message(**fields)
+            )
     except Exception as error:
         # Never hand the consumer a message the check could not judge: dead-letter it, with why.
         failed = CheckFailed.from_error(_name_in(fields), error)
@@ -162,11 +168,6 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
         # The worker judges the JSON on the wire, not the objects the app's decode() revived.
         with contextlib.suppress(ValueError):  # not strict JSON: the decoded values are judged
             object.__setattr__(message, WIRE_FIELDS, decode_strict_json(body))
-    if strict:
-        # msgspec refused NaN, lone surrogates and out-of-range numbers: what it decoded is
-        # strict JSON, and the worker's check need not walk the values again. The limit applies
-        # to the bytes the broker stored, not to how this process would write them.
-        object.__setattr__(message, STRICTLY_DECODED, len(body))
     return message
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import msgspec
 import pytest
+from dramatiq import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import actorschema._dramatiq as coupling
 import actorschema.message as envelope  # the envelope rules live with the message format
-from actorschema.consume.envelope import decode_message, received_size
+from actorschema.consume.envelope import STRICTLY_DECODED, decode_message, received_size
 from actorschema.errors import MessageMalformed
 from actorschema.message import CONSUMED_OPTIONS, envelope_violations
 
@@ -110,3 +113,43 @@ def test_the_received_size_leaves_out_exactly_the_options_dramatiq_writes(
     own = {k: v for k, v in options.items() if k not in envelope.BOOKKEEPING_OPTIONS}
     expected = size - (len(msgspec.json.encode(options)) - len(msgspec.json.encode(own)))
     assert received_size(size, options) == expected
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    args=st.lists(_JSON, max_size=3),
+    kwargs=st.dictionaries(st.text(max_size=6), _JSON, max_size=3),
+    options=st.dictionaries(st.sampled_from(["redis_message_id", "x", "max_retries"]), st.integers(0, 9)),
+    order=st.permutations(list(VALID)),
+    compact=st.booleans(),
+)
+def test_a_decoded_message_is_the_one_dramatiqs_constructor_builds(
+    args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], order: list[str], compact: bool
+) -> None:
+    """decode_message fills the Message's __dict__ instead of running its __init__: the very same message."""
+    fields = {**VALID, "args": args, "kwargs": kwargs, "options": {**options, "redis_message_id": "r"}}
+    fields = {name: fields[name] for name in order}  # the body's field order is the producer's
+    body = msgspec.json.encode(fields) if compact else json.dumps(fields).encode()
+    built: Message[Any] = Message(**copy.deepcopy(fields))
+    decoded = decode_message(body, "q")
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(coupling, "_FIELDS_AS_GIVEN", False)  # another Dramatiq: the constructor
+        constructed = decode_message(body, "q")
+    for message in (decoded, constructed):
+        assert type(message) is Message and message == built and type(message.args) is tuple
+        assert vars(message) == {**vars(built), STRICTLY_DECODED: len(body)}
+        assert message.asdict() == built.asdict() and message.copy().asdict() == built.copy().asdict()
+
+
+def test_the_pinned_dramatiq_takes_the_fast_construction() -> None:
+    """Else the test above would only ever compare the constructor with itself."""
+    assert coupling._FIELDS_AS_GIVEN
