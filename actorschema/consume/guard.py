@@ -237,8 +237,12 @@ class ConsumeGuard(Middleware):
         if violations:
             name = actor_name if type(actor_name) is str else "?"
             raise MessageMalformed(name, violations)
-        self._check_size(broker, message, body_size)
         gateway = self.gateway
+        limit = gateway.size_limit(broker, message)
+        # The body's length bounds the size that counts (less the options Dramatiq writes): a
+        # body within the limit needs no more, nor does anything when nobody asks for the size.
+        if observe.observers or (limit.limit is not None and (body_size is None or body_size > limit.limit)):
+            self._check_size(message, limit, body_size)
         contract = gateway.contract_for(broker, actor_name)
         # Decoded by the app's own encoder: judge the JSON on the wire, not the objects it revives.
         wire = None if strict or writes_json() else wire_fields(message)
@@ -356,15 +360,14 @@ class ConsumeGuard(Middleware):
             inbound = self._inbound[contract.actor_name] = InboundContract(contract)
         return inbound
 
-    def _check_size(self, broker: Broker, message: Message[Any], body_size: int | None) -> None:
-        """Refuse a message over its size limit; ``body_size``: the bytes a guarded consumer received."""
-        limit = self.gateway.size_limit(broker, message)
-        # The body's length bounds the size that counts (less the options Dramatiq writes): a
-        # body within the limit needs no more, nor does anything when nobody asks for the size.
-        if not observe.observers and (
-            limit.limit is None or (body_size is not None and body_size <= limit.limit)
-        ):
-            return
+    def _check_size(self, message: Message[Any], limit: SizeLimit, body_size: int | None) -> None:
+        """Refuse a message over its size limit, and tell the observers its size.
+
+        Parameters:
+          message: The consumed message.
+          limit: The limit that applies to it.
+          body_size: The length of the body a guarded consumer received; None: not known.
+        """
         size = None if body_size is None else received_size(body_size, message.options)
         if not observe.observers and size is not None and limit.limit is not None and size <= limit.limit:
             return
@@ -402,10 +405,12 @@ class LateChanges(Middleware):
         self.guard = guard
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        target = unwrap(message)
         state = here()
         judged = state.judged
-        if state.message is not target or judged is None:
+        if judged is None:  # no middleware after the guard may change arguments: nothing to look at
+            return
+        target = unwrap(message)
+        if state.message is not target:
             return
         state.judged = None
         if judged and _arguments_print(target) == judged:
