@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import actorschema._dramatiq as coupling
 import actorschema.message as envelope  # the envelope rules live with the message format
-from actorschema.consume.envelope import STRICTLY_DECODED, decode_message, received_size
+from actorschema.consume.envelope import STRICTLY_DECODED, decode_message, decode_strict_json, received_size
 from actorschema.errors import MessageMalformed
 from actorschema.message import CONSUMED_OPTIONS, envelope_violations
 
@@ -153,3 +153,27 @@ def test_a_decoded_message_is_the_one_dramatiqs_constructor_builds(
 def test_the_pinned_dramatiq_takes_the_fast_construction() -> None:
     """Else the test above would only ever compare the constructor with itself."""
     assert coupling._FIELDS_AS_GIVEN
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    escapes=st.lists(st.sampled_from(["\\u003a", "\\u003A"]), min_size=1, max_size=3),
+    text=st.lists(st.sampled_from(["a", "b c", "\\n", "\\u0041"]), max_size=4),
+    spaced=st.booleans(),
+)
+def test_a_duplicate_hidden_by_as_many_escaped_colons_is_refused(
+    escapes: list[str], text: list[str], spaced: bool
+) -> None:
+    """The colon counts of the body and of its re-encoding agree here: only the escape search finds it.
+
+    Each dropped member takes one colon out of the re-encoding; each ``\\u003a`` in the value
+    that survives puts one back (msgspec writes it as a plain colon).
+    """
+    colon = ": " if spaced else ":"
+    value = "".join(text + escapes)
+    members = [f'"k"{colon}{n}' for n in range(len(escapes))] + [f'"k"{colon}"{value}"']
+    body = ("{" + (", " if spaced else ",").join(members) + "}").encode()
+    again = msgspec.json.encode(json.loads(body))
+    assert body.count(b":") == again.count(b":")  # the counts alone cannot tell
+    with pytest.raises(ValueError, match="duplicate key 'k'"):
+        decode_strict_json(body)
