@@ -446,6 +446,7 @@ class PayloadGateway(Middleware):
                 return
             if self.mode == "warn":
                 log_rejected_message(rejection, target, "enqueued unchanged (mode='warn')")
+                observe.warned("send", rejection.actor_name, target.queue_name, type(rejection).__name__)
                 return
             observe.rejected("send", rejection.actor_name, target.queue_name, type(rejection).__name__)
             raise
