@@ -151,7 +151,7 @@ class PreparedEncoding:
         self.kwargs = message.kwargs
         self.queue_name = message.queue_name
         # A shallow copy notices options another middleware sets after the gateway's hook.
-        self.options_snapshot = dict(message.options)
+        self.options_snapshot = {**message.options}
         self.body = body
         self.recheck = recheck
         self.context = context

@@ -503,13 +503,15 @@ class PayloadGateway(Middleware):
         # without "null" holds none (with one, even in a text, the full check looks closer).
         if b"null" in body:
             return False
-        limit = self.size_limit(broker, message).limit
+        sized = self._limits.get((message.actor_name, message.queue_name)) or self.size_limit(broker, message)
+        limit = sized.limit
         if limit is not None and len(body) > limit:
             return False
-        fields = vars(message)  # what object.__setattr__ writes to on the frozen dataclass, in fewer steps
+        # What object.__setattr__ writes to on the frozen dataclass, and PreparedEncoding.attach(), in fewer steps.
+        fields = vars(message)
         fields["args"] = ()
         fields["kwargs"] = named
-        PreparedEncoding(message, body, self._recheck, (broker, False)).attach()
+        fields["encode"] = PreparedEncoding(message, body, self._recheck, (broker, False))
         if observe.observers:
             observe.message_sized("send", message.actor_name, message.queue_name, len(body), limit)
         return True
