@@ -120,9 +120,31 @@ def _encode_if_certain(data: MessageData, unshaped: Sequence[Any], values: Seque
         body = encode_json(data)
     except _ENCODE_ERRORS:
         return None
-    if b"null" in body and any(map(has_non_finite_float, values)):
+    if b"null" in body and not _surely_finite(values) and any(map(has_non_finite_float, values)):
         return None
     return body
+
+
+#: Writes every float as the byte 0xcb and its IEEE 754 binary64 bits, big-endian (msgspec never writes float32).
+_encode_msgpack: Callable[[Any], bytes] = msgspec.msgpack.Encoder().encode
+
+
+def _surely_finite(values: Sequence[Any]) -> bool:
+    """True when no float in ``values`` is ``NaN`` or infinite, proven in C; False when unsure.
+
+    A body with ``null`` in it may hold a ``NaN`` msgspec's JSON encoder wrote as
+    ``null``, or only ``None`` values: walking the values in Python to tell which
+    costs more than the encoding (50 µs on a 5 KB model). In msgpack a non-finite
+    float is ``0xcb`` followed by ``0x7ff`` or ``0xfff`` (all exponent bits set), so
+    packed values that hold neither ``cb 7f`` nor ``cb ff`` anywhere hold none. A
+    finite float that starts so (of magnitude 5e303 or more), or an integer or a float whose bytes
+    happen to make the pair, only sends the caller to the walk.
+    """
+    try:
+        packed = _encode_msgpack(values)
+    except _ENCODE_ERRORS:
+        return False
+    return b"\xcb\x7f" not in packed and b"\xcb\xff" not in packed
 
 
 class PreparedEncoding:
