@@ -20,6 +20,7 @@ language's parser read it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -127,6 +128,8 @@ def _encode_if_certain(data: MessageData, unshaped: Sequence[Any], values: Seque
 
 #: Writes every float as the byte 0xcb and its IEEE 754 binary64 bits, big-endian (msgspec never writes float32).
 _encode_msgpack: Callable[[Any], bytes] = msgspec.msgpack.Encoder().encode
+#: Where a packed non-finite float may start (one regex pass beats two ``in`` searches here).
+_NON_FINITE_START = re.compile(rb"\xcb[\x7f\xff]")
 
 
 def _surely_finite(values: Sequence[Any]) -> bool:
@@ -144,7 +147,7 @@ def _surely_finite(values: Sequence[Any]) -> bool:
         packed = _encode_msgpack(values)
     except _ENCODE_ERRORS:
         return False
-    return b"\xcb\x7f" not in packed and b"\xcb\xff" not in packed
+    return _NON_FINITE_START.search(packed) is None
 
 
 class PreparedEncoding:
