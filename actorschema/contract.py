@@ -571,11 +571,12 @@ class ActorContract:
     ) -> dict[str, Any] | None:
         """The canonical ``kwargs`` of a call whose every value is of exactly its parameter's type; else None.
 
-        For a contract that :attr:`binds_exactly`: such values are their own JSON
-        form, so this is :meth:`canonical` for them, at the cost of binding
-        alone. Anything else (a value of another type, an
-        unknown, duplicated or missing argument, a contract it does not apply to)
-        returns None: :meth:`canonical` then converts the values or reports every problem.
+        For a contract that :attr:`binds_exactly`: such values (floats finite) are
+        their own JSON form, so this is :meth:`canonical` for them, at the cost of
+        binding alone. Anything else (a value of another type, a ``NaN`` or an
+        infinity, an unknown, duplicated or missing argument, a contract it does
+        not apply to) returns None: :meth:`canonical` then converts the values or
+        reports every problem.
 
         Parameters:
           args: Positional arguments as sent.
@@ -587,15 +588,17 @@ class ActorContract:
         # A plain loop: on CPython 3.11 it beats all(map(...)) and dict(zip(...)) for a few values.
         named: dict[str, Any] = {}
         for name, exact, value in zip(self._exact_names, types, args):  # noqa: B905 (length checked above)
-            if type(value) is not exact:
+            # x - x is 0.0 for every finite float, NaN for NaN and the infinities.
+            if type(value) is not exact or (exact is float and value - value != 0.0):  # type: ignore[operator]
                 return None
             named[name] = value
         if not kwargs:
             return named if len(args) >= self._exact_fewest else None
         by_name = self._exact_by_name
         for key, value in kwargs.items():
-            # A key that is not a str, or names no parameter, gets None from .get(): never a type.
-            if type(key) is not str or by_name.get(key) is not type(value) or key in named:
+            # A key that is not a str, or names no parameter, wants None: never a value's type.
+            wanted = by_name.get(key) if type(key) is str else None
+            if wanted is not type(value) or (wanted is float and value - value != 0.0) or key in named:  # type: ignore[operator]
                 return None
             named[key] = value
         if not self.required_names <= named.keys():

@@ -471,20 +471,22 @@ class PayloadGateway(Middleware):
         check, Dramatiq's JSON encoder) to an actor whose every parameter takes
         exactly ``int``, ``str``, ``float`` or ``bool``
         (:meth:`~actorschema.contract.ActorContract.bind_exact`), with values of
-        exactly those types: they are their own JSON form, so there is nothing to
-        convert or walk. It accepts only what the full check accepts, with the
-        very same stored bytes (``tests/unit/test_gateway_exact.py`` holds it to
-        that); anything else returns False having changed nothing, and the full
-        check decides (and words any rejection).
+        exactly those types (floats finite): they are their own JSON form, so there
+        is nothing to convert or walk. It accepts only what the full check
+        accepts, with the very same stored bytes (``tests/unit/test_gateway_exact.py``
+        holds it to that); anything else returns False having changed nothing,
+        and the full check decides (and words any rejection).
 
         Parameters:
           broker: The broker enqueueing ``message``.
           message: The message, as ``before_enqueue`` got it.
           contract: Its actor's contract, one that binds exactly.
         """
+        options = message.options
         if (
             type(message) is not Message
-            or message.options
+            or type(options) is not dict
+            or options
             or _state.in_worker
             or self.claim_check is not None
             or message.actor_name in self._callback_owners
@@ -498,11 +500,8 @@ class PayloadGateway(Middleware):
         named = contract.bind_exact(message.args, kwargs)
         if named is None:
             return False
+        # bind_exact let no NaN or infinity through, and a lone surrogate in a text raises here.
         body = encode_json(message_fields(message, (), named))
-        # msgspec writes NaN and infinities as null, which no int, str or bool holds: a body
-        # without "null" holds none (with one, even in a text, the full check looks closer).
-        if b"null" in body:
-            return False
         sized = self._limits.get((message.actor_name, message.queue_name)) or self.size_limit(broker, message)
         limit = sized.limit
         if limit is not None and len(body) > limit:
