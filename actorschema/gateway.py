@@ -467,8 +467,8 @@ class PayloadGateway(Middleware):
     def _send_exact(self, broker: Broker, message: Message[Any], contract: ActorContract) -> bool:
         """Accept the commonest send, ``notify.send(7, "ann", 0.5)``, at the cost of binding and one encoding.
 
-        Applies to a plain message (no options, built off a worker thread, no claim
-        check, Dramatiq's JSON encoder) to an actor whose every parameter takes
+        Applies to a plain message (no options, not built by a worker thread outside
+        an actor call, no claim check, Dramatiq's JSON encoder) to an actor whose every parameter takes
         exactly ``int``, ``str``, ``float`` or ``bool``
         (:meth:`~actorschema.contract.ActorContract.bind_exact`), with values of
         exactly those types (floats finite): they are their own JSON form, so there
@@ -483,11 +483,13 @@ class PayloadGateway(Middleware):
           contract: Its actor's contract, one that binds exactly.
         """
         options = message.options
+        state = _state
         if (
             type(message) is not Message
             or type(options) is not dict
             or options
-            or _state.in_worker
+            # A worker thread outside any actor call: maybe Dramatiq's own re-enqueue (see _on_worker_path).
+            or (state.in_worker and not state.actor_depth)
             or self.claim_check is not None
             or message.actor_name in self._callback_owners
             or not writes_json()

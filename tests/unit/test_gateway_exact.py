@@ -21,6 +21,7 @@ import dramatiq
 import pytest
 from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -230,3 +231,51 @@ def test_a_non_finite_float_is_refused_by_the_full_check(value: float, path: str
     assert taken == [False]
     assert [v.path for v in caught.value.violations] == [path]
     assert lane_broker.queues["default"].qsize() == 0
+
+
+def test_a_send_from_an_actor_on_a_worker_takes_the_lane_one_from_a_middleware_hook_does_not() -> None:
+    broker = StubBroker()
+    gateway = PayloadGateway()
+    broker.add_middleware(gateway)
+    taken: list[tuple[Any, bool]] = []
+    send_exact = gateway._send_exact
+
+    def recording(broker: Any, message: Any, contract: Any) -> bool:
+        args = tuple(message.args)  # before the lane puts them by name
+        accepted = send_exact(broker, message, contract)
+        taken.append((args, accepted))
+        return accepted
+
+    gateway._send_exact = recording  # type: ignore[method-assign]
+    received: list[tuple[int, str]] = []
+
+    @dramatiq.actor(broker=broker, queue_name="leaf")
+    def leaf(count: int, text: str) -> None:
+        received.append((count, text))
+
+    @dramatiq.actor(broker=broker, queue_name="fan")
+    def fan(count: int) -> None:
+        leaf.send(count, "from an actor")
+
+    class Echo(Middleware):
+        """Sends on the worker thread, outside any actor call: the full check (and its frame walk) decides."""
+
+        def after_process_message(
+            self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+        ) -> None:
+            if message.actor_name == "fan":
+                leaf.send(-1, "from a hook")
+
+    broker.add_middleware(Echo())
+    fan.send(2)
+    assert taken == [((2,), True)]  # from this thread, the lane
+    taken.clear()
+    worker = dramatiq.Worker(broker, worker_timeout=50)
+    worker.start()
+    try:
+        broker.join("fan")
+        broker.join("leaf")
+    finally:
+        worker.stop()
+    assert sorted(received) == [(-1, "from a hook"), (2, "from an actor")]
+    assert sorted(taken) == [((-1, "from a hook"), False), ((2, "from an actor"), True)]
