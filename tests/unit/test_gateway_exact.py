@@ -279,3 +279,16 @@ def test_a_send_from_an_actor_on_a_worker_takes_the_lane_one_from_a_middleware_h
         worker.stop()
     assert sorted(received) == [(-1, "from a hook"), (2, "from an actor")]
     assert sorted(taken) == [((-1, "from a hook"), False), ((2, "from an actor"), True)]
+
+
+@pytest.mark.parametrize("options", [None, [], "x", 0], ids=["none", "list", "str", "zero"])
+def test_options_that_are_not_an_object_are_refused_not_enqueued(options: Any) -> None:
+    # Before: the hook raised a TypeError (Dramatiq logs it and enqueues) or let [] through.
+    lane_broker, _, _ = brokers("def act(p0: int) -> None: ...\n")
+    message: Message[Any] = Message(
+        queue_name="default", actor_name="act", args=(1,), kwargs={}, options=options
+    )
+    with pytest.raises(MessageMalformed) as caught:
+        lane_broker.enqueue(message)
+    assert [(v.path, v.hint) for v in caught.value.violations] == [("options", "an object")]
+    assert lane_broker.queues["default"].qsize() == 0
