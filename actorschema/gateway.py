@@ -85,6 +85,7 @@ from .message import (
     group_callbacks,
     message_fields,
     next_step,
+    only_redis_message_id,
     options_violations,
     step_ignores_result,
 )
@@ -467,8 +468,9 @@ class PayloadGateway(Middleware):
     def _send_exact(self, broker: Broker, message: Message[Any], contract: ActorContract) -> bool:
         """Accept the commonest send, ``notify.send(7, "ann", 0.5)``, at the cost of binding and one encoding.
 
-        Applies to a plain message (no options, not built by a worker thread outside
-        an actor call, no claim check, Dramatiq's JSON encoder) to an actor whose every parameter takes
+        Applies to a plain message (no options but the ``redis_message_id``
+        RedisBroker adds, not sent by a worker thread outside an actor call, no
+        claim check, Dramatiq's JSON encoder) to an actor whose every parameter takes
         exactly ``int``, ``str``, ``float`` or ``bool``
         (:meth:`~actorschema.contract.ActorContract.bind_exact`), with values of
         exactly those types (floats finite): they are their own JSON form, so there
@@ -487,7 +489,7 @@ class PayloadGateway(Middleware):
         if (
             type(message) is not Message
             or type(options) is not dict
-            or options
+            or (options and not only_redis_message_id(options))
             # A worker thread outside any actor call: maybe Dramatiq's own re-enqueue (see _on_worker_path).
             or (state.in_worker and not state.actor_depth)
             or self.claim_check is not None

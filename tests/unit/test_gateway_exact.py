@@ -121,14 +121,31 @@ def brokers(source: str) -> tuple[StubBroker, StubBroker, list[bool]]:
     return lane_broker, full_broker, taken
 
 
-def enqueue(broker: StubBroker, args: list[Any], kwargs: dict[Any, Any]) -> tuple[Any, ...]:
+#: Options a message may reach the lane with: none, or what RedisBroker adds (valid or not), or more.
+OPTIONS = st.sampled_from(
+    [
+        {},
+        {"redis_message_id": "r-1"},
+        {"redis_message_id": ""},
+        {"redis_message_id": 1},
+        {"redis_message_id": "\ud800"},
+        {"redis_message_id": "null"},
+        {"max_retries": 3},
+        {"redis_message_id": "r-1", "max_retries": "3"},
+    ]
+)
+
+
+def enqueue(
+    broker: StubBroker, args: list[Any], kwargs: dict[Any, Any], options: dict[str, Any] | None = None
+) -> tuple[Any, ...]:
     """Enqueue one message for ``act``; what came of it: the rejection, or what was stored and kept."""
     message: Message[Any] = Message(
         queue_name="default",
         actor_name="act",
         args=tuple(args),
         kwargs=dict(kwargs),
-        options={},
+        options=dict(options or {}),
         message_id="00000000-0000-4000-8000-000000000001",
         message_timestamp=1_700_000_000_000,
     )
@@ -151,14 +168,15 @@ def enqueue(broker: StubBroker, args: list[Any], kwargs: dict[Any, Any]) -> tupl
     source=signatures(),
     args=st.lists(values, max_size=5),
     keyword_values=st.dictionaries(st.sampled_from(["p0", "p1", "p2", "p3", "p9", 1]), values, max_size=4),
+    options=OPTIONS,
 )
 def test_the_lane_gives_the_full_checks_verdict_and_bytes(
-    source: str, args: list[Any], keyword_values: dict[Any, Any]
+    source: str, args: list[Any], keyword_values: dict[Any, Any], options: dict[str, Any]
 ) -> None:
     lane_broker, full_broker, taken = brokers(source)
     taken.clear()
-    by_lane = enqueue(lane_broker, args, keyword_values)
-    by_full_check = enqueue(full_broker, args, keyword_values)
+    by_lane = enqueue(lane_broker, args, keyword_values, options)
+    by_full_check = enqueue(full_broker, args, keyword_values, options)
     # NaN != NaN: compare the kept values by type and representation.
     assert repr(by_lane) == repr(by_full_check)
     if taken == [True]:
@@ -197,14 +215,16 @@ def exact_calls(draw: st.DrawFn) -> tuple[str, list[Any], dict[str, Any]]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(call=exact_calls())
-def test_every_valid_exact_call_takes_the_lane(call: tuple[str, list[Any], dict[str, Any]]) -> None:
+@given(call=exact_calls(), options=st.sampled_from([{}, {"redis_message_id": "r-1"}]))
+def test_every_valid_exact_call_takes_the_lane(
+    call: tuple[str, list[Any], dict[str, Any]], options: dict[str, Any]
+) -> None:
     source, args, kwargs = call
     lane_broker, full_broker, taken = brokers(source)
     taken.clear()
-    by_lane = enqueue(lane_broker, args, kwargs)
+    by_lane = enqueue(lane_broker, args, kwargs, options)
     assert taken == [True]
-    assert repr(by_lane) == repr(enqueue(full_broker, args, kwargs))
+    assert repr(by_lane) == repr(enqueue(full_broker, args, kwargs, options))
 
 
 def test_a_send_with_options_leaves_the_lane_and_has_them_checked() -> None:
@@ -292,3 +312,38 @@ def test_options_that_are_not_an_object_are_refused_not_enqueued(options: Any) -
         lane_broker.enqueue(message)
     assert [(v.path, v.hint) for v in caught.value.violations] == [("options", "an object")]
     assert lane_broker.queues["default"].qsize() == 0
+
+
+def test_on_redis_the_lane_takes_a_plain_send_and_the_worker_runs_it(redis_client: Any) -> None:
+    from dramatiq.brokers.redis import RedisBroker
+
+    broker = RedisBroker(client=redis_client, namespace="psend-exact")
+    gateway = PayloadGateway()
+    broker.add_middleware(gateway)
+    taken: list[bool] = []
+    send_exact = gateway._send_exact
+
+    def recording(*args: Any) -> bool:
+        accepted = send_exact(*args)
+        taken.append(accepted)
+        return accepted
+
+    gateway._send_exact = recording  # type: ignore[method-assign]
+    received: list[tuple[Any, ...]] = []
+
+    @dramatiq.actor(broker=broker)
+    def notify(user_id: int, name: str, score: float, urgent: bool = False) -> None:
+        received.append((user_id, name, score, urgent))
+
+    notify.send(7, "ann", 0.5)
+    notify.send(user_id=8, urgent=True, score=-1.0, name="bob")
+    assert taken == [True, True]  # RedisBroker's redis_message_id is the only option
+    worker = dramatiq.Worker(broker, worker_timeout=50)
+    worker.start()
+    try:
+        broker.join("default")
+    finally:
+        worker.stop()
+        broker.close()
+    assert sorted(received) == [(7, "ann", 0.5, False), (8, "bob", -1.0, True)]
+    assert [tuple(map(type, values)) for values in received] == [(int, str, float, bool)] * 2
