@@ -435,13 +435,16 @@ class PayloadGateway(Middleware):
     # -- enqueue -------------------------------------------------------------
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
-        contract = self.contracts.get(message.actor_name)
-        if contract is not None and contract.binds_exactly:
-            try:
-                if self._send_exact(broker, message, contract):
-                    return
-            except Exception:  # never fails open: the full check below decides instead
-                pass
+        try:
+            contract = self.contracts.get(message.actor_name)  # an unhashable name raises: inside the try
+            if (
+                contract is not None
+                and contract.binds_exactly
+                and self._send_exact(broker, message, contract)
+            ):
+                return
+        except Exception:  # never fails open: the full check below decides instead
+            pass
         target = unwrap(message)
         worker_path = _on_worker_path()
         try:

@@ -347,3 +347,13 @@ def test_on_redis_the_lane_takes_a_plain_send_and_the_worker_runs_it(redis_clien
         broker.close()
     assert sorted(received) == [(7, "ann", 0.5, False), (8, "bob", -1.0, True)]
     assert [tuple(map(type, values)) for values in received] == [(int, str, float, bool)] * 2
+
+
+def test_an_unhashable_actor_name_is_refused_not_enqueued() -> None:
+    lane_broker, _, _ = brokers("def act(p0: int) -> None: ...\n")
+    message: Message[Any] = Message(
+        queue_name="default", actor_name=["act"], args=(1,), kwargs={}, options={}
+    )  # type: ignore[arg-type]
+    with pytest.raises(PayloadRejected):
+        lane_broker.enqueue(message)
+    assert lane_broker.queues["default"].qsize() == 0
