@@ -572,7 +572,7 @@ class PayloadGateway(Middleware):
         (``offload``; at build time nothing is written: the enqueue check offloads).
         """
         options = message.options
-        if options or type(options) is not dict:  # a plain send() has none: nothing to check
+        if options or not isinstance(options, dict):  # a plain send() has none: nothing to check
             # The options Dramatiq computes with (nested messages' too), by the table's send rules.
             violations = options_violations(options, side="send")
             if violations:

@@ -612,10 +612,10 @@ def options_violations(options: Any, *, side: Side) -> list[Violation]:
     """What is wrong with a message's ``options``, nested messages (pipeline steps, group callbacks) included.
 
     Parameters:
-      options: The message's options (anything but a dict is itself the violation).
+      options: The message's options (anything but a dict, or a subclass, is itself the violation).
       side: ``"send"`` or ``"worker"``: whose rules of the table apply.
     """
-    if type(options) is not dict:
+    if not isinstance(options, dict):
         expected = _FIELD_RULES["options"][1]
         return [Violation("options", f"is {describe(options)}", expected)]
     return _option_violations(options, ("options",), 0, side)

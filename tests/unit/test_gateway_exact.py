@@ -12,6 +12,7 @@ bytes and the same canonical arguments, of the same Python types.
 
 from __future__ import annotations
 
+import collections
 import decimal
 import enum
 import functools
@@ -356,4 +357,17 @@ def test_an_unhashable_actor_name_is_refused_not_enqueued() -> None:
     )  # type: ignore[arg-type]
     with pytest.raises(PayloadRejected):
         lane_broker.enqueue(message)
+    assert lane_broker.queues["default"].qsize() == 0
+
+
+def test_options_of_a_dict_subclass_are_refused_as_not_plain_json_as_before() -> None:
+    lane_broker, _, _ = brokers("def act(p0: int) -> None: ...\n")
+    options = collections.OrderedDict(max_retries=2)
+    message: Message[Any] = Message(
+        queue_name="default", actor_name="act", args=(1,), kwargs={}, options=options
+    )
+    with pytest.raises(NonJSONPayload) as caught:
+        lane_broker.enqueue(message)
+    assert [v.path for v in caught.value.violations] == ["options"]
+    assert "dict(value)" in caught.value.violations[0].hint
     assert lane_broker.queues["default"].qsize() == 0
