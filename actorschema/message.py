@@ -75,6 +75,7 @@ __all__ = [
     "is_json_integer",
     "message_fields",
     "next_step",
+    "only_redis_message_id",
     "option_violations",
     "options_schema",
     "options_violations",
@@ -406,6 +407,7 @@ WORKER_RULES: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     if rule.worker is not _anything
 }
 _SEND_RULES = {rule.name: (rule.accepts, rule.expected) for rule in OPTIONS.values()}
+_REDIS_ID_ACCEPTS = OPTIONS[REDIS_MESSAGE_ID].accepts
 
 
 def option_violations(
@@ -593,13 +595,29 @@ def envelope_violations(
     return found
 
 
-def options_violations(options: dict[str, Any], *, side: Side) -> list[Violation]:
+def only_redis_message_id(options: Mapping[str, Any]) -> bool:
+    """True when ``options`` hold nothing but a valid ``redis_message_id``: all RedisBroker adds to a plain send.
+
+    Such options need no other check on send (nothing nested, no other rule of
+    the table applies), which lets the gateway's exact-scalar lane take the
+    commonest message on Redis too.
+
+    Parameters:
+      options: A message's options (a dict).
+    """
+    return len(options) == 1 and _REDIS_ID_ACCEPTS(options.get(REDIS_MESSAGE_ID))
+
+
+def options_violations(options: Any, *, side: Side) -> list[Violation]:
     """What is wrong with a message's ``options``, nested messages (pipeline steps, group callbacks) included.
 
     Parameters:
-      options: The message's options.
+      options: The message's options (anything but a dict, or a subclass, is itself the violation).
       side: ``"send"`` or ``"worker"``: whose rules of the table apply.
     """
+    if not isinstance(options, dict):
+        expected = _FIELD_RULES["options"][1]
+        return [Violation("options", f"is {describe(options)}", expected)]
     return _option_violations(options, ("options",), 0, side)
 
 
