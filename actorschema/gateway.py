@@ -82,6 +82,7 @@ from .message import (
     GROUP_CALLBACKS,
     NESTING_OPTIONS,
     PIPE_TARGET,
+    field_violations,
     group_callbacks,
     message_fields,
     next_step,
@@ -499,6 +500,7 @@ class PayloadGateway(Middleware):
             or self.claim_check is not None
             or message.actor_name in self._callback_owners
             or not writes_json()
+            or field_violations(message)
         ):
             return False
         # What is stored is what was bound and checked, whatever sequence args is.
@@ -541,6 +543,9 @@ class PayloadGateway(Middleware):
     def _check_message(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
+        own_fields = field_violations(message)
+        if own_fields:
+            raise MessageMalformed(_actor_name(message), own_fields)
         contract = self.contracts.get(message.actor_name) or self.contract_for(broker, message.actor_name)
         claims = self.claim_check
         if contract is None:

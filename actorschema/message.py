@@ -71,6 +71,7 @@ __all__ = [
     "describe",
     "envelope_violations",
     "field_schemas",
+    "field_violations",
     "group_callbacks",
     "is_json_integer",
     "message_fields",
@@ -535,6 +536,58 @@ _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: is_json_integer(v) and v >= 0, "an integer: milliseconds since the epoch"
     ),
 }
+
+
+#: The fields a message carries besides its arguments and options: what the worker's envelope rules say of each.
+_OWN_FIELDS = ("queue_name", "actor_name", "message_id", "message_timestamp")
+
+
+def field_violations(message: Message[Any]) -> list[Violation]:
+    """What the worker would refuse in ``message``'s own fields (not its arguments or options).
+
+    ``send()`` always builds valid ones; a message built by hand and handed to
+    ``broker.enqueue`` may not (``message_id="abc"``, a negative
+    ``message_timestamp``). The send side asks this so such a message is
+    refused there, rather than accepted and then dead-lettered by every worker.
+
+    Parameters:
+      message: The message being enqueued.
+    """
+    queue, actor, message_id, timestamp = (
+        message.queue_name,
+        message.actor_name,
+        message.message_id,
+        message.message_timestamp,
+    )
+    options = message.options
+    if (
+        type(queue) is str
+        and queue
+        and type(actor) is str
+        and actor
+        and type(message_id) is str
+        and _is_uuid(message_id) is not None
+        and type(timestamp) is int
+        and timestamp >= 0
+        and (not queue.endswith(DELAY_QUEUE_SUFFIX) or (type(options) is dict and "eta" in options))
+    ):
+        return []
+    found = []
+    for name in _OWN_FIELDS:
+        test, expected = _FIELD_RULES[name]
+        value = getattr(message, name)
+        if not test(value):
+            found.append(Violation(name, f"is {describe(value)}", expected))
+    if (
+        type(queue) is str
+        and queue.endswith(DELAY_QUEUE_SUFFIX)
+        and type(options) is dict
+        and "eta" not in options
+    ):
+        # Dramatiq's own delayed sends set it; the worker refuses a delay-queue message without it.
+        problem = "is missing: a message in a delay queue says when it is due"
+        found.append(Violation("options.eta", problem, _ETA_HINT))
+    return found
 
 
 def envelope_violations(
