@@ -79,11 +79,13 @@ from .limits import (
 from .log import log_rejected_message, log_rejection, logger
 from .message import (
     CALLBACKS,
+    DELAY_QUEUE_SUFFIX,
     GROUP_CALLBACKS,
     NESTING_OPTIONS,
     PIPE_TARGET,
     field_violations,
     group_callbacks,
+    is_uuid_text,
     message_fields,
     next_step,
     only_redis_message_id,
@@ -500,7 +502,20 @@ class PayloadGateway(Middleware):
             or self.claim_check is not None
             or message.actor_name in self._callback_owners
             or not writes_json()
-            or field_violations(message)
+        ):
+            return False
+        fields = vars(message)
+        # The envelope rules field_violations applies, for what can reach here: a declared actor's
+        # name, and no eta (so not a delay queue). A hand-built message may break them.
+        message_id, timestamp, queue = fields["message_id"], fields["message_timestamp"], fields["queue_name"]
+        if not (
+            type(message_id) is str
+            and is_uuid_text(message_id)
+            and type(timestamp) is int
+            and timestamp >= 0
+            and type(queue) is str
+            and queue
+            and not queue.endswith(DELAY_QUEUE_SUFFIX)
         ):
             return False
         # What is stored is what was bound and checked, whatever sequence args is.
@@ -517,7 +532,6 @@ class PayloadGateway(Middleware):
         if limit is not None and len(body) > limit:
             return False
         # What object.__setattr__ writes to on the frozen dataclass, and PreparedEncoding.attach(), in fewer steps.
-        fields = vars(message)
         fields["args"] = ()
         fields["kwargs"] = named
         fields["encode"] = PreparedEncoding(message, body, self._recheck, (broker, False))
