@@ -76,6 +76,7 @@ __all__ = [
     "hidden_by_json_form",
     "hint_text",
     "key_collisions",
+    "opaque_leaves",
     "resolve_annotation",
     "resolve_annotations",
 ]
@@ -183,6 +184,31 @@ def _reachable(root: Node) -> list[Node]:
             seen.add(id(node))
             found.append(node)
             stack.extend(node.successors())
+    return found
+
+
+#: Modules whose types at a leaf pydantic always writes a JSON Schema for.
+_KNOWN_MODULES = frozenset(
+    ("builtins", "datetime", "decimal", "uuid", "ipaddress", "pathlib", "enum", "typing", "typing_extensions")
+)
+
+
+def opaque_leaves(root: Node) -> list[Any]:
+    """The leaf hints under ``root`` that actorschema knows nothing of (a custom type, ``Callable``, ``InstanceOf``).
+
+    Only pydantic can tell whether such a type has a JSON Schema; without one, the
+    worker (which checks each message against its schema) could never accept a message.
+    """
+    found = []
+    for node in _reachable(root):
+        hint = node.hint
+        if node.kind != "leaf" or typing.get_origin(hint) is typing.Literal:
+            continue
+        module = getattr(hint, "__module__", "") or ""
+        if not isinstance(hint, type) or not (
+            module in _KNOWN_MODULES or module.split(".")[0] in ("pydantic", "pydantic_core")
+        ):
+            found.append(hint)
     return found
 
 

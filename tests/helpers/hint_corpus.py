@@ -19,12 +19,13 @@ import ipaddress
 import pathlib
 import typing
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, NamedTuple, NewType, Optional, TypeVar, Union
 
 import msgspec
 import pydantic
+import pydantic_core
 import typing_extensions
 from hypothesis import strategies as st
 from pydantic import (
@@ -36,6 +37,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    InstanceOf,
     Json,
     PlainSerializer,
     RootModel,
@@ -376,6 +378,18 @@ class StructArray(msgspec.Struct, array_like=True):
     x: int
 
 
+class Opaque:
+    """A custom type with a validator and no JSON Schema: no worker could check a message for it."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> pydantic_core.CoreSchema:
+        return pydantic_core.core_schema.no_info_plain_validator_function(lambda value: value)
+
+
+class Handle:
+    pass
+
+
 def models(cls: type, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.builds(cls, **fields)
 
@@ -586,4 +600,8 @@ ROWS: list[Row] = [
     Row("struct-recursive", StructLoop, refused="recursive msgspec Struct"),
     Row("struct-untagged-union", Union[Left, Right], refused="untagged msgspec Structs Left, Right"),
     Row("struct-array-like", StructArray, refused="array_like"),
+    Row("no-json-schema", Opaque, refused="has no JSON Schema"),
+    Row("list-no-json-schema", list[Opaque], refused="has no JSON Schema"),
+    Row("callable", Callable[[int], int], refused="has no JSON Schema"),
+    Row("instance-of", InstanceOf[Handle], refused="has no JSON Schema"),
 ]
