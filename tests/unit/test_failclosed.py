@@ -526,12 +526,16 @@ def test_a_class_local_to_a_function_resolves(broker: StubBroker) -> None:
     class Local(BaseModel):
         y: int
 
+    ran: list[Any] = []
+
     @dramatiq.actor
     def uses_local(item: Local) -> None:
-        pass
+        ran.append(item)
 
     uses_local.send({"y": "3"})
     assert gateway_of(broker).contracts["uses_local"].by_name["item"].hint is Local
+    run_worker(broker)
+    assert ran == [Local(y=3)] and broker.dead_letters == []
 
 
 class OrmUser:
