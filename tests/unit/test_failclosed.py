@@ -157,6 +157,47 @@ def test_an_exploding_validator_rejects_the_send_and_enqueues_nothing(broker: St
     assert isinstance(rejection.__cause__, RuntimeError | KeyError | UnprintableError)
 
 
+class Touchy(BaseModel):
+    """Compared by the send side (a union whose members share a JSON form): its ``__eq__`` explodes."""
+
+    n: int
+
+    def __eq__(self, other: object) -> bool:
+        if EXPLODE["now"]:
+            raise RuntimeError("eq bug")
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class TouchyTwin(BaseModel):
+    n: int
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_value_whose_eq_raises_is_refused_or_warned_never_let_through(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = make_broker(mode)
+
+    @dramatiq.actor
+    def task(value: Touchy | TouchyTwin) -> None:
+        pass
+
+    task.send(Touchy(n=1))  # calm: it travels
+    EXPLODE["now"] = True
+    with caplog.at_level(logging.WARNING, "actorschema"):
+        if mode == "enforce":
+            with pytest.raises(CheckFailed, match="RuntimeError: eq bug"):
+                task.send(Touchy(n=2))
+        else:
+            with pytest.raises(TypeError):  # enqueued unchanged: Dramatiq's encoder meets the model
+                task.send(Touchy(n=2))
+    assert stored(broker) == 1
+    reasons = [r.actorschema["reason"] for r in caplog.records if hasattr(r, "actorschema")]
+    assert reasons == ([] if mode == "enforce" else [CheckFailed.title])
+
+
 def test_every_enqueue_path_fails_closed(broker: StubBroker) -> None:
     @dramatiq.actor
     def task(value: Exploding) -> None:
