@@ -334,6 +334,24 @@ class StructWhen(msgspec.Struct):
     id: uuid.UUID
 
 
+class Stamped(msgspec.Struct, tag=True):
+    at: dt.datetime
+
+
+class Unstamped(msgspec.Struct, tag=True):
+    note: str
+
+
+class StructDatetimes(msgspec.Struct):
+    """A datetime in every place of a Struct: msgspec's own schema calls each one any text."""
+
+    maybe: Optional[dt.datetime]
+    many: list[dt.datetime]
+    by_name: dict[str, dt.datetime]
+    inner: StructWhen
+    either: Union[Stamped, Unstamped]
+
+
 class StructOuter(msgspec.Struct):
     inner: Struct
     tags: list[str] = []
@@ -557,6 +575,18 @@ ROWS: list[Row] = [
         "struct-nested",
         StructOuter,
         st.builds(StructOuter, inner=structs, tags=st.lists(text, max_size=2), maybe=st.none() | ints),
+    ),
+    Row(
+        "struct-datetimes",
+        StructDatetimes,
+        st.builds(
+            StructDatetimes,
+            maybe=st.none() | aware,
+            many=st.lists(aware, max_size=2),
+            by_name=st.dictionaries(keys, aware, max_size=2),
+            inner=st.builds(StructWhen, at=aware, day=st.dates(), id=st.uuids()),
+            either=st.builds(Stamped, at=aware) | st.builds(Unstamped, note=text),
+        ),
     ),
     Row("struct-float-any", StructFloat, st.builds(StructFloat, ratio=floats, meta=json_values)),
     Row("list-struct", list[Struct], st.lists(structs, max_size=3)),
