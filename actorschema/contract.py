@@ -48,6 +48,7 @@ from typing import Any
 import pydantic
 import typing_extensions
 from pydantic import ConfigDict, TypeAdapter
+from pydantic.errors import PydanticInvalidForJsonSchema
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
@@ -63,6 +64,7 @@ from .hints import (
     hidden_by_json_form,
     hint_text,
     key_collisions,
+    opaque_leaves,
     resolve_annotation,
     resolve_annotations,
 )
@@ -929,8 +931,26 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
         fix = "types whose fields' hints resolve at run time"
         # A field's forward reference may name a class defined later: try again on the next send.
         raise ContractError(actor_name, problem, fix, retry=isinstance(error, NameError)) from error
+    if opaque_leaves(node):
+        _check_publishable(actor_name, parameter.name, hint, adapter)
     native = _is_json_native(hint) or _is_json_native_sequence(hint)
     return Parameter(parameter.name, kind, hint, parameter.default, adapter, native, node)
+
+
+def _check_publishable(actor_name: str, name: str, hint: Any, adapter: TypeAdapter[Any]) -> None:
+    """Refuse a type pydantic writes no JSON Schema for: the worker, which checks by it, would refuse every message."""
+    from .schema import WorkerSchema  # schema.py reads contracts: imported when first needed
+
+    try:
+        adapter.json_schema(schema_generator=WorkerSchema)
+    except PydanticInvalidForJsonSchema as error:
+        problem = (
+            f"parameter {name!r} ({hint_text(hint)}) has no JSON Schema ({error.message.splitlines()[0]}): "
+            "nothing could be published for producers, and the worker, which checks each message "
+            "against it, would dead-letter every message send() accepted"
+        )
+        fix = "a type pydantic writes a JSON Schema for (a custom type may add __get_pydantic_json_schema__)"
+        raise ContractError(actor_name, problem, fix) from error
 
 
 def _refusal(actor_name: str, name: str, hint: Any, error: Unsupported) -> ContractError:

@@ -64,7 +64,6 @@ from .errors import (
     MessageMalformed,
     PayloadInvalid,
     PayloadRejected,
-    ResultRejected,
     Violation,
 )
 from .limits import (
@@ -376,9 +375,16 @@ class PayloadGateway(Middleware):
         if message is not None and message.actor_name != actor.actor_name:
             message = None
         try:
-            travels = results.parameter is not None or result_travels(actor.broker, actor, message)
-            return results.to_json(result, travels=travels)
-        except ResultRejected as rejection:
+            try:
+                travels = results.parameter is not None or result_travels(actor.broker, actor, message)
+                return results.to_json(result, travels=travels)
+            except PayloadRejected:
+                raise
+            except Exception as error:
+                # A validator or a result's own method raising: the same verdict as a misfit,
+                # so warn mode still hands the result on and enforce fails the message with a reason.
+                raise CheckFailed.from_error(actor.actor_name, error) from error
+        except PayloadRejected as rejection:
             message_id = message.message_id if message is not None else None
             queue_name = message.queue_name if message is not None else actor.queue_name
             if self.mode == "warn":

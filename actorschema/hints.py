@@ -76,6 +76,7 @@ __all__ = [
     "hidden_by_json_form",
     "hint_text",
     "key_collisions",
+    "opaque_leaves",
     "resolve_annotation",
     "resolve_annotations",
 ]
@@ -183,6 +184,31 @@ def _reachable(root: Node) -> list[Node]:
             seen.add(id(node))
             found.append(node)
             stack.extend(node.successors())
+    return found
+
+
+#: Modules whose types at a leaf pydantic always writes a JSON Schema for.
+_KNOWN_MODULES = frozenset(
+    ("builtins", "datetime", "decimal", "uuid", "ipaddress", "pathlib", "enum", "typing", "typing_extensions")
+)
+
+
+def opaque_leaves(root: Node) -> list[Any]:
+    """The leaf hints under ``root`` that actorschema knows nothing of (a custom type, ``Callable``, ``InstanceOf``).
+
+    Only pydantic can tell whether such a type has a JSON Schema; without one, the
+    worker (which checks each message against its schema) could never accept a message.
+    """
+    found = []
+    for node in _reachable(root):
+        hint = node.hint
+        if node.kind != "leaf" or typing.get_origin(hint) is typing.Literal:
+            continue
+        module = getattr(hint, "__module__", "") or ""
+        if not isinstance(hint, type) or not (
+            module in _KNOWN_MODULES or module.split(".")[0] in ("pydantic", "pydantic_core")
+        ):
+            found.append(hint)
     return found
 
 
@@ -1189,10 +1215,56 @@ def struct_json_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
                 )
             rest = {key: inline(value, trail) for key, value in node.items() if key != "$ref"}
             return {**inline(definitions[name], (*trail, name)), **rest}
+        if isinstance(node.get("discriminator"), dict) and ("anyOf" in node or "oneOf" in node):
+            # OpenAPI's keyword for a tagged union, unknown to JSON Schema (ajv's strict mode refuses
+            # it): each member's schema already requires its tag, which says the same exactly.
+            node = {key: value for key, value in node.items() if key != "discriminator"}
         return {key: inline(value, trail) for key, value in node.items()}
 
     inlined: dict[str, Any] = inline(schema, ())
+    _aware_datetimes(msgspec.inspect.type_info(struct), inlined)
     return inlined
+
+
+def _aware_datetimes(info: msgspec.inspect.Type, node: Any) -> None:
+    """Give each ``datetime`` in a Struct's (inlined) schema the ``date-time`` format msgspec leaves out.
+
+    msgspec writes that format only for ``Meta(tz=True)``: a plain ``datetime``
+    field is any text in its schema, while the worker (msgspec) reads only a
+    datetime and the gateway sends only aware ones. The format (with the pattern
+    the schema adds for it) makes the schema no looser than the worker.
+    """
+    mi = msgspec.inspect
+    if not isinstance(node, dict):
+        return
+    if isinstance(info, mi.Metadata):
+        _aware_datetimes(info.type, node)
+    elif isinstance(info, mi.DateTimeType):
+        if node.get("type") == "string" and "format" not in node:
+            node["format"] = "date-time"
+    elif isinstance(info, mi.StructType):
+        properties = node.get("properties", {})
+        for field in info.fields:
+            _aware_datetimes(field.type, properties.get(field.encode_name))
+    elif isinstance(info, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        _aware_datetimes(info.item_type, node.get("items"))
+    elif isinstance(info, mi.TupleType):
+        for item, item_node in zip(info.item_types, node.get("prefixItems", []), strict=False):
+            _aware_datetimes(item, item_node)
+    elif isinstance(info, mi.DictType):
+        _aware_datetimes(info.value_type, node.get("additionalProperties"))
+    elif isinstance(info, mi.UnionType):
+        options = node.get("anyOf", [node])
+        for member in info.types:
+            for option in options:
+                # msgspec allows one str-like member per union, and names each Struct by its title.
+                if isinstance(member, mi.StructType):
+                    if isinstance(option, dict) and option.get("title") == member.cls.__name__:
+                        _aware_datetimes(member, option)
+                elif isinstance(member, mi.DateTimeType) or (
+                    isinstance(option, dict) and "title" not in option
+                ):
+                    _aware_datetimes(member, option)
 
 
 def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[str, Any]:

@@ -19,12 +19,13 @@ import ipaddress
 import pathlib
 import typing
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, NamedTuple, NewType, Optional, TypeVar, Union
 
 import msgspec
 import pydantic
+import pydantic_core
 import typing_extensions
 from hypothesis import strategies as st
 from pydantic import (
@@ -36,6 +37,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    InstanceOf,
     Json,
     PlainSerializer,
     RootModel,
@@ -332,6 +334,24 @@ class StructWhen(msgspec.Struct):
     id: uuid.UUID
 
 
+class Stamped(msgspec.Struct, tag=True):
+    at: dt.datetime
+
+
+class Unstamped(msgspec.Struct, tag=True):
+    note: str
+
+
+class StructDatetimes(msgspec.Struct):
+    """A datetime in every place of a Struct: msgspec's own schema calls each one any text."""
+
+    maybe: Optional[dt.datetime]
+    many: list[dt.datetime]
+    by_name: dict[str, dt.datetime]
+    inner: StructWhen
+    either: Union[Stamped, Unstamped]
+
+
 class StructOuter(msgspec.Struct):
     inner: Struct
     tags: list[str] = []
@@ -374,6 +394,18 @@ class StructLoop(msgspec.Struct):
 
 class StructArray(msgspec.Struct, array_like=True):
     x: int
+
+
+class Opaque:
+    """A custom type with a validator and no JSON Schema: no worker could check a message for it."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> pydantic_core.CoreSchema:
+        return pydantic_core.core_schema.no_info_plain_validator_function(lambda value: value)
+
+
+class Handle:
+    pass
 
 
 def models(cls: type, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -544,6 +576,18 @@ ROWS: list[Row] = [
         StructOuter,
         st.builds(StructOuter, inner=structs, tags=st.lists(text, max_size=2), maybe=st.none() | ints),
     ),
+    Row(
+        "struct-datetimes",
+        StructDatetimes,
+        st.builds(
+            StructDatetimes,
+            maybe=st.none() | aware,
+            many=st.lists(aware, max_size=2),
+            by_name=st.dictionaries(keys, aware, max_size=2),
+            inner=st.builds(StructWhen, at=aware, day=st.dates(), id=st.uuids()),
+            either=st.builds(Stamped, at=aware) | st.builds(Unstamped, note=text),
+        ),
+    ),
     Row("struct-float-any", StructFloat, st.builds(StructFloat, ratio=floats, meta=json_values)),
     Row("list-struct", list[Struct], st.lists(structs, max_size=3)),
     Row(
@@ -586,4 +630,8 @@ ROWS: list[Row] = [
     Row("struct-recursive", StructLoop, refused="recursive msgspec Struct"),
     Row("struct-untagged-union", Union[Left, Right], refused="untagged msgspec Structs Left, Right"),
     Row("struct-array-like", StructArray, refused="array_like"),
+    Row("no-json-schema", Opaque, refused="has no JSON Schema"),
+    Row("list-no-json-schema", list[Opaque], refused="has no JSON Schema"),
+    Row("callable", Callable[[int], int], refused="has no JSON Schema"),
+    Row("instance-of", InstanceOf[Handle], refused="has no JSON Schema"),
 ]

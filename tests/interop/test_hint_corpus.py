@@ -314,6 +314,22 @@ def test_ajv_accepts_every_stored_message(corpus: Corpus) -> None:
 # -- issue 9, "Why" 2: the published schema is no looser than the worker ------------------------------
 
 
+UUID_TEXT = "0b9e6a52-7d3c-4b8e-9f21-3c1e2f4a5b6c"
+
+
+def struct_datetimes(**places: Any) -> dict[str, Any]:
+    """A stored StructDatetimes, with the values of ``places`` put in."""
+    at = "2024-05-01T12:00:00Z"
+    valid = {
+        "maybe": None,
+        "many": [at],
+        "by_name": {"a": at},
+        "inner": {"at": at, "day": "2024-05-01", "id": UUID_TEXT},
+        "either": {"type": "Stamped", "at": at},
+    }
+    return {**valid, **places}
+
+
 def by_id(row_id: str) -> Row:
     return next(row for row in ROWS if row.id == row_id)
 
@@ -330,6 +346,34 @@ def by_id(row_id: str) -> Row:
         pytest.param("any-url", "http://example.com/a|b", "http://example.com/a%7Cb", id="url-not-rfc-3986"),
         pytest.param("discriminated", {"lives": 3}, {"kind": "cat", "lives": 3}, id="tag-with-default"),
         pytest.param("flag", 8, 7, id="flag-combinations"),
+        # msgspec's schema calls a Struct's plain datetime any text; the worker reads a datetime.
+        pytest.param(
+            "struct-times",
+            {"at": "01", "day": "2024-05-01", "id": UUID_TEXT},
+            {"at": "2024-05-01T12:00:00+02:00", "day": "2024-05-01", "id": UUID_TEXT},
+            id="struct-datetime",
+        ),
+        pytest.param(
+            "struct-times",
+            {"at": "2024-05-01T12:00:00", "day": "2024-05-01", "id": UUID_TEXT},
+            {"at": "2024-05-01t12:00:00z", "day": "2024-05-01", "id": UUID_TEXT},
+            id="struct-naive-datetime",
+        ),
+        *(
+            pytest.param(
+                "struct-datetimes",
+                struct_datetimes(**{place: bad}),
+                struct_datetimes(),
+                id=f"struct-datetime-in-{place}",
+            )
+            for place, bad in [
+                ("maybe", "2024-05-01"),
+                ("many", ["2024-05-01T12:00:00Z", "12:00"]),
+                ("by_name", {"a": "yesterday"}),
+                ("inner", {"at": "2024-05-01T12:00:00", "day": "2024-05-01", "id": UUID_TEXT}),
+                ("either", {"type": "Stamped", "at": "1700000000"}),
+            ]
+        ),
     ],
 )
 def test_the_schema_refuses_what_the_worker_refuses(
