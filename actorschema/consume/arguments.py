@@ -48,19 +48,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pydantic
+import pydantic_core
 
 # Without types-jsonschema installed these are Any; with it, fully typed.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
+from pydantic_core import PydanticCustomError
 
 from ..contract import ActorContract, Parameter, hint_text, pydantic_violations
 from ..encoder import encode_json
 from ..errors import NonJSONPayload, PayloadInvalid, Violation
-from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
+from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, pattern_decides, without_pattern_twins
+from ..hints import CORE_CHILDREN, reads_json_as_python
 from ..limits import SizeLimit
-from ..numbers import has_float_multiple
+from ..numbers import _has, has_float_multiple
 from ..paths import Path, render_path
-from ..schema import message_schema
+from ..schema import leaf_schema, message_schema
 from ..strict_json import find_violations, is_strict_json
 
 __all__ = ["InboundContract"]
@@ -86,6 +89,10 @@ def _fast_validator(schema: dict[str, Any]) -> Any:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - a platform without its wheel
         return None
+    if not _has(schema, lambda node: "format" in node and not pattern_decides(node)):
+        # Every format here is checked by the pattern beside it, which Rust runs already:
+        # no call back into Python per date-time or UUID.
+        return jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
     formats: dict[str, Callable[..., bool]] = {
         str(name): functools.partial(_conforms, func, raises)
         for name, (func, raises) in FORMAT_CHECKER.checkers.items()
@@ -149,6 +156,25 @@ class InboundContract:
                 if p.exact is not None or p.adapter is None
             }
         self._required = contract.required_names
+        # Per parameter, what judges and converts its value in one pass, when every parameter
+        # has one: the exact type or raw container above, or a wire validator (_wire_validator).
+        self._lanes: dict[str, Any] | None = None
+        if self._exact is not None and self._fast is not None:
+            lanes = dict(self._exact)
+            for parameter in contract.parameters:
+                if parameter.name not in lanes and parameter.adapter is not None:
+                    wire = _wire_validator(parameter.adapter.core_schema)
+                    if wire is not None:
+                        lanes[parameter.name] = wire.validate_python
+            if len(lanes) == len(contract.parameters):
+                self._lanes = lanes
+        # Parameters whose values pydantic's Python mode reads as its JSON mode would the same
+        # text: no encoding, and the cheaper validation (decided once, on the core schema).
+        self._read_alike = frozenset(
+            p.name
+            for p in contract.parameters
+            if p.adapter is not None and reads_json_as_python(p.adapter.core_schema)
+        )
 
     def as_sent(self, kwargs: Mapping[str, Any]) -> bool:
         """True when canonical ``kwargs`` (and no ``args``) are valid and already their actor's values.
@@ -195,10 +221,40 @@ class InboundContract:
             violations = find_violations(list(args), ("args",)) + find_violations(dict(kwargs), ("kwargs",))
             raise NonJSONPayload(contract.actor_name, violations)
         bound_args, bound_kwargs, origins = contract.bind(args, kwargs)
+        if self._lanes is not None and not bound_args:
+            typed = self._in_lanes(bound_kwargs)
+            if typed is not None:
+                return (), typed
         document = {"args": list(bound_args), "kwargs": bound_kwargs}
         if self._fast is None or not self._fast.is_valid(document):
             self._refuse(document, origins)
         return self._typed(bound_args, bound_kwargs, origins)
+
+    def _in_lanes(self, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """Bound ``kwargs`` judged and converted in one pass; None when a lane refuses (the full check decides).
+
+        Every lane is at least as strict as the published schema, and gives the
+        value the full check's conversion gives (``tests/unit/consume/test_arguments_lanes.py``),
+        so what they accept needs no schema pass; what one refuses is judged again
+        by :meth:`check`'s full path, which also words the refusal.
+        """
+        lanes = self._lanes
+        assert lanes is not None
+        out: dict[str, Any] = {}
+        for name, value in kwargs.items():
+            lane = lanes[name]
+            if lane is _ANY_JSON:
+                out[name] = value
+            elif type(lane) is type:
+                if type(value) is not lane:
+                    return None
+                out[name] = value
+            else:
+                try:
+                    out[name] = lane(value)
+                except pydantic.ValidationError:
+                    return None
+        return out
 
     def _refuse(self, document: dict[str, Any], origins: dict[str, Path]) -> None:
         """Raise PayloadInvalid with jsonschema's account of what is wrong (the rare, slow path)."""
@@ -226,17 +282,30 @@ class InboundContract:
         for index, value in enumerate(args):
             parameter = self._slots[index] if index < len(self._slots) else contract.var_positional
             assert parameter is not None  # bind() refused extra positionals without *args
-            out_args.append(_to_python(parameter, value, ("args", index), violations))
+            out_args.append(self._to_python(parameter, value, ("args", index), violations))
         out_kwargs = {}
         for name, value in kwargs.items():
             parameter = contract.by_name.get(name)
             if parameter is None or parameter.kind is inspect.Parameter.VAR_POSITIONAL:
                 parameter = contract.var_keyword
             assert parameter is not None  # bind() refused unknown keywords without **kwargs
-            out_kwargs[name] = _to_python(parameter, value, origins.get(name, ("kwargs", name)), violations)
+            path = origins.get(name, ("kwargs", name))
+            out_kwargs[name] = self._to_python(parameter, value, path, violations)
         if violations:
             raise PayloadInvalid(contract.actor_name, violations)
         return tuple(out_args), out_kwargs
+
+    def _to_python(self, parameter: Parameter, value: Any, path: Path, violations: list[Violation]) -> Any:
+        """The Python value the actor receives for one JSON value the schema accepted."""
+        adapter = parameter.adapter
+        if adapter is not None and parameter.name in self._read_alike and type(value) is not parameter.exact:
+            if parameter.collides(value, path, violations):
+                return value
+            try:
+                return adapter.validate_python(value)
+            except pydantic.ValidationError:
+                pass  # JSON mode decides, and words the refusal
+        return _to_python(parameter, value, path, violations)
 
     def _violation(self, error: ValidationError, origins: dict[str, Path]) -> Violation:
         best = best_match([error])
@@ -296,6 +365,105 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
             for found in pydantic_violations(error, path, parameter.hint, value)
         )
         return value
+
+
+#: Scalars whose ``strict`` validation in Python mode takes exactly the JSON type the schema names.
+_STRICT_SCALARS = frozenset({"str", "int", "float", "bool", "list", "dict"})
+#: Scalars read from text: the text is checked against the published form first.
+_TEXT_FORMS = frozenset({"datetime", "date", "time", "uuid"})
+#: Model and TypedDict settings under which pydantic accepts more than the schema says.
+_LOOSER_CONFIG = (
+    "validate_by_name",
+    "populate_by_name",
+    "str_strip_whitespace",
+    "str_to_lower",
+    "str_to_upper",
+)
+
+
+def _wire_validator(core: Mapping[str, Any]) -> pydantic_core.SchemaValidator | None:
+    """A validator that judges a JSON value at least as strictly as the published schema, and converts it.
+
+    For a hint whose two pydantic modes read JSON alike
+    (:func:`~actorschema.hints.reads_json_as_python`): its core schema with
+    ``strict`` on every JSON scalar (no ``"5"`` for an ``int``, no ``1`` for a
+    ``bool``; ``5.0`` for an ``int`` is refused too, and left to the full check)
+    and every time or UUID text checked first against its published form
+    (:func:`~actorschema.schema.leaf_schema`). None where pydantic may accept what
+    the schema refuses, whatever the flags: patterns (two regex engines), float
+    bounds (an ``int`` is compared once made a float), text transforms before a
+    length check, names accepted beside aliases, sets (duplicates merged), a
+    default taking the place of an invalid value; and models, which pydantic-core
+    validates with their class's own (lax) validator wherever they appear.
+
+    Parameters:
+      core: A parameter's ``TypeAdapter.core_schema``.
+    """
+    if not reads_json_as_python(core):
+        return None
+    wire = _stricter(core)
+    return None if wire is None else pydantic_core.SchemaValidator(wire)
+
+
+def _stricter(node: Mapping[str, Any]) -> dict[str, Any] | None:
+    kind = node["type"]
+    config = node.get("config") or {}
+    if (
+        # pydantic-core validates a model with its class's own validator whatever the schema
+        # says inside (a "prebuilt" validator): its fields cannot be made strict here.
+        kind in ("model", "set", "frozenset", "tuple")
+        or any(config.get(name) for name in _LOOSER_CONFIG)
+        or node.get("post_init")
+        or node.get("on_error", "raise") != "raise"
+        or not isinstance(node.get("validation_alias", ""), str)
+    ):
+        return None
+    if kind == "str" and any(
+        node.get(name) for name in ("pattern", "strip_whitespace", "to_lower", "to_upper")
+    ):
+        return None
+    if kind == "float" and any(name in node for name in ("gt", "ge", "lt", "le", "multiple_of")):
+        return None
+    if kind == "literal" and not all(type(value) is str for value in node["expected"]):
+        return None
+    if kind in _TEXT_FORMS:
+        return _text_checked(dict(node))
+    out = dict(node)
+    if kind in _STRICT_SCALARS:
+        out["strict"] = True
+    for key in CORE_CHILDREN[kind]:
+        name = key.lstrip("*")
+        child = node.get(name)
+        if child is None:
+            continue
+        if not key.startswith("*"):
+            out[name] = _stricter(child)
+            if out[name] is None:
+                return None
+            continue
+        members = child.items() if isinstance(child, dict) else enumerate(child)
+        done = {index: _stricter(member) for index, member in members}
+        if any(member is None for member in done.values()):
+            return None
+        out[name] = done if isinstance(child, dict) else list(done.values())
+    return out
+
+
+def _text_checked(leaf: dict[str, Any]) -> dict[str, Any]:
+    """``leaf`` (a time or UUID) behind a check of its text against the published form."""
+    form = _fast_validator(leaf_schema(leaf))
+    assert form is not None  # a lane exists only with jsonschema-rs
+
+    def published(value: Any) -> Any:
+        if type(value) is not str or not form.is_valid(value):
+            raise PydanticCustomError("published_form", "not the published form")
+        return value
+
+    return {
+        "type": "function-before",
+        "function": {"type": "no-info", "function": published},
+        "schema": leaf,
+    }
 
 
 def _offending_key(error: ValidationError) -> str | None:
