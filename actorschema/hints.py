@@ -67,7 +67,6 @@ from .patterns import Untranslatable, translate
 from .strict_json import find_violations
 
 __all__ = [
-    "CORE_CHILDREN",
     "Node",
     "Unsupported",
     "annotated_target",
@@ -1031,12 +1030,12 @@ def _key_collisions(node: Node, value: Mapping[Any, Any], path: Path, found: lis
 # -- where pydantic's Python mode reads JSON as its JSON mode does --------
 
 
-#: The pydantic-core schema kinds whose Python-mode validation of a JSON value (``str``, ``int``,
+#: pydantic-core schema kinds whose Python-mode validation of a JSON value (``str``, ``int``,
 #: ``float``, ``bool``, ``None``, ``list``, ``dict``) gives what JSON mode gives for the same
 #: text, and which build new containers (no ``Any``: Python mode would hand the actor the
 #: message's own objects, which a retry re-encodes). Each kind maps to the keys holding its
 #: child schemas; a leading ``*`` marks a list or dict of them.
-CORE_CHILDREN: dict[str, tuple[str, ...]] = {
+_READ_ALIKE: dict[str, tuple[str, ...]] = {
     "definitions": ("schema", "*definitions"),
     "definition-ref": (),
     "model": ("schema",),
@@ -1083,7 +1082,7 @@ def reads_json_as_python(schema: Mapping[str, Any]) -> bool:
       schema: A ``TypeAdapter``'s ``core_schema``.
     """
     kind = schema.get("type")
-    children = CORE_CHILDREN.get(kind) if isinstance(kind, str) else None
+    children = _READ_ALIKE.get(kind) if isinstance(kind, str) else None
     if children is None or schema.get("strict") or schema.get("custom_init") or schema.get("missing"):
         return False
     config = schema.get("config") or {}

@@ -45,21 +45,21 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import pydantic
-import pydantic_core
 
 # Without types-jsonschema installed these are Any; with it, fully typed.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
-from pydantic_core import PydanticCustomError
+from pydantic import TypeAdapter
 
 from ..contract import ActorContract, Parameter, hint_text, pydantic_violations
 from ..encoder import encode_json
 from ..errors import NonJSONPayload, PayloadInvalid, Violation
 from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, pattern_decides, without_pattern_twins
-from ..hints import CORE_CHILDREN, reads_json_as_python
+from ..hints import reads_json_as_python
 from ..limits import SizeLimit
 from ..numbers import _has, has_float_multiple
 from ..paths import Path, render_path
@@ -157,15 +157,15 @@ class InboundContract:
             }
         self._required = contract.required_names
         # Per parameter, what judges and converts its value in one pass, when every parameter
-        # has one: the exact type or raw container above, or a wire validator (_wire_validator).
+        # has one: the exact type or raw container above, or a wire lane (_wire_lane).
         self._lanes: dict[str, Any] | None = None
         if self._exact is not None and self._fast is not None:
             lanes = dict(self._exact)
             for parameter in contract.parameters:
                 if parameter.name not in lanes and parameter.adapter is not None:
-                    wire = _wire_validator(parameter.adapter.core_schema)
-                    if wire is not None:
-                        lanes[parameter.name] = wire.validate_python
+                    lane = _wire_lane(parameter.adapter)
+                    if lane is not None:
+                        lanes[parameter.name] = lane
             if len(lanes) == len(contract.parameters):
                 self._lanes = lanes
         # Parameters whose values pydantic's Python mode reads as its JSON mode would the same
@@ -252,7 +252,7 @@ class InboundContract:
             else:
                 try:
                     out[name] = lane(value)
-                except pydantic.ValidationError:
+                except (msgspec.ValidationError, pydantic.ValidationError):
                     return None
         return out
 
@@ -367,103 +367,151 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
         return value
 
 
-#: Scalars whose ``strict`` validation in Python mode takes exactly the JSON type the schema names.
-_STRICT_SCALARS = frozenset({"str", "int", "float", "bool", "list", "dict"})
-#: Scalars read from text: the text is checked against the published form first.
-_TEXT_FORMS = frozenset({"datetime", "date", "time", "uuid"})
-#: Model and TypedDict settings under which pydantic accepts more than the schema says.
-_LOOSER_CONFIG = (
-    "validate_by_name",
-    "populate_by_name",
-    "str_strip_whitespace",
-    "str_to_lower",
-    "str_to_upper",
-)
+#: Scalar kinds and their msgspec type: in ``strict`` conversion, exactly the JSON type the schema names.
+_SCALARS: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "none": None}
+#: msgspec ``Meta`` constraints that read as the JSON Schema keyword of the same meaning.
+_BOUNDS = ("ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length")
 
 
-def _wire_validator(core: Mapping[str, Any]) -> pydantic_core.SchemaValidator | None:
-    """A validator that judges a JSON value at least as strictly as the published schema, and converts it.
+def _wire_lane(adapter: TypeAdapter[Any]) -> Callable[[Any], Any] | None:
+    """One parameter's lane: a msgspec type that judges a JSON value, then pydantic's Python mode for its value.
 
-    For a hint whose two pydantic modes read JSON alike
-    (:func:`~actorschema.hints.reads_json_as_python`): its core schema with
-    ``strict`` on every JSON scalar (no ``"5"`` for an ``int``, no ``1`` for a
-    ``bool``; ``5.0`` for an ``int`` is refused too, and left to the full check)
-    and every time or UUID text checked first against its published form
-    (:func:`~actorschema.schema.leaf_schema`). None where pydantic may accept what
-    the schema refuses, whatever the flags: patterns (two regex engines), float
-    bounds (an ``int`` is compared once made a float), text transforms before a
-    length check, names accepted beside aliases, sets (duplicates merged), a
-    default taking the place of an invalid value; and models, which pydantic-core
-    validates with their class's own (lax) validator wherever they appear.
+    The msgspec type mirrors the hint's core schema as the published schema
+    reads it, at least as strictly: ``strict`` conversion takes exactly the JSON
+    types the schema names (no ``"5"`` or ``5.0`` for an ``int``, no ``1`` for a
+    ``bool``: refused, and left to the full check), object keys as published
+    (aliases), unknown keys refused where the schema forbids them, and times and
+    UUIDs as text matching the very pattern their schema carries. It is one pass
+    in C, and builds nothing the actor gets: the value then comes from
+    pydantic's Python mode, which reads JSON as JSON mode does for every hint
+    with a lane (:func:`~actorschema.hints.reads_json_as_python`).
+
+    None where the mirror could accept what the schema refuses: patterns
+    (regex engines differ), float bounds (an ``int`` is compared once made a
+    float), alias choices, sets (duplicates merged), tuples, a default in place
+    of an invalid value, literals and enums other than text, recursive types.
 
     Parameters:
-      core: A parameter's ``TypeAdapter.core_schema``.
+      adapter: A parameter's pydantic validator.
     """
+    core = adapter.core_schema
     if not reads_json_as_python(core):
         return None
-    wire = _stricter(core)
-    return None if wire is None else pydantic_core.SchemaValidator(wire)
-
-
-def _stricter(node: Mapping[str, Any]) -> dict[str, Any] | None:
-    kind = node["type"]
-    config = node.get("config") or {}
-    if (
-        # pydantic-core validates a model with its class's own validator whatever the schema
-        # says inside (a "prebuilt" validator): its fields cannot be made strict here.
-        kind in ("model", "set", "frozenset", "tuple")
-        or any(config.get(name) for name in _LOOSER_CONFIG)
-        or node.get("post_init")
-        or node.get("on_error", "raise") != "raise"
-        or not isinstance(node.get("validation_alias", ""), str)
-    ):
+    try:
+        wire = _Mirror(core).type_of(core)
+    except Exception:  # a core schema shaped otherwise than this pydantic's: no lane, the full check
         return None
-    if kind == "str" and any(
-        node.get(name) for name in ("pattern", "strip_whitespace", "to_lower", "to_upper")
-    ):
+    if wire is _NO_MIRROR:
         return None
-    if kind == "float" and any(name in node for name in ("gt", "ge", "lt", "le", "multiple_of")):
-        return None
-    if kind == "literal" and not all(type(value) is str for value in node["expected"]):
-        return None
-    if kind in _TEXT_FORMS:
-        return _text_checked(dict(node))
-    out = dict(node)
-    if kind in _STRICT_SCALARS:
-        out["strict"] = True
-    for key in CORE_CHILDREN[kind]:
-        name = key.lstrip("*")
-        child = node.get(name)
-        if child is None:
-            continue
-        if not key.startswith("*"):
-            out[name] = _stricter(child)
-            if out[name] is None:
-                return None
-            continue
-        members = child.items() if isinstance(child, dict) else enumerate(child)
-        done = {index: _stricter(member) for index, member in members}
-        if any(member is None for member in done.values()):
-            return None
-        out[name] = done if isinstance(child, dict) else list(done.values())
-    return out
+    convert, validate = msgspec.convert, adapter.validate_python
+
+    def lane(value: Any) -> Any:
+        convert(value, wire, strict=True)
+        return validate(value)
+
+    return lane
 
 
-def _text_checked(leaf: dict[str, Any]) -> dict[str, Any]:
-    """``leaf`` (a time or UUID) behind a check of its text against the published form."""
-    form = _fast_validator(leaf_schema(leaf))
-    assert form is not None  # a lane exists only with jsonschema-rs
+#: What :class:`_Mirror` returns for a part of a hint it cannot mirror at least as strictly.
+_NO_MIRROR: Any = object()
 
-    def published(value: Any) -> Any:
-        if type(value) is not str or not form.is_valid(value):
-            raise PydanticCustomError("published_form", "not the published form")
-        return value
 
-    return {
-        "type": "function-before",
-        "function": {"type": "no-info", "function": published},
-        "schema": leaf,
-    }
+class _Mirror:
+    """msgspec types for the parts of one core schema (see :func:`_wire_lane`)."""
+
+    def __init__(self, core: Mapping[str, Any]) -> None:
+        self.definitions: dict[str, Any] = {}
+        if core["type"] == "definitions":
+            self.definitions = {item["ref"]: item for item in core["definitions"]}
+        self.built: dict[str, Any] = {}
+        self.building: set[str] = set()
+
+    def type_of(self, node: Mapping[str, Any]) -> Any:
+        kind = node["type"]
+        if kind == "definitions":
+            return self.type_of(node["schema"])
+        if kind == "definition-ref":
+            return self.reference(node["schema_ref"])
+        if node.get("on_error", "raise") != "raise" or kind in ("set", "frozenset", "tuple", "default"):
+            return _NO_MIRROR
+        if kind in _SCALARS:
+            if kind == "str" and node.get("pattern"):
+                return _NO_MIRROR
+            if kind == "float" and any(name in node for name in _BOUNDS):
+                return _NO_MIRROR
+            return _constrained(_SCALARS[kind], node)
+        if kind in ("datetime", "date", "time", "uuid"):
+            published = leaf_schema(dict(node))
+            if not pattern_decides(published) or set(published) - {"type", "format", "pattern"}:
+                return _NO_MIRROR
+            return Annotated[str, msgspec.Meta(pattern=published["pattern"])]
+        if kind == "literal":
+            expected = node["expected"]
+            return Literal[tuple(expected)] if all(type(v) is str for v in expected) else _NO_MIRROR
+        if kind == "enum":
+            values = tuple(member.value for member in node["members"])
+            return Literal[values] if all(type(v) is str for v in values) else _NO_MIRROR
+        if kind == "nullable":
+            inner = self.type_of(node["schema"])
+            return _NO_MIRROR if inner is _NO_MIRROR else inner | None
+        if kind == "list":
+            item = self.type_of(node["items_schema"])
+            return _NO_MIRROR if item is _NO_MIRROR else _constrained(list[item], node)  # type: ignore[valid-type]
+        if kind == "dict":
+            keys = node.get("keys_schema", {"type": "str"})
+            value = self.type_of(node["values_schema"])
+            if set(keys) - {"type", "metadata"} or value is _NO_MIRROR:
+                return _NO_MIRROR
+            return _constrained(dict[str, value], node)  # type: ignore[valid-type]
+        if kind == "model":
+            inner = node["schema"]
+            if node.get("root_model"):
+                return self.type_of(inner)
+            if inner["type"] != "model-fields":
+                return _NO_MIRROR
+            extra = inner.get("extra_behavior") or node.get("config", {}).get("extra_fields_behavior")
+            return self.record(inner["fields"], extra, True)
+        if kind == "typed-dict":
+            return self.record(node["fields"], node.get("extra_behavior"), False)
+        return _NO_MIRROR
+
+    def reference(self, ref: str) -> Any:
+        if ref in self.built:
+            return self.built[ref]
+        if ref in self.building or ref not in self.definitions:
+            return _NO_MIRROR  # recursive: left to the full check
+        self.building.add(ref)
+        self.built[ref] = self.type_of(self.definitions[ref])
+        return self.built[ref]
+
+    def record(self, fields: Mapping[str, Any], extra: str | None, model: bool) -> Any:
+        """A Struct with the fields' published keys; optional where the schema does not require them."""
+        members: list[tuple[Any, ...]] = []
+        rename: dict[str, str] = {}
+        for index, (name, field) in enumerate(fields.items()):
+            key = field.get("validation_alias", name)
+            if not isinstance(key, str):
+                return _NO_MIRROR  # alias choices or paths
+            schema = field["schema"]
+            required = schema["type"] != "default" if model else field.get("required", True)
+            if schema["type"] == "default":
+                if schema.get("on_error", "raise") != "raise":
+                    return _NO_MIRROR
+                schema = schema["schema"]
+            kind = self.type_of(schema)
+            if kind is _NO_MIRROR:
+                return _NO_MIRROR
+            attribute = f"f{index}"
+            rename[attribute] = key
+            members.append((attribute, kind) if required else (attribute, kind, None))
+        return msgspec.defstruct(
+            "Wire", members, kw_only=True, rename=rename, forbid_unknown_fields=extra == "forbid", gc=False
+        )
+
+
+def _constrained(kind: Any, node: Mapping[str, Any]) -> Any:
+    bounds = {name: node[name] for name in _BOUNDS if name in node}
+    return Annotated[kind, msgspec.Meta(**bounds)] if bounds else kind
 
 
 def _offending_key(error: ValidationError) -> str | None:
