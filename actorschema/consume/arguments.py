@@ -37,6 +37,16 @@ converted (``"1"`` and ``"1.0"`` for a ``float`` key) are refused, both named,
 rather than one entry silently kept. The converted values go to the
 actor only, never back into the message: a retry re-encodes the message as it
 arrived.
+
+Two shortcuts give the same verdict and the same values for less, each
+decided once per parameter from pydantic's core schema and checked against
+the path above with hypothesis (``tests/unit/consume/test_arguments_lanes.py``):
+where pydantic's Python mode reads JSON values as its JSON mode reads their
+text (:func:`~actorschema.hints.reads_json_as_python`), the value is validated
+as decoded, without being encoded again; and where a msgspec type can mirror
+the hint at least as strictly as the schema (:func:`_wire_lane`), its strict
+conversion judges the value in one pass and the schema pass is skipped,
+unless it refuses: then the full check judges and words the refusal.
 """
 
 from __future__ import annotations
