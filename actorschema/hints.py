@@ -1098,7 +1098,7 @@ def reads_json_as_python(schema: Mapping[str, Any]) -> bool:
         many = key.startswith("*")
         child = schema.get(key.lstrip("*"))
         if child is None:
-            if key != "keys_schema" and kind in ("dict", "list", "set", "frozenset"):
+            if key != "keys_schema" and kind in ("dict", "list", "set", "frozenset", "tuple"):
                 return False  # items of any type: Any
             continue
         members = (child.values() if isinstance(child, dict) else child) if many else (child,)
