@@ -77,6 +77,7 @@ __all__ = [
     "hint_text",
     "key_collisions",
     "opaque_leaves",
+    "reads_json_as_python",
     "resolve_annotation",
     "resolve_annotations",
 ]
@@ -1050,6 +1051,86 @@ def _key_collisions(node: Node, value: Mapping[Any, Any], path: Path, found: lis
             key_type = _hint_name(node.key.hint if node.key is not None else Any)
             problem = f"has the keys {earlier!r} and {key!r}, which are the same {key_type} key {converted!r}"
             found.append(Violation(render_path(path), problem, "one entry per key"))
+
+
+# -- where pydantic's Python mode reads JSON as its JSON mode does --------
+
+
+#: pydantic-core schema kinds whose Python-mode validation of a JSON value (``str``, ``int``,
+#: ``float``, ``bool``, ``None``, ``list``, ``dict``) gives what JSON mode gives for the same
+#: text, and which build new containers (no ``Any``: Python mode would hand the actor the
+#: message's own objects, which a retry re-encodes). Each kind maps to the keys holding its
+#: child schemas; a leading ``*`` marks a list or dict of them.
+_READ_ALIKE: dict[str, tuple[str, ...]] = {
+    "definitions": ("schema", "*definitions"),
+    "definition-ref": (),
+    "model": ("schema",),
+    "model-fields": ("*fields",),
+    "model-field": ("schema",),
+    "typed-dict": ("*fields",),
+    "typed-dict-field": ("schema",),
+    "list": ("items_schema",),
+    "set": ("items_schema",),
+    "frozenset": ("items_schema",),
+    "tuple": ("*items_schema",),
+    "dict": ("keys_schema", "values_schema"),
+    "nullable": ("schema",),
+    "default": ("schema",),
+    "none": (),
+    "str": (),
+    "int": (),
+    "float": (),
+    "bool": (),
+    "datetime": (),
+    "date": (),
+    "time": (),
+    "uuid": (),
+    "literal": (),
+    "enum": (),
+}
+
+
+def reads_json_as_python(schema: Mapping[str, Any]) -> bool:
+    """True when pydantic's Python mode gives, for any JSON value, what its JSON mode gives.
+
+    For the worker: a decoded JSON value validated in Python mode then needs no
+    encoding, and the validation itself is cheaper. Decided on the validator's
+    core schema, once: only kinds whose two modes share one reading of JSON's
+    types (text parsed by the same parser for times and UUIDs), with no user
+    function anywhere (a validator may read ``info.mode``), nothing strict (a
+    strict ``datetime`` refuses text in Python mode), no ``bytes`` (base64 in
+    JSON only), no ``Any`` or model extras (Python mode would keep the message's
+    own objects), and literals and enums of text only (numbers there are left to
+    JSON mode: not needed, so not proven). ``tests/unit/consume/test_arguments_lanes.py``
+    checks the equality on the hint corpus with hypothesis.
+
+    Parameters:
+      schema: A ``TypeAdapter``'s ``core_schema``.
+    """
+    kind = schema.get("type")
+    children = _READ_ALIKE.get(kind) if isinstance(kind, str) else None
+    if children is None or schema.get("strict") or schema.get("custom_init") or schema.get("missing"):
+        return False
+    config = schema.get("config") or {}
+    if config.get("strict") or "allow" in (schema.get("extra_behavior"), config.get("extra_fields_behavior")):
+        return False
+    if kind == "dict" and schema.get("keys_schema", {"type": "str"}).get("type") != "str":
+        return False  # keys parsed from text: left to the JSON path and its collision check
+    if kind == "literal" and not all(type(value) in (str, bool, type(None)) for value in schema["expected"]):
+        return False
+    if kind == "enum" and not all(type(member.value) is str for member in schema["members"]):
+        return False
+    for key in children:
+        many = key.startswith("*")
+        child = schema.get(key.lstrip("*"))
+        if child is None:
+            if key != "keys_schema" and kind in ("dict", "list", "set", "frozenset", "tuple"):
+                return False  # items of any type: Any
+            continue
+        members = (child.values() if isinstance(child, dict) else child) if many else (child,)
+        if not all(reads_json_as_python(member) for member in members):
+            return False
+    return True
 
 
 # -- hints pydantic does not take as they are ----------------------------

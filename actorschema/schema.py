@@ -220,6 +220,21 @@ def written_schema(parameter: Parameter) -> dict[str, Any]:
     return typing.cast(dict[str, Any], _closed(_tightened(schema, _BASE64URL)))
 
 
+def leaf_schema(core: core_schema.CoreSchema) -> dict[str, Any]:
+    """The published JSON Schema of one scalar of a parameter's type (a ``datetime``, a ``UUID``...).
+
+    Written by the same generator and tightening as the schemas ``generate``
+    publishes, so a check of one value against it is the schema's check of that
+    place; the worker uses it to judge the text of a time or UUID inside a value
+    (:mod:`actorschema.consume.arguments`).
+
+    Parameters:
+      core: A pydantic-core schema with no references (a leaf).
+    """
+    schema = WorkerSchema(ref_template="#/$defs/{model}").generate(core, mode="validation")
+    return typing.cast(dict[str, Any], _tightened(schema, _BASE64URL))
+
+
 def _closed(node: Any) -> Any:
     """Objects with declared properties and no word on others as closed: what a model writes."""
     if isinstance(node, list):

@@ -25,7 +25,7 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
-from helpers.hint_corpus import ROWS, Row, json_values
+from helpers.hint_corpus import ROWS, Row, json_values, mutated
 from helpers.node import run_ajv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -157,47 +157,6 @@ def stored_form(row: Row) -> st.SearchStrategy[Any]:
     contract = contract_of(row)
     assert row.values is not None
     return row.values.map(lambda value: contract.canonical((), {"x": value})[1]["x"])
-
-
-def places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool]]:
-    """Every place in a JSON value: (path, is a key), the value itself first."""
-    found: list[tuple[tuple[Any, ...], bool]] = [(path, False)]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.append(((*path, key), True))
-            found.extend(places(item, (*path, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(places(item, (*path, index)))
-    return found
-
-
-def changed(value: Any, path: tuple[Any, ...], is_key: bool, new: Any) -> Any:
-    """``value`` with the value (or the key) at ``path`` replaced by ``new``."""
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, list):
-        return [changed(item, rest, is_key, new) if i == head else item for i, item in enumerate(value)]
-    if not rest and is_key:
-        return {(str(new) if k == head else k): item for k, item in value.items()}
-    return {k: changed(item, rest, is_key, new) if k == head else item for k, item in value.items()}
-
-
-NEAR_MISSES = st.sampled_from(
-    ["01", "+1", "1.0", "1e3", "", "TRUE", "ftp://x.org/", "http://", "P1Y", "-PT1S", "8", "a@B", "NaN", " 1"]
-)
-
-
-def mutated(wire: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """A stored value with one value or key replaced: the near misses a producer in another language sends."""
-
-    def one_change(value: Any) -> st.SearchStrategy[Any]:
-        return st.tuples(st.sampled_from(places(value)), json_values | NEAR_MISSES | st.integers()).map(
-            lambda choice: changed(value, choice[0][0], choice[0][1], choice[1])
-        )
-
-    return wire.flatmap(one_change)
 
 
 @pytest.mark.parametrize("row", [pending(row, PENDING) for row in ACCEPTED])
