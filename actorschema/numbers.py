@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -48,6 +49,7 @@ from .errors import Violation
 from .formats import WHAT_TO_SEND, exact_string_form
 from .paths import Path, render_path
 from .patterns import needs_send_check, translate
+from .ranges import SPECIAL_FORMS, comparison, decimal_multiple, special_forms
 
 __all__ = [
     "DECIMAL_PATTERN",
@@ -156,7 +158,8 @@ def _scientific(max_digits: int | None, decimal_places: int | None) -> str:
     """``d.dddE±n`` with a non-zero leading digit, grouped by how many fraction digits fit."""
     by_room: dict[int, list[str]] = {}
     for exponent, room in _scientific_rooms(max_digits, decimal_places):
-        written = rf"\+?0*{exponent}" if exponent >= 0 else rf"-0*{-exponent}"
+        # A zero exponent may be written "-0" too.
+        written = rf"\+?0*{exponent}" if exponent > 0 else rf"-0*{-exponent}" if exponent else "[+-]?0+"
         by_room.setdefault(room, []).append(written)
     alternatives = [
         rf"[1-9]{_fraction(room)}[eE](?:{'|'.join(exponents)})" for room, exponents in by_room.items()
@@ -189,21 +192,62 @@ def _decimal_schema(schema: core_schema.DecimalSchema, number: JsonSchemaValue) 
     max_digits = schema.get("max_digits")
     decimal_places = schema.get("decimal_places")
     pattern = decimal_pattern(max_digits, decimal_places)
-    text: JsonSchemaValue = {"type": "string", "pattern": pattern}
-    sign = _sign_rule(schema)
-    if sign:
-        # After ^, and before any digit-count marker (which is searched for, not matched at 0).
-        text["pattern"] = "^" + sign + pattern[1:]
-    if max_digits is None and decimal_places is None:
+    rules = _sign_rule(schema) + _range_rule(schema)
+    # After ^, and before any digit-count marker (which is searched for, not matched at 0).
+    text: JsonSchemaValue = {"type": "string", "pattern": "^" + rules + pattern[1:]}
+    if schema.get("allow_inf_nan") and schema.get("multiple_of") is None:
+        lower = any(schema.get(key) is not None for key in ("gt", "ge"))
+        upper = any(schema.get(key) is not None for key in ("lt", "le"))
+        specials = special_forms(lower, upper)
+        if specials:
+            text["pattern"] = f"^(?:(?:{'|'.join(specials)})(?!\n)$|{rules}{pattern[1:]})"
+    if max_digits is None and decimal_places is None and schema.get("multiple_of") is None:
         return {"anyOf": [number, text]}
-    # Digits cannot be counted on a JSON number: integers within the whole-digit bound are exact.
+    # Digits cannot be counted on a JSON number: integers within the whole-digit bound are exact
+    # (and a multiple of a power of ten up to 1, see ranges.decimal_multiple).
     integer: JsonSchemaValue = {**number, "type": "integer"}
+    integer.pop("multipleOf", None)
     whole_room = _whole_room(max_digits, decimal_places)
+    limit = _multiple_limit(schema)
+    if limit is not None:
+        whole_room = limit if whole_room is None else min(whole_room, limit)
     if whole_room is not None:
         bound = 10**whole_room
         integer["exclusiveMaximum"] = min(integer.get("exclusiveMaximum", bound), bound)
         integer["exclusiveMinimum"] = max(integer.get("exclusiveMinimum", -bound), -bound)
     return {"anyOf": [integer, text]}
+
+
+#: pydantic's decimal context holds 28 digits: a quotient by multiple_of must stay below 10**28.
+_CONTEXT_DIGITS = 28
+
+
+def _multiple_limit(schema: core_schema.DecimalSchema) -> int | None:
+    """For a ``multiple_of`` of ``10**-places``: the whole digits a multiple may have; else None."""
+    multiple_of = schema.get("multiple_of")
+    places = None if multiple_of is None else decimal_multiple(multiple_of)
+    return None if places is None else _CONTEXT_DIGITS - places
+
+
+#: How every lookahead of :func:`_range_rule` begins (a marker for :func:`exactness_validator`).
+_RANGE_RULE = "(?=(?:"
+
+
+def _range_rule(schema: core_schema.DecimalSchema) -> str:
+    """Lookaheads for the bounds away from zero and a power-of-ten ``multiple_of`` (see :mod:`.ranges`)."""
+    rules = []
+    for key in _ZERO_BOUNDS:
+        bound: Any = schema.get(key)
+        if bound is not None and bound != 0:
+            rules.append(f"{_RANGE_RULE}{comparison(key, Decimal(bound))})(?!\n)$)")
+    limit = _multiple_limit(schema)
+    if limit is not None:
+        places = _CONTEXT_DIGITS - limit
+        under = Decimal(10) ** limit
+        rules.append(f"{_RANGE_RULE}{comparison('lt', under)})(?!\n)$)")
+        rules.append(f"{_RANGE_RULE}{comparison('gt', -under)})(?!\n)$)")
+        rules.append(f"(?={decimal_pattern(None, places)[1:]})")
+    return "".join(rules)
 
 
 #: A bound at zero on a decimal string, as a lookahead on its mantissa (the digits before any
@@ -270,6 +314,9 @@ class SchemaGenerator(GenerateJsonSchema):
         """
         if self.mode != "validation":
             # What the serializer writes: str(value), so the same text pattern.
+            if schema.get("allow_inf_nan"):
+                specials = "|".join(SPECIAL_FORMS.values())
+                return {"type": "string", "pattern": f"^(?:(?:{specials})(?!\\n)$|{DECIMAL_PATTERN[1:]})"}
             return {"type": "string", "pattern": decimal_pattern(None, None)}
 
         def bound(key: str) -> float | None:
@@ -279,7 +326,6 @@ class SchemaGenerator(GenerateJsonSchema):
         number = self.float_schema(
             core_schema.float_schema(
                 allow_inf_nan=False,
-                multiple_of=bound("multiple_of"),
                 le=bound("le"),
                 ge=bound("ge"),
                 lt=bound("lt"),
@@ -348,7 +394,7 @@ def _send_checks(node: dict[str, Any]) -> bool:
     pattern = node.get("pattern")
     return (
         _float_multiple(node)
-        or (isinstance(pattern, str) and _BOUNDED_DECIMAL[1:] in pattern)
+        or (isinstance(pattern, str) and (_BOUNDED_DECIMAL[1:] in pattern or _RANGE_RULE in pattern))
         or node.get("format") == "uri"
         or node.get("format") in _SEND_FORMATS
         or pattern in _NARROWED_PATTERNS
@@ -420,6 +466,16 @@ def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> l
                     f"{hint} whose quotient by {divisor!r} is exact, or declare a Decimal with "
                     "decimal_places (or an int count of the unit) instead"
                 )
+                violations.append(Violation(where, problem, suggestion))
+            elif leaf.validator == "pattern" and _RANGE_RULE in str(leaf.validator_value):
+                # pydantic accepted it: only its rounding (multiple_of in 28 digits) or an exponent
+                # beyond 18 digits gets here.
+                problem = (
+                    f"{leaf.instance!r} is not a decimal the published schema accepts: its bounds and "
+                    "multiple_of are read from the text's digits, exactly (pydantic rounds to 28 digits "
+                    "first), with exponents of at most 18 digits"
+                )
+                suggestion = f"{hint} within its bounds, rounded to its multiple_of (value.quantize(...))"
                 violations.append(Violation(where, problem, suggestion))
             elif leaf.validator == "pattern" and _BOUNDED_DECIMAL[1:] in str(leaf.validator_value):
                 problem = f"{leaf.instance!r} has more digits than its max_digits / decimal_places allow"
