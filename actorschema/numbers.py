@@ -14,10 +14,14 @@ same on every version and never looser than the worker:
   and ECMA-262 (ajv), accepting exactly the finite decimals the validator
   accepts within ``max_digits`` / ``decimal_places``, in fixed-point form (any
   leading or trailing zeros) and in the scientific form Python writes
-  (``1.5E+3``, ``0E-10``), which is what the gateway stores;
+  (``1.5E+3``, ``0E-10``), which is what the gateway stores; its bounds
+  (``gt``, ``ge``, ``lt``, ``le``), a ``multiple_of`` that is a power of ten
+  up to 1, and ``allow_inf_nan`` are lookaheads on the text, exact on that
+  form (:mod:`actorschema.ranges`);
 * the number branch, where digits cannot be counted, is narrowed to integers
   within the whole-digit bound (a producer that must write ``1.25`` writes
-  ``"1.25"``).
+  ``"1.25"``); its bounds are floats, which agree with pydantic's reading of
+  the number (its shortest text) where a float holds the bound as written.
 
 ``float`` with ``multiple_of``: pydantic accepts a value within a tolerance of
 a multiple (``0.3`` for ``multiple_of=0.1``), while ``jsonschema`` and ajv
@@ -55,6 +59,7 @@ __all__ = [
     "DECIMAL_PATTERN",
     "SchemaGenerator",
     "decimal_pattern",
+    "decimal_text_pattern",
     "exactness_validator",
     "exactness_violations",
     "has_float_multiple",
@@ -187,20 +192,29 @@ def _scientific_rooms(max_digits: int | None, decimal_places: int | None) -> Ite
         yield -places, below - places
 
 
-def _decimal_schema(schema: core_schema.DecimalSchema, number: JsonSchemaValue) -> JsonSchemaValue:
-    """The ``Decimal`` schema from its core schema; ``number`` is the number branch with its bounds."""
-    max_digits = schema.get("max_digits")
-    decimal_places = schema.get("decimal_places")
-    pattern = decimal_pattern(max_digits, decimal_places)
+def decimal_text_pattern(schema: core_schema.DecimalSchema) -> str:
+    """The pattern of the texts a ``Decimal`` core schema accepts (its value, or a dict key).
+
+    Parameters:
+      schema: pydantic's core schema of the ``Decimal``, with its constraints.
+    """
+    pattern = decimal_pattern(schema.get("max_digits"), schema.get("decimal_places"))
     rules = _sign_rule(schema) + _range_rule(schema)
-    # After ^, and before any digit-count marker (which is searched for, not matched at 0).
-    text: JsonSchemaValue = {"type": "string", "pattern": "^" + rules + pattern[1:]}
     if schema.get("allow_inf_nan") and schema.get("multiple_of") is None:
         lower = any(schema.get(key) is not None for key in ("gt", "ge"))
         upper = any(schema.get(key) is not None for key in ("lt", "le"))
         specials = special_forms(lower, upper)
         if specials:
-            text["pattern"] = f"^(?:(?:{'|'.join(specials)})(?!\n)$|{rules}{pattern[1:]})"
+            return f"^(?:(?:{'|'.join(specials)})(?!\\n)$|{rules}{pattern[1:]})"
+    # After ^, and before any digit-count marker (which is searched for, not matched at 0).
+    return "^" + rules + pattern[1:]
+
+
+def _decimal_schema(schema: core_schema.DecimalSchema, number: JsonSchemaValue) -> JsonSchemaValue:
+    """The ``Decimal`` schema from its core schema; ``number`` is the number branch with its bounds."""
+    max_digits = schema.get("max_digits")
+    decimal_places = schema.get("decimal_places")
+    text: JsonSchemaValue = {"type": "string", "pattern": decimal_text_pattern(schema)}
     if max_digits is None and decimal_places is None and schema.get("multiple_of") is None:
         return {"anyOf": [number, text]}
     # Digits cannot be counted on a JSON number: integers within the whole-digit bound are exact
@@ -239,20 +253,20 @@ def _range_rule(schema: core_schema.DecimalSchema) -> str:
     for key in _ZERO_BOUNDS:
         bound: Any = schema.get(key)
         if bound is not None and bound != 0:
-            rules.append(f"{_RANGE_RULE}{comparison(key, Decimal(bound))})(?!\n)$)")
+            rules.append(f"{_RANGE_RULE}{comparison(key, Decimal(bound))})(?!\\n)$)")
     limit = _multiple_limit(schema)
     if limit is not None:
         places = _CONTEXT_DIGITS - limit
         under = Decimal(10) ** limit
-        rules.append(f"{_RANGE_RULE}{comparison('lt', under)})(?!\n)$)")
-        rules.append(f"{_RANGE_RULE}{comparison('gt', -under)})(?!\n)$)")
+        rules.append(f"{_RANGE_RULE}{comparison('lt', under)})(?!\\n)$)")
+        rules.append(f"{_RANGE_RULE}{comparison('gt', -under)})(?!\\n)$)")
         rules.append(f"(?={decimal_pattern(None, places)[1:]})")
     return "".join(rules)
 
 
 #: A bound at zero on a decimal string, as a lookahead on its mantissa (the digits before any
 #: exponent): the sign and whether a non-zero digit is there decide it exactly. Other bounds
-#: cannot be read off the text this way; there the string branch is looser than the worker.
+#: are compared digit by digit (:func:`_range_rule`).
 _ZERO_BOUNDS = {
     "gt": r"(?=\+?[0-9.]*[1-9])",
     "ge": r"(?!-[0-9.]*[1-9])",

@@ -47,7 +47,6 @@ from actorschema.encoder import encode_json
 from actorschema.errors import PayloadRejected
 from actorschema.limits import SizeLimit
 from actorschema.message import envelope_violations
-from actorschema.numbers import SchemaGenerator
 from actorschema.patterns import Untranslatable, translate
 from actorschema.pipes import result_misfit
 from actorschema.schema import message_schema

@@ -541,7 +541,7 @@ def _adapter(constraints: dict[str, Any]) -> TypeAdapter[Any] | None:
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(constraints=CONSTRAINTS, text=constrained_texts())
 def test_a_constrained_decimal_pattern_gives_pydantics_verdict(
     constraints: dict[str, Any], text: str
@@ -569,7 +569,7 @@ def test_a_constrained_decimal_pattern_gives_pydantics_verdict(
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     fn=st.sampled_from(CONSTRAINED),
     value=st.decimals(min_value=-20000, max_value=20000)
@@ -599,3 +599,14 @@ def test_a_quotient_pydantic_rounds_is_refused_at_send(stub_broker: StubBroker) 
         dramatiq.actor(cents).send(amount=long)
     assert "kwargs.amount" in str(caught.value) and "multiple_of" in str(caught.value)
     assert not worker_accepts(cents, {"amount": str(long)})
+
+
+def keyed(prices: dict[Annotated[Decimal, Field(gt=1)], int]) -> None:
+    """Decimal keys with a bound."""
+
+
+@pytest.mark.parametrize(("key", "valid"), [("2", True), ("1E+1", True), ("1", False), ("0.5", False)])
+def test_a_bounded_decimal_key_gets_one_verdict_from_the_schema_and_the_worker(key: str, valid: bool) -> None:
+    document = message(keyed, {"prices": {key: 1}})
+    assert Draft202012Validator(schema_of(keyed), format_checker=FORMATS).is_valid(document) is valid
+    assert worker_accepts(keyed, {"prices": {key: 1}}) is valid
