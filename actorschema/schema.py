@@ -452,7 +452,7 @@ def _key_text_schema(keys: Any) -> dict[str, Any] | None:
     if kind == "literal" and all(type(value) is str for value in keys["expected"]):
         return {"enum": list(keys["expected"])}
     if kind == "decimal":
-        return {"pattern": decimal_text_pattern(keys)}
+        return {"pattern": decimal_text_pattern(typing.cast(core_schema.DecimalSchema, keys))}
     return None
 
 
