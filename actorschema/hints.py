@@ -627,10 +627,11 @@ def _check_decimal(meta: Any, where: str) -> None:
     if multiple_of is not None and decimal_multiple(multiple_of) is None:
         raise Unsupported(
             where,
-            f"is a Decimal with multiple_of={multiple_of!r}: decimals travel as text, and only a power "
-            "of ten up to 1 (0.01, 1) is a rule a pattern states exactly on every spelling of the text",
-            "Decimal with decimal_places (or multiple_of=Decimal('0.01')) and the step checked in the "
-            "actor, or an int count of the unit with multiple_of",
+            f"is a Decimal with multiple_of={multiple_of!r}: decimals travel as text, and only a step "
+            "whose significant digits are 1, 2, 4, 5 or 25, written as a Decimal (Decimal('0.05'), "
+            "Decimal('0.25'), 5), is decided by its last digits, which a pattern states exactly",
+            "Decimal with decimal_places (or such a multiple_of) and the step checked in the actor, "
+            "or an int count of the unit with multiple_of",
         )
 
 

@@ -15,9 +15,10 @@ same on every version and never looser than the worker:
   accepts within ``max_digits`` / ``decimal_places``, in fixed-point form (any
   leading or trailing zeros) and in the scientific form Python writes
   (``1.5E+3``, ``0E-10``), which is what the gateway stores; its bounds
-  (``gt``, ``ge``, ``lt``, ``le``), a ``multiple_of`` that is a power of ten
-  up to 1, and ``allow_inf_nan`` are lookaheads on the text, exact on that
-  form (:mod:`actorschema.ranges`);
+  (``gt``, ``ge``, ``lt``, ``le``), a ``multiple_of`` whose significant digits
+  are 1, 2, 4, 5 or 25 (``0.01``, ``0.05``, ``0.25``, ``5``), and
+  ``allow_inf_nan`` are lookaheads on the text, exact on that form
+  (:mod:`actorschema.ranges`);
 * the number branch, where digits cannot be counted, is narrowed to integers
   within the whole-digit bound (a producer that must write ``1.25`` writes
   ``"1.25"``); its bounds are floats, which agree with pydantic's reading of
@@ -37,6 +38,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -53,7 +55,7 @@ from .errors import Violation
 from .formats import WHAT_TO_SEND, exact_string_form
 from .paths import Path, render_path
 from .patterns import needs_send_check, translate
-from .ranges import SPECIAL_FORMS, comparison, decimal_multiple, special_forms
+from .ranges import CONTEXT_DIGITS, SPECIAL_FORMS, comparison, decimal_multiple, multiples, special_forms
 
 __all__ = [
     "DECIMAL_PATTERN",
@@ -218,29 +220,31 @@ def _decimal_schema(schema: core_schema.DecimalSchema, number: JsonSchemaValue) 
     if max_digits is None and decimal_places is None and schema.get("multiple_of") is None:
         return {"anyOf": [number, text]}
     # Digits cannot be counted on a JSON number: integers within the whole-digit bound are exact
-    # (and a multiple of a power of ten up to 1, see ranges.decimal_multiple).
+    # (and with multiple_of, its multiples among them, below pydantic's 28-digit quotient).
     integer: JsonSchemaValue = {**number, "type": "integer"}
-    integer.pop("multipleOf", None)
     whole_room = _whole_room(max_digits, decimal_places)
-    limit = _multiple_limit(schema)
-    if limit is not None:
-        whole_room = limit if whole_room is None else min(whole_room, limit)
-    if whole_room is not None:
-        bound = 10**whole_room
+    limits = [] if whole_room is None else [10**whole_room]
+    multiple = _multiple_limit(schema)
+    if multiple is not None:
+        step, limit = multiple
+        limits.append(int(limit))
+        # The integers that are multiples of a/b (in lowest terms) are the multiples of a.
+        numerator = Fraction(step).numerator
+        if numerator > 1:
+            integer["multipleOf"] = numerator
+    if limits:
+        bound = min(limits)
         integer["exclusiveMaximum"] = min(integer.get("exclusiveMaximum", bound), bound)
         integer["exclusiveMinimum"] = max(integer.get("exclusiveMinimum", -bound), -bound)
     return {"anyOf": [integer, text]}
 
 
-#: pydantic's decimal context holds 28 digits: a quotient by multiple_of must stay below 10**28.
-_CONTEXT_DIGITS = 28
-
-
-def _multiple_limit(schema: core_schema.DecimalSchema) -> int | None:
-    """For a ``multiple_of`` of ``10**-places``: the whole digits a multiple may have; else None."""
+def _multiple_limit(schema: core_schema.DecimalSchema) -> tuple[Decimal, Decimal] | None:
+    """A ``multiple_of`` a pattern states: the step, and the bound on a multiple's magnitude; else None."""
     multiple_of = schema.get("multiple_of")
-    places = None if multiple_of is None else decimal_multiple(multiple_of)
-    return None if places is None else _CONTEXT_DIGITS - places
+    step = None if multiple_of is None else decimal_multiple(multiple_of)
+    # pydantic's quotient by the step is computed in 28 digits: a multiple stays below step * 10**28.
+    return None if step is None else (step, step.scaleb(CONTEXT_DIGITS))
 
 
 #: How every lookahead of :func:`_range_rule` begins (a marker for :func:`exactness_validator`).
@@ -248,19 +252,18 @@ _RANGE_RULE = "(?=(?:"
 
 
 def _range_rule(schema: core_schema.DecimalSchema) -> str:
-    """Lookaheads for the bounds away from zero and a power-of-ten ``multiple_of`` (see :mod:`.ranges`)."""
+    """Lookaheads for the bounds away from zero and a ``multiple_of`` (see :mod:`actorschema.ranges`)."""
     rules = []
     for key in _ZERO_BOUNDS:
         bound: Any = schema.get(key)
         if bound is not None and bound != 0:
             rules.append(f"{_RANGE_RULE}{comparison(key, Decimal(bound))})(?!\\n)$)")
-    limit = _multiple_limit(schema)
-    if limit is not None:
-        places = _CONTEXT_DIGITS - limit
-        under = Decimal(10) ** limit
-        rules.append(f"{_RANGE_RULE}{comparison('lt', under)})(?!\\n)$)")
-        rules.append(f"{_RANGE_RULE}{comparison('gt', -under)})(?!\\n)$)")
-        rules.append(f"(?={decimal_pattern(None, places)[1:]})")
+    multiple = _multiple_limit(schema)
+    if multiple is not None:
+        step, limit = multiple
+        rules.append(f"{_RANGE_RULE}{comparison('lt', limit)})(?!\\n)$)")
+        rules.append(f"{_RANGE_RULE}{comparison('gt', -limit)})(?!\\n)$)")
+        rules.append(f"{_RANGE_RULE}{multiples(step)})(?!\\n)$)")
     return "".join(rules)
 
 

@@ -21,10 +21,20 @@ used: ECMA-262 (ajv), Python's ``re`` (``jsonschema``) and Rust's ``regex``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["DECIMAL_FORM", "SPECIAL_FORMS", "comparison", "decimal_multiple", "float_exact", "special_forms"]
+__all__ = [
+    "CONTEXT_DIGITS",
+    "DECIMAL_FORM",
+    "SPECIAL_FORMS",
+    "comparison",
+    "decimal_multiple",
+    "float_exact",
+    "multiples",
+    "special_forms",
+]
 
 #: Exponents of up to 18 digits: ``Decimal("1E+999999999999999999")`` is the largest it reads.
 _EXPONENT_DIGITS = 18
@@ -79,14 +89,23 @@ def special_forms(lower: bool, upper: bool) -> list[str]:
     return list(SPECIAL_FORMS.values())
 
 
-def decimal_multiple(multiple_of: Any) -> int | None:
-    """The places of a ``Decimal`` ``multiple_of`` that is ``10**-places`` (0.01: 2, 1: 0); else None.
+#: The steps' significant digits a pattern states: those dividing 100, whose multiples the last
+#: one or two digits decide (``0.05``: the hundredths digit is 0 or 5).
+_STEPS = {"1": 1, "2": 1, "5": 1, "4": 2, "25": 2}
+#: pydantic divides by ``multiple_of`` in the default decimal context: a quotient of 28 digits at most.
+CONTEXT_DIGITS = 28
 
-    pydantic checks ``multiple_of`` as ``(value / multiple_of) % 1 == 0`` in the
-    default decimal context (28 digits): for a power of ten up to 1 that is
-    exactly "no digit below it, and the quotient under ``10**28``", which a
-    pattern states (:mod:`actorschema.numbers`). Other steps (``0.05``) depend on the
-    digit at a place that Python's scientific form moves with its exponent.
+
+def decimal_multiple(multiple_of: Any) -> Decimal | None:
+    """The ``multiple_of`` of a ``Decimal`` as a pattern can state it, or None where none can.
+
+    pydantic checks it as ``(value / multiple_of) % 1 == 0`` in the default
+    decimal context (28 digits). For a step ``d * 10**k`` with ``d`` one of 1,
+    2, 4, 5, 25 (``0.01``, ``0.05``, ``0.25``, ``0.4``, ``1``, ``5``, ``20``...)
+    that is exactly: no non-zero digit below the place ``k``, the one or two
+    digits from ``k`` up a multiple of ``d``, and the quotient below ``10**28``
+    (:func:`multiples`). Other steps (``0.03``, ``0.125``, the float ``0.05``,
+    which is ``0.05000000000000000277...``) depend on every digit.
 
     Parameters:
       multiple_of: The constraint as declared (a Decimal, int or float).
@@ -97,11 +116,124 @@ def decimal_multiple(multiple_of: Any) -> int | None:
         return None
     if not step.is_finite() or step <= 0:
         return None
-    digits = "".join(map(str, step.as_tuple().digits)).strip("0")
-    places = -step.adjusted()
-    if digits != "1" or places < 0:
-        return None
-    return places
+    digits, _ = _digits(step)
+    return step if digits in _STEPS else None
+
+
+def multiples(step: Decimal) -> str:
+    """The texts of :data:`DECIMAL_FORM` that are multiples of ``step`` (from :func:`decimal_multiple`), unanchored.
+
+    Exact for values below ``step * 10**28`` (which pydantic's check requires:
+    the caller bounds them with :func:`comparison`); scientific text is listed
+    exponent by exponent up to there.
+
+    Parameters:
+      step: A step :func:`decimal_multiple` returned.
+    """
+    digits, place = _digits(step)
+    ending = _Ending(int(digits), _STEPS[digits])
+    low = place - len(digits) + 1  # the place of the step's last digit
+    alternatives: list[str | None] = [ending.fixed(low)]
+    for exponent in range(low, low + CONTEXT_DIGITS + len(digits) + 1):
+        # The leading digit stands at the exponent's place: the step's last digit is low - exponent from it.
+        alternatives.append(_joined(ending.scientific(low - exponent), "[eE]", _exponent(exponent, "=")))
+    alternatives.append(_ZERO_SCIENTIFIC)
+    found = _either(alternatives)
+    assert found is not None, "zero is a multiple of every step"
+    return f"[+-]?{found}"
+
+
+class _Ending:
+    """The last one or two digits (from the step's place up) that make a multiple of ``divisor``.
+
+    Parameters:
+      divisor: The step's significant digits (1, 2, 4, 5 or 25).
+      width: How many digits decide (1, or 2 for 4 and 25).
+    """
+
+    def __init__(self, divisor: int, width: int) -> None:
+        self.width = width
+        by_high: dict[str, set[str]] = {}
+        for number in range(0, 10**width, divisor):
+            text = str(number).zfill(width)
+            by_high.setdefault(text[:-1], set()).add(text[-1])
+        # (the digits before the last that share them, the last digits): "" before for one digit.
+        groups: dict[frozenset[str], set[str]] = {}
+        for high, lows in by_high.items():
+            groups.setdefault(frozenset(lows), set()).update(high)
+        self.groups = sorted((frozenset(highs), lows) for lows, highs in groups.items())
+        #: Last digits allowed when the digit before them is 0 (or missing).
+        self.after_zero = frozenset(by_high["0" * (width - 1)])
+
+    def full(self) -> str:
+        """Both digits present (or the one)."""
+        return (
+            _either([_class(highs) + _class(lows) if highs else _class(lows) for highs, lows in self.groups])
+            or ""
+        )
+
+    def high_only(self) -> str | None:
+        """The digit before the last, the last one not written (a zero): two-digit endings only."""
+        if self.width == 1:
+            return None
+        highs = frozenset().union(*(highs for highs, lows in self.groups if "0" in lows))
+        return _class(highs)
+
+    def fraction(self, free: int) -> str:
+        """The point and fraction: ``free`` digits, then the ending, then zeros; cut short anywhere."""
+        endings = _either([self.full(), self.high_only()])
+        return rf"(?:\.(?:[0-9]{{0,{free}}}|[0-9]{{{free}}}{endings})0*)?"
+
+    def fixed(self, low: int) -> str | None:
+        """Fixed-point multiples whose step's last digit is at place ``low``."""
+        if low <= -self.width:
+            return "[0-9]*" + self.fraction(-low - self.width)
+        if low >= 0:
+            # Whole digits end in the ending and low zeros; or are zeros only. No fraction but zeros.
+            shorter = None if self.width == 1 else _class(self.after_zero)
+            whole = _either([f"[0-9]*{self.full()}", shorter])
+            zeros = f"0{{{low}}}" if low else ""
+            return f"(?:{whole}{zeros}|0{{0,{low}}})" + r"(?:\.0*)?"
+        # Two digits across the point: the last whole digit and the first fraction digit.
+        return self._across("[0-9]*", optional_whole=True)
+
+    def scientific(self, low: int) -> str | None:
+        """Python's scientific mantissa (one non-zero digit, its place 0) with the step's last digit at ``low``."""
+        if low <= -self.width:
+            return "[1-9]" + self.fraction(-low - self.width)
+        if low > 0:
+            return None  # the leading digit would have to be a zero
+        if low == 0:
+            lead = self.after_zero - {"0"}
+            return _class(lead) + r"(?:\.0*)?" if lead else None
+        return self._across("", optional_whole=False)
+
+    def _across(self, before: str, *, optional_whole: bool) -> str | None:
+        """The ending's first digit at place 0, its last at place -1."""
+        alternatives = []
+        for highs, lows in self.groups:
+            lead = highs if optional_whole else highs - {"0"}
+            if not lead:
+                continue
+            whole = before + _class(lead)
+            if optional_whole and "0" in highs:
+                whole = f"(?:{whole})?"
+            digit = _class(lows)
+            fraction = rf"(?:\.(?:{digit}0*)?)?" if "0" in lows else rf"\.{digit}0*"
+            alternatives.append(whole + fraction)
+        return _either(alternatives)
+
+
+def _class(digits: frozenset[str] | set[str]) -> str:
+    """A character class for a set of digits."""
+    if len(digits) == 10:
+        return "[0-9]"
+    if len(digits) == 1:
+        return next(iter(digits))
+    ordered = "".join(sorted(digits))
+    if ordered == "123456789":
+        return "[1-9]"
+    return f"[{ordered}]"
 
 
 def float_exact(bound: Any) -> bool:
@@ -125,7 +257,7 @@ def float_exact(bound: Any) -> bool:
         return False
 
 
-def _either(alternatives: list[str | None]) -> str | None:
+def _either(alternatives: Sequence[str | None]) -> str | None:
     """One regex for any of ``alternatives`` (None: matches nothing)."""
     present = [item for item in alternatives if item is not None]
     if not present:

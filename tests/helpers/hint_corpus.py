@@ -446,7 +446,12 @@ ROWS: list[Row] = [
         st.decimals(min_value=Decimal("-0.999"), allow_nan=False, allow_infinity=False)
         | st.just(Decimal("Infinity")),
     ),
-    Row("decimal-step", Annotated[Decimal, Field(multiple_of=Decimal("0.05"))], refused="multiple_of"),
+    Row(
+        "decimal-step",
+        Annotated[Decimal, Field(multiple_of=Decimal("0.05"))],
+        st.integers(-(10**9), 10**9).map(lambda count: count * Decimal("0.05")),
+    ),
+    Row("decimal-odd-step", Annotated[Decimal, Field(multiple_of=Decimal("0.03"))], refused="multiple_of"),
     Row("decimal-float-bound", Annotated[Decimal, Field(le=9.99)], refused="le=9.99"),
     Row("datetime", dt.datetime, aware),
     Row("date", dt.date, st.dates()),

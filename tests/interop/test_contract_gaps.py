@@ -4,7 +4,7 @@
    the string branch of its schema accepted what the worker refuses (``"11"`` for
    ``lt=10``), or send stored ``"NaN"`` that schema and worker refuse. Now each is
    a pattern on the text (:mod:`actorschema.ranges`); what no pattern states exactly
-   (``multiple_of=0.05``, a float bound such as ``9.99``) is refused at declare.
+   (``multiple_of=Decimal("0.03")``, a float bound such as ``9.99``) is refused at declare.
 2. ``\\d``, ``\\w``, ``\\s`` and ``.`` in a user ``pattern``: pydantic reads them as
    Unicode, ajv as ASCII, ``jsonschema`` as Unicode again. The schema publishes the
    ASCII reading, send refuses the rest; ``\\b`` and friends are refused at declare.
@@ -171,8 +171,8 @@ def contract_error(hint: Any) -> str:
     ("hint", "words"),
     [
         pytest.param(
-            pydantic.condecimal(multiple_of=Decimal("0.05")),
-            ("multiple_of=Decimal('0.05')", "decimal_places"),
+            pydantic.condecimal(multiple_of=Decimal("0.03")),
+            ("multiple_of=Decimal('0.03')", "decimal_places"),
             id="multiple-of",
         ),
         pytest.param(Annotated[Decimal, Field(le=9.99)], ("le=9.99", "Decimal('9.99')"), id="float-bound"),
@@ -182,7 +182,7 @@ def contract_error(hint: Any) -> str:
             id="long-bound",
         ),
         pytest.param(
-            pydantic.create_model("Priced", price=(Decimal, Field(multiple_of=Decimal("0.25")))),
+            pydantic.create_model("Priced", price=(Decimal, Field(multiple_of=Decimal("0.125")))),
             ("Priced.price", "multiple_of"),
             id="model",
         ),

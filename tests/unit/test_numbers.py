@@ -408,6 +408,8 @@ Cents = Annotated[Decimal, Field(multiple_of=Decimal("0.01"), gt=-5)]
 Extended = Annotated[Decimal, Field(allow_inf_nan=True)]
 AboveFloor = Annotated[Decimal, Field(allow_inf_nan=True, gt=Decimal("-2.5"))]
 PricedMoney = Annotated[Decimal, Field(gt=Decimal("0.5"), max_digits=5, decimal_places=2)]
+Nickels = Annotated[Decimal, Field(multiple_of=Decimal("0.05"))]
+Fives = Annotated[Decimal, Field(multiple_of=5, le=100)]
 
 
 def price(amount: Price) -> None:
@@ -430,7 +432,15 @@ def priced_money(amount: PricedMoney) -> None:
     """A bound beside max_digits / decimal_places."""
 
 
-CONSTRAINED = [price, cents, extended, above_floor, priced_money]
+def nickels(amount: Nickels) -> None:
+    """A multiple of 0.05: the last digit decides."""
+
+
+def fives(amount: Fives) -> None:
+    """A multiple of 5 up to 100."""
+
+
+CONSTRAINED = [price, cents, extended, above_floor, priced_money, nickels, fives]
 
 CONSTRAINED_EDGES: list[tuple[Any, Any, bool]] = [
     (price, "0.01", True),
@@ -478,6 +488,22 @@ CONSTRAINED_EDGES: list[tuple[Any, Any, bool]] = [
     (priced_money, "999.99", True),
     (priced_money, "5E+2", True),
     (priced_money, "0.505", False),
+    (nickels, "0.15", True),
+    (nickels, "0.150", True),
+    (nickels, "0.17", False),
+    (nickels, "1.5E+1", True),
+    (nickels, "5E-2", True),
+    (nickels, "1E-2", False),
+    (nickels, "-3.05", True),
+    (nickels, 3, True),
+    (nickels, 0.15, False),  # as a number: integers only
+    (fives, "95", True),
+    (fives, "105", False),
+    (fives, "5E+1", True),
+    (fives, "7.5", False),
+    (fives, "-2.5E+1", True),
+    (fives, 45, True),
+    (fives, 12, False),
 ]
 
 
@@ -525,7 +551,18 @@ CONSTRAINTS = st.fixed_dictionaries(
         "ge": st.sampled_from([Decimal("0.01"), Decimal("-0.001"), Decimal("12.5"), -7]),
         "lt": st.sampled_from([Decimal("99.99"), Decimal("-0.5"), Decimal("1E+5"), 10]),
         "le": st.sampled_from([Decimal("10000"), Decimal("0.1"), Decimal("-1E-3"), 250]),
-        "multiple_of": st.sampled_from([Decimal("0.01"), Decimal(1), Decimal("0.1")]),
+        "multiple_of": st.sampled_from(
+            [
+                Decimal("0.01"),
+                Decimal(1),
+                Decimal("0.1"),
+                Decimal("0.05"),
+                Decimal("0.25"),
+                Decimal("0.4"),
+                5,
+                20,
+            ]
+        ),
         "allow_inf_nan": st.just(True),
         "max_digits": st.sampled_from([3, 5]),
         "decimal_places": st.sampled_from([0, 2]),

@@ -19,7 +19,15 @@ from helpers.node import run_ajv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actorschema.ranges import DECIMAL_FORM, SPECIAL_FORMS, comparison, decimal_multiple, float_exact
+from actorschema.ranges import (
+    CONTEXT_DIGITS,
+    DECIMAL_FORM,
+    SPECIAL_FORMS,
+    comparison,
+    decimal_multiple,
+    float_exact,
+    multiples,
+)
 
 OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "gt": operator.gt,
@@ -142,24 +150,71 @@ def test_the_special_forms_are_the_texts_decimal_reads(text: str, forms: set[str
 
 
 @pytest.mark.parametrize(
-    ("step", "places"),
+    ("step", "stated"),
     [
-        (Decimal("0.01"), 2),
-        (Decimal("0.010"), 2),
-        (1, 0),
-        (Decimal("1E-7"), 7),
-        (0.1, None),  # the float 0.1 is not a tenth
-        (Decimal("0.05"), None),
-        (10, None),
-        (Decimal(0), None),
-        (Decimal("-0.01"), None),
+        (Decimal("0.01"), True),
+        (Decimal("0.050"), True),
+        (Decimal("0.25"), True),
+        (Decimal("0.4"), True),
+        (5, True),
+        (Decimal("2E+3"), True),
+        (Decimal("0.03"), False),
+        (Decimal("0.125"), False),
+        (0.05, False),  # the float 0.05 is not a twentieth
+        (Decimal(0), False),
+        (Decimal("-0.01"), False),
     ],
-    ids=["hundredth", "trailing-zero", "one", "tiny", "float", "twentieth", "ten", "zero", "negative"],
+    ids=[
+        "hundredth",
+        "twentieth",
+        "quarter",
+        "two-fifths",
+        "five",
+        "thousands",
+        "three",
+        "eighth",
+        "float",
+        "zero",
+        "negative",
+    ],
 )
-def test_only_powers_of_ten_up_to_one_are_multiples_a_pattern_states(
-    step: object, places: int | None
-) -> None:
-    assert decimal_multiple(step) == places
+def test_a_step_is_stated_where_its_last_digits_decide(step: object, stated: bool) -> None:
+    found = decimal_multiple(step)
+    assert (found is not None) is stated
+    if found is not None:
+        assert found == Decimal(str(step))
+
+
+STEPS = st.builds(
+    lambda digits, place: Decimal(digits).scaleb(place), st.sampled_from([1, 2, 4, 5, 25]), st.integers(-6, 3)
+)
+
+
+def multiple_texts(step: Decimal) -> st.SearchStrategy[str]:
+    """Multiples of ``step`` and near misses, in both forms, up to pydantic's 28-digit quotient."""
+    near = st.builds(
+        lambda count, nudge, sci: f"{step * count + nudge:E}" if sci else f"{step * count + nudge:f}",
+        st.integers(-(10**8), 10**8) | st.integers(-(10**27), 10**27),
+        st.sampled_from([Decimal(0), Decimal(0), step / 2, step / 5, -step / 4, Decimal("1E-9")]),
+        st.booleans(),
+    )
+    return near | st.builds(str, st.integers(-(10**8), 10**8).map(lambda count: step * count)) | texts()
+
+
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_multiples_match_exactly_the_multiples_below_the_quotient_limit(data: st.DataObject) -> None:
+    step = data.draw(STEPS)
+    text = data.draw(multiple_texts(step))
+    limit = step.scaleb(CONTEXT_DIGITS)
+    pattern = (
+        f"^(?=(?:{comparison('lt', limit)})$)(?=(?:{comparison('gt', -limit)})$){multiples(step)}(?!\\n)$"
+    )
+    want = FORM.fullmatch(text) is not None and abs(Decimal(text)) < limit and Decimal(text) % step == 0
+    assert bool(re.search(pattern, text)) is want, (step, text)
+    rust = jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+    assert rust.is_valid(text) is want, (step, text)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +238,7 @@ def test_a_bound_is_published_only_where_a_float_holds_it(bound: object, exact: 
 
 @pytest.mark.node
 def test_ajv_reads_every_comparison_alike() -> None:
-    """One batch of seeded cases through ajv (ECMA-262, u flag): its verdict is Decimal's."""
+    """One batch of seeded cases through ajv (ECMA-262, u flag), bounds and steps: its verdict is Decimal's."""
     draw = random.Random(9)
     schemas = {}
     messages = []
@@ -199,6 +254,14 @@ def test_ajv_reads_every_comparison_alike() -> None:
         for text in candidates:
             messages.append({"schema": str(index), "data": text})
             wanted.append(expected(op, bound, text))
+    for index, step in enumerate(Decimal(text) for text in ("0.05", "0.25", "0.4", "5", "0.01", "2E+2")):
+        name = f"multiple-{index}"
+        schemas[name] = {"type": "string", "pattern": f"^{multiples(step)}(?!\\n)$"}
+        for count in (0, 1, 3, 7, -11, 12345):
+            for value in (step * count, step * count + step / 5):
+                for text in (f"{value:f}", f"{value:E}", str(value)):
+                    messages.append({"schema": name, "data": text})
+                    wanted.append(value % step == 0)
     result = run_ajv({"schemas": schemas, "messages": messages})
     assert all(entry["ok"] for entry in result["schemas"].values()), result["schemas"]
     verdicts = [entry["valid"] for entry in result["messages"]]
