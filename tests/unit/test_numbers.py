@@ -629,12 +629,14 @@ def test_send_and_the_worker_agree_on_constrained_decimals(fn: Any, value: Decim
 
 
 def test_a_quotient_pydantic_rounds_is_refused_at_send(stub_broker: StubBroker) -> None:
-    """pydantic divides in 28 digits: it takes 1.00...001 (30 digits) as a multiple of 0.01; the schema does not."""
+    """pydantic 2.14 divides in 28 digits and takes 1.00...001 (30 digits) as a multiple of 0.01; send does not.
+
+    (Whether pydantic takes it depends on its version; send and the worker refuse it on every one.)
+    """
     long = Decimal("1." + "0" * 28 + "1")
-    assert TypeAdapter(Cents).validate_python(long) == long
     with pytest.raises(PayloadRejected) as caught:
         dramatiq.actor(cents).send(amount=long)
-    assert "kwargs.amount" in str(caught.value) and "multiple_of" in str(caught.value)
+    assert "kwargs.amount" in str(caught.value) and "multiple" in str(caught.value)
     assert not worker_accepts(cents, {"amount": str(long)})
 
 
