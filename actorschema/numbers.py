@@ -385,8 +385,10 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
     tolerance, JSON Schema's division has none), and a ``Decimal`` with
     ``max_digits`` / ``decimal_places`` (pydantic before 2.14 rounds the value to
     its context's 28 digits before counting, and takes a 57-digit value for
-    ``max_digits=5``; the schema counts every digit written). And a URL, whose
+    ``max_digits=5``; the schema counts every digit written). A URL, whose
     text pydantic writes with characters RFC 3986 forbids (``|``, ``^``...).
+    And a ``Decimal`` with bounds or a step published as patterns (:func:`_range_rule`),
+    checked only on long text (:class:`_LongTextsOnly`).
 
     Parameters:
       adapter: A parameter's pydantic validator.
@@ -398,20 +400,75 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
         return None
     if not _has(schema, _send_checks):
         return None
+    only_ranges = not _has(schema, _other_send_checks)
     schema = _exact_forms(schema)
     # Imported here: only actors with such a parameter need jsonschema in a producer.
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
     from .formats import FORMAT_CHECKER
 
-    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    return _LongTextsOnly(validator) if only_ranges else validator
+
+
+class _LongTextsOnly:
+    """The send check of a schema whose only send-side rules are ``Decimal`` bounds and steps.
+
+    pydantic and those patterns part only on long text: an exponent of 19 digits
+    or more (which the patterns refuse), or a value of more than 28 significant
+    digits that pydantic rounds into a multiple. A value with no text longer
+    than :data:`_SHORT` characters (``str(Decimal)`` of up to 20 characters has
+    at most 20 digits and a 17-digit exponent) needs no check: the validator
+    runs only on the others, so the common send pays nothing for it.
+
+    Parameters:
+      validator: The parameter schema's ``jsonschema`` validator.
+    """
+
+    def __init__(self, validator: Any) -> None:
+        self.validator = validator
+
+    def iter_errors(self, value: Any) -> Iterator[Any]:
+        """The validator's errors for ``value``, or none when it holds no long text.
+
+        Parameters:
+          value: The JSON form the send side is about to store.
+        """
+        if not _has_long_text(value):
+            return iter(())
+        return typing.cast(Iterator[Any], self.validator.iter_errors(value))
+
+
+#: The longest text on which a Decimal's bounds and steps cannot part from pydantic's verdict.
+_SHORT = 20
+
+
+def _has_long_text(value: Any) -> bool:
+    """Whether ``value`` holds a string (a dict key too) longer than :data:`_SHORT`."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > _SHORT:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _send_checks(node: dict[str, Any]) -> bool:
     pattern = node.get("pattern")
+    return (isinstance(pattern, str) and _RANGE_RULE in pattern) or _other_send_checks(node)
+
+
+def _other_send_checks(node: dict[str, Any]) -> bool:
+    pattern = node.get("pattern")
     return (
         _float_multiple(node)
-        or (isinstance(pattern, str) and (_BOUNDED_DECIMAL[1:] in pattern or _RANGE_RULE in pattern))
+        or (isinstance(pattern, str) and _BOUNDED_DECIMAL[1:] in pattern)
         or node.get("format") == "uri"
         or node.get("format") in _SEND_FORMATS
         or pattern in _NARROWED_PATTERNS
@@ -460,17 +517,20 @@ def has_float_multiple(schema: Any) -> bool:
     return _has(schema, _float_multiple)
 
 
-def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> list[Violation]:
+def exactness_violations(validator: Any, value: Any, path: Path, what: Callable[[], str]) -> list[Violation]:
     """What :func:`exactness_validator`'s schema refuses in a value pydantic accepted, with paths.
 
     Parameters:
       validator: From :func:`exactness_validator`.
       value: The JSON form the send side is about to store.
       path: Where the value sits in the message.
-      hint: What to send instead, for the message.
+      what: Says what to send instead, for the message (called only on a refusal: it costs a
+        hint's rendering, which every send would otherwise pay).
     """
     violations = []
-    for error in validator.iter_errors(value):
+    errors = list(validator.iter_errors(value))
+    hint = what() if errors else ""
+    for error in errors:
         for leaf in _leaves(error):
             where = render_path((*path, *leaf.absolute_path))
             if leaf.validator == "multipleOf":
