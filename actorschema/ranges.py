@@ -1,4 +1,4 @@
-"""Decimal text compared with a constant, as a regular expression: how a ``Decimal`` bound is published.
+"""Decimal text compared with a constant, as a regular expression: how ``Decimal`` bounds and steps are published.
 
 A ``Decimal`` travels as text (``"9.99"``, ``"1.5E+3"``), and no JSON Schema
 keyword compares text as a number. A pattern can, digit by digit, for the
@@ -13,6 +13,9 @@ and Python's scientific form, one non-zero digit before the point
 (``Decimal`` refuses larger ones). That is every text ``str(Decimal)`` writes,
 so everything ``send()`` stores; a producer that writes ``12.5E+2`` is refused
 with the pattern, the worker refuses it too (it applies the schema).
+:func:`multiples` states a ``multiple_of`` the same way where the last digits
+decide it (:func:`decimal_multiple`), and :data:`SPECIAL_FORMS` the texts of
+``allow_inf_nan``.
 
 Only ``[0-9]``-style classes, groups, alternation and counted repetition are
 used: ECMA-262 (ajv), Python's ``re`` (``jsonschema``) and Rust's ``regex``

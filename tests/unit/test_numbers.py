@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import decimal
 import json
+import math
 import re
+import typing
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -649,3 +651,34 @@ def test_a_bounded_decimal_key_gets_one_verdict_from_the_schema_and_the_worker(k
     document = message(keyed, {"prices": {key: 1}})
     assert Draft202012Validator(schema_of(keyed), format_checker=FORMATS).is_valid(document) is valid
     assert worker_accepts(keyed, {"prices": {key: 1}}) is valid
+
+
+NEAR_BOUNDS = st.sampled_from([0.01, 10000.0, -0.5, 99.99]).flatmap(
+    lambda edge: (
+        st.sampled_from(
+            [edge, math.nextafter(edge, math.inf), math.nextafter(edge, -math.inf), edge * 1.0000001]
+        )
+        | st.floats(edge - 0.01, edge + 0.01)
+    )
+)
+
+
+def float_bounded(amount: Annotated[Decimal, Field(gt=Decimal("-0.5"), lt=Decimal("99.99"))]) -> None:
+    """Exclusive bounds, for numbers beside them."""
+
+
+@settings(max_examples=150, deadline=None)
+@given(fn=st.sampled_from([price, float_bounded]), number=NEAR_BOUNDS)
+def test_a_json_number_beside_a_bound_gets_one_verdict(fn: Any, number: float) -> None:
+    """The schema compares the float with the float bound, pydantic its shortest text with the Decimal: alike."""
+    document = message(fn, {"amount": number})
+    by_schema = Draft202012Validator(schema_of(fn), format_checker=FORMATS).is_valid(document)
+    assert jsonschema_rs.Draft202012Validator(schema_of(fn)).is_valid(document) is by_schema
+    assert worker_accepts(fn, {"amount": number}) is by_schema, number
+    adapter = TypeAdapter(typing.get_type_hints(fn, include_extras=True)["amount"])
+    try:
+        adapter.validate_json(json.dumps(number))
+    except ValidationError:
+        assert not by_schema, number
+    else:
+        assert by_schema, number  # not stricter than pydantic either
