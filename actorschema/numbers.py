@@ -72,7 +72,7 @@ __all__ = [
 # otherwise also match before a trailing newline.
 
 #: Finite decimals as pydantic's ``Decimal`` validator reads them (and as it writes them).
-DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
 
 #: How every bounded ``Decimal`` pattern begins (a marker for :func:`exactness_validator`).
 _BOUNDED_DECIMAL = r"^[+-]?(?:(?=\.?[0-9])0*"

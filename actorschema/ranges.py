@@ -42,7 +42,7 @@ __all__ = [
 #: Exponents of up to 18 digits: ``Decimal("1E+999999999999999999")`` is the largest it reads.
 _EXPONENT_DIGITS = 18
 _EXPONENT = rf"0*[0-9]{{1,{_EXPONENT_DIGITS}}}"
-_FIXED = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+_FIXED = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 _SCIENTIFIC = rf"[1-9](?:\.[0-9]*)?[eE][+-]?{_EXPONENT}"
 _ZERO_SCIENTIFIC = rf"0(?:\.0*)?[eE][+-]?{_EXPONENT}"
 #: Any magnitude (the text after its sign) of :data:`DECIMAL_FORM`.
@@ -302,7 +302,7 @@ def _split(bound: Decimal) -> tuple[str, str]:
 def _greater(bound: Decimal) -> str | None:
     """Magnitudes above ``bound`` (>= 0)."""
     if bound == 0:
-        return rf"(?:0*[1-9][0-9]*\.?[0-9]*|0*\.0*[1-9][0-9]*|{_SCIENTIFIC})"
+        return rf"(?:0*[1-9][0-9]*(?:\.[0-9]*)?|0*\.0*[1-9][0-9]*|{_SCIENTIFIC})"
     whole, fraction = _split(bound)
     digits, place = _digits(bound)
     width = len(whole)
@@ -369,7 +369,7 @@ def _less(bound: Decimal) -> str | None:
 def _equal(bound: Decimal) -> str:
     """Magnitudes equal to ``bound`` (>= 0): every spelling of it."""
     if bound == 0:
-        return rf"(?:0+\.?0*|\.0+|{_ZERO_SCIENTIFIC})"
+        return rf"(?:0+(?:\.0*)?|\.0+|{_ZERO_SCIENTIFIC})"
     whole, fraction = _split(bound)
     digits, place = _digits(bound)
     fixed = f"0*{whole}\\.{fraction}0*" if fraction else f"0*{whole}(?:\\.0*)?"
