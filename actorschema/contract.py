@@ -323,7 +323,7 @@ class Parameter:
         if self.exactness is not None:
             # pydantic's float multiple_of has a tolerance, and before 2.14 it rounds a Decimal
             # before counting its digits; the schema's validators do neither.
-            refused = exactness_violations(self.exactness, wire, path, _a(self.hint))
+            refused = exactness_violations(self.exactness, wire, path, lambda: _a(self.hint))
             if refused:
                 violations.extend(refused)
                 return value

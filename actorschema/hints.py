@@ -64,6 +64,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from .errors import Violation
 from .paths import Path, render_path
 from .patterns import Untranslatable, translate
+from .ranges import decimal_multiple, float_exact
 from .strict_json import find_violations
 
 __all__ = [
@@ -605,7 +606,7 @@ class _Classifier:
             node.fields.append((field.name, field.encode_name, self.node(hints[field.name], where)))
 
 
-#: Bounds of a ``Decimal`` the published string branch states exactly only at zero (numbers.py).
+#: Bounds of a ``Decimal``, published as patterns on its text (:mod:`actorschema.ranges`).
 _DECIMAL_BOUNDS = ("gt", "ge", "lt", "le")
 
 
@@ -622,9 +623,7 @@ def _check_constraints(base: Any, metadata: Any, where: str) -> None:
     """Refuse the constraints no published schema states as the worker's validator applies them.
 
     A user ``pattern`` that :func:`~actorschema.patterns.translate` cannot write alike for every
-    regex dialect; a ``Decimal`` bound other than zero, ``multiple_of`` or ``allow_inf_nan``: a
-    decimal travels as text (``"1E+3"``), and JSON Schema has no keyword that compares text as
-    a number, so the schema would accept ``"11"`` for ``lt=10`` and the worker refuse it.
+    regex dialect; a ``Decimal`` constraint its published pattern cannot state (:func:`_check_decimal`).
     """
     for meta in _constraints(metadata):
         pattern = getattr(meta, "pattern", None)
@@ -635,38 +634,40 @@ def _check_constraints(base: Any, metadata: Any, where: str) -> None:
                 raise Unsupported(
                     f"{where} (pattern {pattern!r})", error.why, f"the pattern with {error.instead}"
                 ) from None
-        if base is not decimal.Decimal:
-            continue
-        instead = (
-            "Decimal with max_digits / decimal_places only (a bound at 0: gt=0, ge=0, lt=0, le=0 is "
-            "published exactly), the range checked in the actor; or an int count of the smallest unit "
-            "(cents) with its bounds"
+        if base is decimal.Decimal:
+            _check_decimal(meta, where)
+
+
+def _check_decimal(meta: Any, where: str) -> None:
+    """Refuse the ``Decimal`` constraints the published pattern cannot state exactly (:mod:`.ranges`)."""
+    for bound in _DECIMAL_BOUNDS:
+        value = getattr(meta, bound, None)
+        if value is not None and value != 0 and not float_exact(value):
+            raise Unsupported(
+                where,
+                f"is a Decimal with {bound}={value!r}, which is {_exactly(value)}: a JSON number the "
+                "producer writes is read as a float, compared with the bound as a float by the schema "
+                "and as its shortest text by the worker, and the two verdicts differ at the bound",
+                f"the bound as a Decimal with at most 15 significant digits, e.g. {bound}=Decimal('9.99')",
+            )
+    multiple_of = getattr(meta, "multiple_of", None)
+    if multiple_of is not None and decimal_multiple(multiple_of) is None:
+        raise Unsupported(
+            where,
+            f"is a Decimal with multiple_of={multiple_of!r}: decimals travel as text, and only a step "
+            "whose significant digits are 1, 2, 4, 5 or 25, written as a Decimal (Decimal('0.05'), "
+            "Decimal('0.25'), 5), is decided by its last digits, which a pattern states exactly",
+            "Decimal with decimal_places (or such a multiple_of) and the step checked in the actor, "
+            "or an int count of the unit with multiple_of",
         )
-        for bound in _DECIMAL_BOUNDS:
-            value = getattr(meta, bound, None)
-            if value is not None and value != 0:
-                raise Unsupported(
-                    where,
-                    f"is a Decimal with {bound}={value!r}: decimals travel as text, and no JSON Schema "
-                    "keyword compares text as a number, so the published schema would accept strings the "
-                    "worker refuses",
-                    instead,
-                )
-        if getattr(meta, "multiple_of", None) is not None:
-            raise Unsupported(
-                where,
-                "is a Decimal with multiple_of: decimals travel as text, whose divisibility no JSON "
-                "Schema keyword checks",
-                "Decimal with decimal_places (for a multiple of 0.01: decimal_places=2), or an int count "
-                "of the unit with multiple_of",
-            )
-        if getattr(meta, "allow_inf_nan", None):
-            raise Unsupported(
-                where,
-                "is a Decimal with allow_inf_nan=True: 'NaN' and 'Infinity' are not JSON numbers, and "
-                "the published schema and the worker refuse them, so an accepted send would be lost",
-                "Decimal | None (None for the missing value), or a Literal['inf', '-inf'] beside the Decimal",
-            )
+
+
+def _exactly(value: Any) -> str:
+    """How a bound reads as an exact decimal (a float's binary value), for a refusal."""
+    try:
+        return f"exactly {decimal.Decimal(value)}"
+    except (TypeError, ValueError, ArithmeticError):
+        return "not a decimal"
 
 
 def _check_struct_union(members: tuple[Any, ...], where: str) -> None:

@@ -48,7 +48,7 @@ from .message import (
     field_schemas,
     options_schema,
 )
-from .numbers import DECIMAL_PATTERN, SchemaGenerator
+from .numbers import DECIMAL_PATTERN, SchemaGenerator, decimal_text_pattern
 
 __all__ = ["DECIMAL_PATTERN", "DIALECT", "actor_description", "message_schema", "result_schema"]
 
@@ -467,7 +467,7 @@ def _key_text_schema(keys: Any) -> dict[str, Any] | None:
     if kind == "literal" and all(type(value) is str for value in keys["expected"]):
         return {"enum": list(keys["expected"])}
     if kind == "decimal":
-        return {"pattern": DECIMAL_PATTERN}
+        return {"pattern": decimal_text_pattern(typing.cast(core_schema.DecimalSchema, keys))}
     return None
 
 
