@@ -60,6 +60,7 @@ from .ranges import CONTEXT_DIGITS, SPECIAL_FORMS, comparison, decimal_multiple,
 __all__ = [
     "DECIMAL_PATTERN",
     "SchemaGenerator",
+    "any_node",
     "decimal_pattern",
     "decimal_text_pattern",
     "exactness_validator",
@@ -398,9 +399,9 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
     except Exception:
         # No JSON Schema, nothing to agree with: the schema generator reports the hint.
         return None
-    if not _has(schema, _send_checks):
+    if not any_node(schema, _send_checks):
         return None
-    only_ranges = not _has(schema, _other_send_checks)
+    only_ranges = not any_node(schema, _other_send_checks)
     schema = _exact_forms(schema)
     # Imported here: only actors with such a parameter need jsonschema in a producer.
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
@@ -491,7 +492,13 @@ def _float_multiple(node: dict[str, Any]) -> bool:
     return "multipleOf" in node and node.get("type") != "integer"
 
 
-def _has(schema: Any, test: Callable[[dict[str, Any]], bool]) -> bool:
+def any_node(schema: Any, test: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether ``test`` holds for any object node of a JSON Schema, at any depth.
+
+    Parameters:
+      schema: A JSON Schema (dicts and lists, as generated).
+      test: Asked of each object node.
+    """
     stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
@@ -514,7 +521,7 @@ def has_float_multiple(schema: Any) -> bool:
     Parameters:
       schema: A JSON Schema, with its ``$defs`` inside.
     """
-    return _has(schema, _float_multiple)
+    return any_node(schema, _float_multiple)
 
 
 def exactness_violations(validator: Any, value: Any, path: Path, what: Callable[[], str]) -> list[Violation]:

@@ -71,7 +71,7 @@ from ..errors import NonJSONPayload, PayloadInvalid, Violation
 from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, pattern_decides, without_pattern_twins
 from ..hints import reads_json_as_python
 from ..limits import SizeLimit
-from ..numbers import _has, has_float_multiple
+from ..numbers import any_node, has_float_multiple
 from ..paths import Path, render_path
 from ..schema import leaf_schema, message_schema
 from ..strict_json import find_violations, is_strict_json
@@ -99,7 +99,7 @@ def _fast_validator(schema: dict[str, Any]) -> Any:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - a platform without its wheel
         return None
-    if not _has(schema, lambda node: "format" in node and not pattern_decides(node)):
+    if not any_node(schema, lambda node: "format" in node and not pattern_decides(node)):
         # Every format here is checked by the pattern beside it, which Rust runs already:
         # no call back into Python per date-time or UUID.
         return jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
