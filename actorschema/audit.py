@@ -53,6 +53,7 @@ from typing import Any, Literal
 from dramatiq.broker import Broker
 from dramatiq.common import dq_name
 
+from .browse import rabbitmq_deliveries
 from .consume.envelope import decode_message, decode_strict_json, received_size
 from .errors import PayloadRejected, PayloadTooLarge
 from .gateway import PayloadGateway
@@ -89,9 +90,6 @@ REDIS_PAGE_BYTES = 4 * 1024 * 1024
 
 #: The most messages one Redis page asks for (``HSCAN``'s ``COUNT``).
 REDIS_PAGE_MESSAGES = 1000
-
-#: How long the RabbitMQ reader waits for the next delivery before it takes the queue as read.
-RABBITMQ_IDLE_SECONDS = 5.0
 
 #: How many distinct reasons an actor's report keeps; the others are only counted.
 MAX_REASONS = 20
@@ -160,48 +158,22 @@ def rabbitmq_messages(
 ) -> Iterator[QueuedMessage]:
     """Yield every message of ``queue_name`` on RabbitMQ, then put them all back where they were.
 
-    RabbitMQ cannot show a classic queue's messages without delivering them:
-    they are consumed and never acknowledged, and closing the connection
-    requeues them in their places, bodies and properties unchanged, flagged
-    ``redelivered``. Reading stops after as many messages as the queue held
-    when it began, or when the broker has delivered nothing more for
-    :data:`RABBITMQ_IDLE_SECONDS` (workers took the rest meanwhile). A queue
-    that does not exist holds nothing.
+    RabbitMQ cannot show a classic queue's messages without delivering them
+    (see :mod:`actorschema.browse`): they are consumed and never acknowledged,
+    and closing the connection requeues them in their places, bodies and
+    properties unchanged, flagged ``redelivered``. Reading stops after as many
+    messages as the queue held when it began, or when the broker has delivered
+    nothing more for :data:`~actorschema.browse.RABBITMQ_IDLE_SECONDS` (workers
+    took the rest meanwhile). A queue that does not exist holds nothing.
 
     Parameters:
       parameters: pika connection parameters (the broker's ``parameters``).
       queue_name: The app's queue (``orders``).
       states: Which of the queue, its delay queue and its dead-letter queue to read.
     """
-    import pika  # type: ignore[import-untyped, unused-ignore]
-
     for state in states:
-        name = queue_name + _SUFFIX[state]
-        connection = pika.BlockingConnection(parameters)
-        try:
-            channel = connection.channel()
-            try:
-                held = channel.queue_declare(name, passive=True).method.message_count
-            except pika.exceptions.ChannelClosedByBroker as error:
-                if error.reply_code == 404:  # never declared: nothing queued
-                    continue
-                raise
-            if not held:
-                continue
-            # Unacknowledged deliveries count against a prefetch limit: the audit must hold them all.
-            # pika reads the socket only when the loop below asks for more, so memory stays bounded.
-            channel.basic_qos(prefetch_count=0)
-            deliveries = channel.consume(name, auto_ack=False, inactivity_timeout=RABBITMQ_IDLE_SECONDS)
-            for position, (method, _properties, body) in enumerate(deliveries, start=1):
-                if method is None:
-                    break
-                yield QueuedMessage(queue_name, state, f"#{position}", bytes(body))
-                if position >= held:
-                    break
-        finally:
-            # Unacknowledged, every message taken goes back, in its place, as the connection closes.
-            if connection.is_open:
-                connection.close()
+        for position, _properties, body in rabbitmq_deliveries(parameters, queue_name + _SUFFIX[state]):
+            yield QueuedMessage(queue_name, state, f"#{position}", body)
 
 
 def broker_messages(

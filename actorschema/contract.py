@@ -48,6 +48,7 @@ from typing import Any
 import pydantic
 import typing_extensions
 from pydantic import ConfigDict, TypeAdapter
+from pydantic.errors import PydanticInvalidForJsonSchema
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
@@ -63,6 +64,7 @@ from .hints import (
     hidden_by_json_form,
     hint_text,
     key_collisions,
+    opaque_leaves,
     resolve_annotation,
     resolve_annotations,
 )
@@ -321,7 +323,7 @@ class Parameter:
         if self.exactness is not None:
             # pydantic's float multiple_of has a tolerance, and before 2.14 it rounds a Decimal
             # before counting its digits; the schema's validators do neither.
-            refused = exactness_violations(self.exactness, wire, path, _a(self.hint))
+            refused = exactness_violations(self.exactness, wire, path, lambda: _a(self.hint))
             if refused:
                 violations.extend(refused)
                 return value
@@ -438,6 +440,23 @@ class ActorContract:
         ) and (self.var_keyword is None or self._extra_kwargs_typed)
         # No positional-only parameters, no *args or **kwargs: the fast path applies.
         self._plain = not (self.positional_only or self.var_positional or self.var_keyword)
+        # Every parameter takes exactly int, str, float or bool (by position or by name): a value
+        # of exactly its parameter's type is its own JSON form, so binding is the whole conversion.
+        self._exact_types: tuple[type, ...] | None = None
+        if self._plain and all(p.exact is not None for p in parameters):
+            self._exact_types = tuple(p.exact for p in self.positional)  # type: ignore[misc]
+            self._exact_names = tuple(p.name for p in self.positional)
+            self._exact_by_name = {p.name: p.exact for p in parameters}
+            required_at = [i for i, p in enumerate(self.positional) if p.required]
+            # The fewest positional values that leave no required parameter missing (a required
+            # keyword-only parameter is never filled by position).
+            self._exact_fewest = (
+                len(self.positional) + 1
+                if len(required_at) < len(self.required)
+                else (required_at[-1] + 1 if required_at else 0)
+            )
+        #: Every parameter takes exactly ``int``, ``str``, ``float`` or ``bool``: :meth:`bind_exact` applies.
+        self.binds_exactly = self._exact_types is not None
         #: The way-out option in force (``'payload_contract="json"'``), or None.
         self.way_out: str | None = None
         #: Only an unannotated ``(*args, **kwargs)``: a wrapper without functools.wraps, most likely.
@@ -539,11 +558,54 @@ class ActorContract:
         Raises:
           PayloadInvalid: With one violation per problem and its path.
         """
+        if self._exact_types is not None and not awaiting_result:
+            named = self.bind_exact(args, kwargs)
+            if named is not None:
+                return (), named
         if self._plain and not awaiting_result and len(args) <= len(self.positional):
             named = self._bind_plain(args, kwargs)
             if named is not None:
                 return (), named
         return self._canonical_full(args, kwargs, awaiting_result)
+
+    def bind_exact(
+        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The canonical ``kwargs`` of a call whose every value is of exactly its parameter's type; else None.
+
+        For a contract that :attr:`binds_exactly`: such values (floats finite) are
+        their own JSON form, so this is :meth:`canonical` for them, at the cost of
+        binding alone. Anything else (a value of another type, a ``NaN`` or an
+        infinity, an unknown, duplicated or missing argument, a contract it does
+        not apply to) returns None: :meth:`canonical` then converts the values or
+        reports every problem.
+
+        Parameters:
+          args: Positional arguments as sent.
+          kwargs: Keyword arguments as sent.
+        """
+        types = self._exact_types
+        if types is None or len(args) > len(types):
+            return None
+        # A plain loop: on CPython 3.11 it beats all(map(...)) and dict(zip(...)) for a few values.
+        named: dict[str, Any] = {}
+        for name, exact, value in zip(self._exact_names, types, args):  # noqa: B905 (length checked above)
+            # x - x is 0.0 for every finite float, NaN for NaN and the infinities.
+            if type(value) is not exact or (exact is float and value - value != 0.0):  # type: ignore[operator]
+                return None
+            named[name] = value
+        if not kwargs:
+            return named if len(args) >= self._exact_fewest else None
+        by_name = self._exact_by_name
+        for key, value in kwargs.items():
+            # A key that is not a str, or names no parameter, wants None: never a value's type.
+            wanted = by_name.get(key) if type(key) is str else None
+            if wanted is not type(value) or (wanted is float and value - value != 0.0) or key in named:  # type: ignore[operator]
+                return None
+            named[key] = value
+        if not self.required_names <= named.keys():
+            return None
+        return {name: named[name] for name in self.names if name in named}
 
     def _bind_plain(
         self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]
@@ -869,8 +931,26 @@ def _parameter(actor_name: str, parameter: inspect.Parameter, hint: Any) -> Para
         fix = "types whose fields' hints resolve at run time"
         # A field's forward reference may name a class defined later: try again on the next send.
         raise ContractError(actor_name, problem, fix, retry=isinstance(error, NameError)) from error
+    if opaque_leaves(node):
+        _check_publishable(actor_name, parameter.name, hint, adapter)
     native = _is_json_native(hint) or _is_json_native_sequence(hint)
     return Parameter(parameter.name, kind, hint, parameter.default, adapter, native, node)
+
+
+def _check_publishable(actor_name: str, name: str, hint: Any, adapter: TypeAdapter[Any]) -> None:
+    """Refuse a type pydantic writes no JSON Schema for: the worker, which checks by it, would refuse every message."""
+    from .schema import WorkerSchema  # schema.py reads contracts: imported when first needed
+
+    try:
+        adapter.json_schema(schema_generator=WorkerSchema)
+    except PydanticInvalidForJsonSchema as error:
+        problem = (
+            f"parameter {name!r} ({hint_text(hint)}) has no JSON Schema ({error.message.splitlines()[0]}): "
+            "nothing could be published for producers, and the worker, which checks each message "
+            "against it, would dead-letter every message send() accepted"
+        )
+        fix = "a type pydantic writes a JSON Schema for (a custom type may add __get_pydantic_json_schema__)"
+        raise ContractError(actor_name, problem, fix) from error
 
 
 def _refusal(actor_name: str, name: str, hint: Any, error: Unsupported) -> ContractError:

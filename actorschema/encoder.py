@@ -20,6 +20,7 @@ language's parser read it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -120,9 +121,33 @@ def _encode_if_certain(data: MessageData, unshaped: Sequence[Any], values: Seque
         body = encode_json(data)
     except _ENCODE_ERRORS:
         return None
-    if b"null" in body and any(map(has_non_finite_float, values)):
+    if b"null" in body and not _surely_finite(values) and any(map(has_non_finite_float, values)):
         return None
     return body
+
+
+#: Writes every float as the byte 0xcb and its IEEE 754 binary64 bits, big-endian (msgspec never writes float32).
+_encode_msgpack: Callable[[Any], bytes] = msgspec.msgpack.Encoder().encode
+#: Where a packed non-finite float may start (one regex pass beats two ``in`` searches here).
+_NON_FINITE_START = re.compile(rb"\xcb[\x7f\xff]")
+
+
+def _surely_finite(values: Sequence[Any]) -> bool:
+    """True when no float in ``values`` is ``NaN`` or infinite, proven in C; False when unsure.
+
+    A body with ``null`` in it may hold a ``NaN`` msgspec's JSON encoder wrote as
+    ``null``, or only ``None`` values: walking the values in Python to tell which
+    costs more than the encoding (50 µs on a 5 KB model). In msgpack a non-finite
+    float is ``0xcb`` followed by ``0x7ff`` or ``0xfff`` (all exponent bits set), so
+    packed values that hold neither ``cb 7f`` nor ``cb ff`` anywhere hold none. A
+    finite float that starts so (of magnitude 5e303 or more), or an integer or a float whose bytes
+    happen to make the pair, only sends the caller to the walk.
+    """
+    try:
+        packed = _encode_msgpack(values)
+    except _ENCODE_ERRORS:
+        return False
+    return _NON_FINITE_START.search(packed) is None
 
 
 class PreparedEncoding:
@@ -151,7 +176,7 @@ class PreparedEncoding:
         self.kwargs = message.kwargs
         self.queue_name = message.queue_name
         # A shallow copy notices options another middleware sets after the gateway's hook.
-        self.options_snapshot = dict(message.options)
+        self.options_snapshot = {**message.options}
         self.body = body
         self.recheck = recheck
         self.context = context

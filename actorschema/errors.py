@@ -24,6 +24,7 @@ __all__ = [
     "PayloadTooLarge",
     "ResultRejected",
     "Violation",
+    "error_text",
     "type_name",
 ]
 
@@ -113,7 +114,7 @@ class CheckFailed(PayloadRejected):
     @classmethod
     def from_error(cls, actor_name: str, error: BaseException) -> CheckFailed:
         """The rejection for ``error``, raised while checking a message for ``actor_name``."""
-        problem = f"internal error while checking: {type(error).__name__}: {error}"
+        problem = f"internal error while checking: {error_text(error)}"
         hint = (
             "report it (the traceback is logged on the 'actorschema' logger); meanwhile "
             '@dramatiq.actor(payload_contract="json") checks this actor\'s arguments as strict JSON only'
@@ -205,6 +206,19 @@ class DeadLettered(SkipMessage):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.rejection,))
+
+
+def error_text(error: BaseException) -> str:
+    """``"KeyError: 'x'"``: the exception's type and text, even when its ``__str__`` itself raises.
+
+    The rejection for an unexpected exception is built from this text: were
+    formatting it to raise, the hook would fail open after all.
+    """
+    try:
+        text = str(error)
+    except Exception:
+        text = "(its text cannot be read: str() raised)"
+    return f"{type(error).__name__}: {text}"
 
 
 def type_name(value: Any) -> str:

@@ -84,6 +84,7 @@ __all__ = [
     "WHAT_TO_SEND",
     "exact_string_form",
     "form_of",
+    "pattern_decides",
     "uuid_pattern",
     "without_pattern_twins",
 ]
@@ -313,6 +314,21 @@ def form_of(node: Any) -> str | None:
     if form in WHAT_TO_SEND:
         return str(form)
     return _FORM_BY_PATTERN.get(node.get("pattern"))  # type: ignore[arg-type]
+
+
+def pattern_decides(node: Any) -> bool:
+    """True when a node's ``format`` adds nothing to its ``pattern``: :data:`FORMAT_CHECKER` runs that pattern.
+
+    For each format with a pattern here, :data:`FORMAT_CHECKER`'s check is a
+    match of that very pattern; a node carrying it (or, for ``uuid``, a
+    versioned pattern, which matches fewer texts) is decided by its
+    ``pattern`` alone. A validator may then leave ``format`` unasserted.
+
+    Parameters:
+      node: A schema node with a ``format``.
+    """
+    form = node.get("format")
+    return form in PATTERNS and _FORM_BY_PATTERN.get(node.get("pattern")) == form
 
 
 def without_pattern_twins(errors: list[Any]) -> list[Any]:

@@ -57,13 +57,12 @@ from ._dramatiq import built_by_send, sent_by_dramatiq, unwrap
 from .app_encoder import announce, encoder_kind, raw_from, wire_fields
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
 from .delivery import current_message, here, take_delivery
-from .encoder import PreparedEncoding, encode_message, encode_strict, writes_json
+from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, writes_json
 from .errors import (
     CheckFailed,
     MessageMalformed,
     PayloadInvalid,
     PayloadRejected,
-    ResultRejected,
     Violation,
 )
 from .limits import (
@@ -78,12 +77,16 @@ from .limits import (
 from .log import log_rejected_message, log_rejection, logger
 from .message import (
     CALLBACKS,
+    DELAY_QUEUE_SUFFIX,
     GROUP_CALLBACKS,
     NESTING_OPTIONS,
     PIPE_TARGET,
+    field_violations,
     group_callbacks,
+    is_uuid_text,
     message_fields,
     next_step,
+    only_redis_message_id,
     options_violations,
     step_ignores_result,
 )
@@ -359,9 +362,16 @@ class PayloadGateway(Middleware):
         if message is not None and message.actor_name != actor.actor_name:
             message = None
         try:
-            travels = results.parameter is not None or result_travels(actor.broker, actor, message)
-            return results.to_json(result, travels=travels)
-        except ResultRejected as rejection:
+            try:
+                travels = results.parameter is not None or result_travels(actor.broker, actor, message)
+                return results.to_json(result, travels=travels)
+            except PayloadRejected:
+                raise
+            except Exception as error:
+                # A validator or a result's own method raising: the same verdict as a misfit,
+                # so warn mode still hands the result on and enforce fails the message with a reason.
+                raise CheckFailed.from_error(actor.actor_name, error) from error
+        except PayloadRejected as rejection:
             message_id = message.message_id if message is not None else None
             queue_name = message.queue_name if message is not None else actor.queue_name
             if self.mode == "warn":
@@ -421,6 +431,16 @@ class PayloadGateway(Middleware):
     # -- enqueue -------------------------------------------------------------
 
     def before_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
+        try:
+            contract = self.contracts.get(message.actor_name)  # an unhashable name raises: inside the try
+            if (
+                contract is not None
+                and contract.binds_exactly
+                and self._send_exact(broker, message, contract)
+            ):
+                return
+        except Exception:  # never fails open: the full check below decides instead
+            pass
         target = unwrap(message)
         worker_path = _on_worker_path()
         try:
@@ -433,6 +453,7 @@ class PayloadGateway(Middleware):
                 return
             if self.mode == "warn":
                 log_rejected_message(rejection, target, "enqueued unchanged (mode='warn')")
+                observe.warned("send", rejection.actor_name, target.queue_name, type(rejection).__name__)
                 return
             observe.rejected("send", rejection.actor_name, target.queue_name, type(rejection).__name__)
             raise
@@ -443,6 +464,73 @@ class PayloadGateway(Middleware):
             observe.message_sized(
                 "send", target.actor_name, target.queue_name, len(body), self.size_limit(broker, target).limit
             )
+
+    def _send_exact(self, broker: Broker, message: Message[Any], contract: ActorContract) -> bool:
+        """Accept the commonest send, ``notify.send(7, "ann", 0.5)``, at the cost of binding and one encoding.
+
+        Applies to a plain message (no options but the ``redis_message_id``
+        RedisBroker adds, not sent by a worker thread outside an actor call, no
+        claim check, Dramatiq's JSON encoder) to an actor whose every parameter takes
+        exactly ``int``, ``str``, ``float`` or ``bool``
+        (:meth:`~actorschema.contract.ActorContract.bind_exact`), with values of
+        exactly those types (floats finite): they are their own JSON form, so there
+        is nothing to convert or walk. It accepts only what the full check
+        accepts, with the very same stored bytes (``tests/unit/test_gateway_exact.py``
+        holds it to that); anything else returns False having changed nothing,
+        and the full check decides (and words any rejection).
+
+        Parameters:
+          broker: The broker enqueueing ``message``.
+          message: The message, as ``before_enqueue`` got it.
+          contract: Its actor's contract, one that binds exactly.
+        """
+        options = message.options
+        state = here()
+        if (
+            type(message) is not Message
+            or type(options) is not dict
+            or (options and not only_redis_message_id(options))
+            # A worker thread outside any actor call: maybe Dramatiq's own re-enqueue (see _on_worker_path).
+            or (state.in_worker and not state.actor_depth)
+            or self.claim_check is not None
+            or message.actor_name in self._callback_owners
+            or not writes_json()
+        ):
+            return False
+        fields = vars(message)
+        # The envelope rules field_violations applies, for what can reach here: a declared actor's
+        # name, and no eta (so not a delay queue). A hand-built message may break them.
+        message_id, timestamp, queue = fields["message_id"], fields["message_timestamp"], fields["queue_name"]
+        if not (
+            type(message_id) is str
+            and is_uuid_text(message_id)
+            and type(timestamp) is int
+            and timestamp >= 0
+            and type(queue) is str
+            and queue
+            and not queue.endswith(DELAY_QUEUE_SUFFIX)
+        ):
+            return False
+        # What is stored is what was bound and checked, whatever sequence args is.
+        kwargs = message.kwargs
+        if type(kwargs) is not dict:
+            return False
+        named = contract.bind_exact(message.args, kwargs)
+        if named is None:
+            return False
+        # bind_exact let no NaN or infinity through, and a lone surrogate in a text raises here.
+        body = encode_json(message_fields(message, (), named))
+        sized = self._limits.get((message.actor_name, message.queue_name)) or self.size_limit(broker, message)
+        limit = sized.limit
+        if limit is not None and len(body) > limit:
+            return False
+        # What object.__setattr__ writes to on the frozen dataclass, and PreparedEncoding.attach(), in fewer steps.
+        fields["args"] = ()
+        fields["kwargs"] = named
+        fields["encode"] = PreparedEncoding(message, body, self._recheck, (broker, False))
+        if observe.observers:
+            observe.message_sized("send", message.actor_name, message.queue_name, len(body), limit)
+        return True
 
     def _check(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
@@ -462,6 +550,9 @@ class PayloadGateway(Middleware):
     def _check_message(
         self, broker: Broker, message: Message[Any], *, worker_path: bool
     ) -> tuple[dict[str, Any], bytes]:
+        own_fields = field_violations(message)
+        if own_fields:
+            raise MessageMalformed(_actor_name(message), own_fields)
         contract = self.contracts.get(message.actor_name) or self.contract_for(broker, message.actor_name)
         claims = self.claim_check
         if contract is None:
@@ -494,7 +585,7 @@ class PayloadGateway(Middleware):
         (``offload``; at build time nothing is written: the enqueue check offloads).
         """
         options = message.options
-        if options:  # a plain send() has none: nothing to check
+        if options or not isinstance(options, dict):  # a plain send() has none: nothing to check
             # The options Dramatiq computes with (nested messages' too), by the table's send rules.
             violations = options_violations(options, side="send")
             if violations:

@@ -64,6 +64,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from .errors import Violation
 from .paths import Path, render_path
 from .patterns import Untranslatable, translate
+from .ranges import decimal_multiple, float_exact
 from .strict_json import find_violations
 
 __all__ = [
@@ -76,6 +77,8 @@ __all__ = [
     "hidden_by_json_form",
     "hint_text",
     "key_collisions",
+    "opaque_leaves",
+    "reads_json_as_python",
     "resolve_annotation",
     "resolve_annotations",
 ]
@@ -183,6 +186,31 @@ def _reachable(root: Node) -> list[Node]:
             seen.add(id(node))
             found.append(node)
             stack.extend(node.successors())
+    return found
+
+
+#: Modules whose types at a leaf pydantic always writes a JSON Schema for.
+_KNOWN_MODULES = frozenset(
+    ("builtins", "datetime", "decimal", "uuid", "ipaddress", "pathlib", "enum", "typing", "typing_extensions")
+)
+
+
+def opaque_leaves(root: Node) -> list[Any]:
+    """The leaf hints under ``root`` that actorschema knows nothing of (a custom type, ``Callable``, ``InstanceOf``).
+
+    Only pydantic can tell whether such a type has a JSON Schema; without one, the
+    worker (which checks each message against its schema) could never accept a message.
+    """
+    found = []
+    for node in _reachable(root):
+        hint = node.hint
+        if node.kind != "leaf" or typing.get_origin(hint) is typing.Literal:
+            continue
+        module = getattr(hint, "__module__", "") or ""
+        if not isinstance(hint, type) or not (
+            module in _KNOWN_MODULES or module.split(".")[0] in ("pydantic", "pydantic_core")
+        ):
+            found.append(hint)
     return found
 
 
@@ -578,7 +606,7 @@ class _Classifier:
             node.fields.append((field.name, field.encode_name, self.node(hints[field.name], where)))
 
 
-#: Bounds of a ``Decimal`` the published string branch states exactly only at zero (numbers.py).
+#: Bounds of a ``Decimal``, published as patterns on its text (:mod:`actorschema.ranges`).
 _DECIMAL_BOUNDS = ("gt", "ge", "lt", "le")
 
 
@@ -595,9 +623,7 @@ def _check_constraints(base: Any, metadata: Any, where: str) -> None:
     """Refuse the constraints no published schema states as the worker's validator applies them.
 
     A user ``pattern`` that :func:`~actorschema.patterns.translate` cannot write alike for every
-    regex dialect; a ``Decimal`` bound other than zero, ``multiple_of`` or ``allow_inf_nan``: a
-    decimal travels as text (``"1E+3"``), and JSON Schema has no keyword that compares text as
-    a number, so the schema would accept ``"11"`` for ``lt=10`` and the worker refuse it.
+    regex dialect; a ``Decimal`` constraint its published pattern cannot state (:func:`_check_decimal`).
     """
     for meta in _constraints(metadata):
         pattern = getattr(meta, "pattern", None)
@@ -608,38 +634,40 @@ def _check_constraints(base: Any, metadata: Any, where: str) -> None:
                 raise Unsupported(
                     f"{where} (pattern {pattern!r})", error.why, f"the pattern with {error.instead}"
                 ) from None
-        if base is not decimal.Decimal:
-            continue
-        instead = (
-            "Decimal with max_digits / decimal_places only (a bound at 0: gt=0, ge=0, lt=0, le=0 is "
-            "published exactly), the range checked in the actor; or an int count of the smallest unit "
-            "(cents) with its bounds"
+        if base is decimal.Decimal:
+            _check_decimal(meta, where)
+
+
+def _check_decimal(meta: Any, where: str) -> None:
+    """Refuse the ``Decimal`` constraints the published pattern cannot state exactly (:mod:`.ranges`)."""
+    for bound in _DECIMAL_BOUNDS:
+        value = getattr(meta, bound, None)
+        if value is not None and value != 0 and not float_exact(value):
+            raise Unsupported(
+                where,
+                f"is a Decimal with {bound}={value!r}, which is {_exactly(value)}: a JSON number the "
+                "producer writes is read as a float, compared with the bound as a float by the schema "
+                "and as its shortest text by the worker, and the two verdicts differ at the bound",
+                f"the bound as a Decimal with at most 15 significant digits, e.g. {bound}=Decimal('9.99')",
+            )
+    multiple_of = getattr(meta, "multiple_of", None)
+    if multiple_of is not None and decimal_multiple(multiple_of) is None:
+        raise Unsupported(
+            where,
+            f"is a Decimal with multiple_of={multiple_of!r}: decimals travel as text, and only a step "
+            "whose significant digits are 1, 2, 4, 5 or 25, written as a Decimal (Decimal('0.05'), "
+            "Decimal('0.25'), 5), is decided by its last digits, which a pattern states exactly",
+            "Decimal with decimal_places (or such a multiple_of) and the step checked in the actor, "
+            "or an int count of the unit with multiple_of",
         )
-        for bound in _DECIMAL_BOUNDS:
-            value = getattr(meta, bound, None)
-            if value is not None and value != 0:
-                raise Unsupported(
-                    where,
-                    f"is a Decimal with {bound}={value!r}: decimals travel as text, and no JSON Schema "
-                    "keyword compares text as a number, so the published schema would accept strings the "
-                    "worker refuses",
-                    instead,
-                )
-        if getattr(meta, "multiple_of", None) is not None:
-            raise Unsupported(
-                where,
-                "is a Decimal with multiple_of: decimals travel as text, whose divisibility no JSON "
-                "Schema keyword checks",
-                "Decimal with decimal_places (for a multiple of 0.01: decimal_places=2), or an int count "
-                "of the unit with multiple_of",
-            )
-        if getattr(meta, "allow_inf_nan", None):
-            raise Unsupported(
-                where,
-                "is a Decimal with allow_inf_nan=True: 'NaN' and 'Infinity' are not JSON numbers, and "
-                "the published schema and the worker refuse them, so an accepted send would be lost",
-                "Decimal | None (None for the missing value), or a Literal['inf', '-inf'] beside the Decimal",
-            )
+
+
+def _exactly(value: Any) -> str:
+    """How a bound reads as an exact decimal (a float's binary value), for a refusal."""
+    try:
+        return f"exactly {decimal.Decimal(value)}"
+    except (TypeError, ValueError, ArithmeticError):
+        return "not a decimal"
 
 
 def _check_struct_union(members: tuple[Any, ...], where: str) -> None:
@@ -1026,6 +1054,86 @@ def _key_collisions(node: Node, value: Mapping[Any, Any], path: Path, found: lis
             found.append(Violation(render_path(path), problem, "one entry per key"))
 
 
+# -- where pydantic's Python mode reads JSON as its JSON mode does --------
+
+
+#: pydantic-core schema kinds whose Python-mode validation of a JSON value (``str``, ``int``,
+#: ``float``, ``bool``, ``None``, ``list``, ``dict``) gives what JSON mode gives for the same
+#: text, and which build new containers (no ``Any``: Python mode would hand the actor the
+#: message's own objects, which a retry re-encodes). Each kind maps to the keys holding its
+#: child schemas; a leading ``*`` marks a list or dict of them.
+_READ_ALIKE: dict[str, tuple[str, ...]] = {
+    "definitions": ("schema", "*definitions"),
+    "definition-ref": (),
+    "model": ("schema",),
+    "model-fields": ("*fields",),
+    "model-field": ("schema",),
+    "typed-dict": ("*fields",),
+    "typed-dict-field": ("schema",),
+    "list": ("items_schema",),
+    "set": ("items_schema",),
+    "frozenset": ("items_schema",),
+    "tuple": ("*items_schema",),
+    "dict": ("keys_schema", "values_schema"),
+    "nullable": ("schema",),
+    "default": ("schema",),
+    "none": (),
+    "str": (),
+    "int": (),
+    "float": (),
+    "bool": (),
+    "datetime": (),
+    "date": (),
+    "time": (),
+    "uuid": (),
+    "literal": (),
+    "enum": (),
+}
+
+
+def reads_json_as_python(schema: Mapping[str, Any]) -> bool:
+    """True when pydantic's Python mode gives, for any JSON value, what its JSON mode gives.
+
+    For the worker: a decoded JSON value validated in Python mode then needs no
+    encoding, and the validation itself is cheaper. Decided on the validator's
+    core schema, once: only kinds whose two modes share one reading of JSON's
+    types (text parsed by the same parser for times and UUIDs), with no user
+    function anywhere (a validator may read ``info.mode``), nothing strict (a
+    strict ``datetime`` refuses text in Python mode), no ``bytes`` (base64 in
+    JSON only), no ``Any`` or model extras (Python mode would keep the message's
+    own objects), and literals and enums of text only (numbers there are left to
+    JSON mode: not needed, so not proven). ``tests/unit/consume/test_arguments_lanes.py``
+    checks the equality on the hint corpus with hypothesis.
+
+    Parameters:
+      schema: A ``TypeAdapter``'s ``core_schema``.
+    """
+    kind = schema.get("type")
+    children = _READ_ALIKE.get(kind) if isinstance(kind, str) else None
+    if children is None or schema.get("strict") or schema.get("custom_init") or schema.get("missing"):
+        return False
+    config = schema.get("config") or {}
+    if config.get("strict") or "allow" in (schema.get("extra_behavior"), config.get("extra_fields_behavior")):
+        return False
+    if kind == "dict" and schema.get("keys_schema", {"type": "str"}).get("type") != "str":
+        return False  # keys parsed from text: left to the JSON path and its collision check
+    if kind == "literal" and not all(type(value) in (str, bool, type(None)) for value in schema["expected"]):
+        return False
+    if kind == "enum" and not all(type(member.value) is str for member in schema["members"]):
+        return False
+    for key in children:
+        many = key.startswith("*")
+        child = schema.get(key.lstrip("*"))
+        if child is None:
+            if key != "keys_schema" and kind in ("dict", "list", "set", "frozenset", "tuple"):
+                return False  # items of any type: Any
+            continue
+        members = (child.values() if isinstance(child, dict) else child) if many else (child,)
+        if not all(reads_json_as_python(member) for member in members):
+            return False
+    return True
+
+
 # -- hints pydantic does not take as they are ----------------------------
 
 
@@ -1189,10 +1297,56 @@ def struct_json_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
                 )
             rest = {key: inline(value, trail) for key, value in node.items() if key != "$ref"}
             return {**inline(definitions[name], (*trail, name)), **rest}
+        if isinstance(node.get("discriminator"), dict) and ("anyOf" in node or "oneOf" in node):
+            # OpenAPI's keyword for a tagged union, unknown to JSON Schema (ajv's strict mode refuses
+            # it): each member's schema already requires its tag, which says the same exactly.
+            node = {key: value for key, value in node.items() if key != "discriminator"}
         return {key: inline(value, trail) for key, value in node.items()}
 
     inlined: dict[str, Any] = inline(schema, ())
+    _aware_datetimes(msgspec.inspect.type_info(struct), inlined)
     return inlined
+
+
+def _aware_datetimes(info: msgspec.inspect.Type, node: Any) -> None:
+    """Give each ``datetime`` in a Struct's (inlined) schema the ``date-time`` format msgspec leaves out.
+
+    msgspec writes that format only for ``Meta(tz=True)``: a plain ``datetime``
+    field is any text in its schema, while the worker (msgspec) reads only a
+    datetime and the gateway sends only aware ones. The format (with the pattern
+    the schema adds for it) makes the schema no looser than the worker.
+    """
+    mi = msgspec.inspect
+    if not isinstance(node, dict):
+        return
+    if isinstance(info, mi.Metadata):
+        _aware_datetimes(info.type, node)
+    elif isinstance(info, mi.DateTimeType):
+        if node.get("type") == "string" and "format" not in node:
+            node["format"] = "date-time"
+    elif isinstance(info, mi.StructType):
+        properties = node.get("properties", {})
+        for field in info.fields:
+            _aware_datetimes(field.type, properties.get(field.encode_name))
+    elif isinstance(info, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        _aware_datetimes(info.item_type, node.get("items"))
+    elif isinstance(info, mi.TupleType):
+        for item, item_node in zip(info.item_types, node.get("prefixItems", []), strict=False):
+            _aware_datetimes(item, item_node)
+    elif isinstance(info, mi.DictType):
+        _aware_datetimes(info.value_type, node.get("additionalProperties"))
+    elif isinstance(info, mi.UnionType):
+        options = node.get("anyOf", [node])
+        for member in info.types:
+            for option in options:
+                # msgspec allows one str-like member per union, and names each Struct by its title.
+                if isinstance(member, mi.StructType):
+                    if isinstance(option, dict) and option.get("title") == member.cls.__name__:
+                        _aware_datetimes(member, option)
+                elif isinstance(member, mi.DateTimeType) or (
+                    isinstance(option, dict) and "title" not in option
+                ):
+                    _aware_datetimes(member, option)
 
 
 def resolve_annotations(fn: Callable[..., Any], names: Collection[str]) -> dict[str, Any]:

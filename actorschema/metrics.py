@@ -14,6 +14,8 @@ gateway, the worker side and the claim check report through
 * ``actorschema_message_size_bytes``, a histogram by ``side``, ``actor_name``, ``queue_name``;
 * ``actorschema_message_limit_bytes``, a gauge by ``actor_name``, ``queue_name``;
 * ``actorschema_rejected_messages_total`` by ``side``, ``actor_name``, ``queue_name``, ``reason``;
+* ``actorschema_warned_messages_total`` by ``side``, ``actor_name``, ``queue_name``, ``reason``:
+  in ``mode="warn"``, the messages ``enforce`` would have refused, let through and logged;
 * ``actorschema_dead_letters_total`` by ``actor_name``, ``queue_name``, ``reason``;
 * ``actorschema_claim_offloads_total`` and ``actorschema_claim_offloaded_bytes_total`` by
   ``actor_name``, ``queue_name``;
@@ -29,7 +31,9 @@ reason for a failed fetch: a small fixed set.
 Dead letters are the messages actorschema refused on the worker (the consume
 guard, or a guarded consumer for a body that is not a message); Dramatiq's
 own (retries exhausted) are counted by Dramatiq's middleware. In
-``mode="warn"`` a message that would be refused is logged, not counted.
+``mode="warn"`` a message that would be refused is logged and counted as
+warned, not rejected: watch that counter fall to zero before switching to
+``enforce``.
 The labels ``actor_name`` and ``queue_name`` are Dramatiq's own, so the
 series join with its ``dramatiq_*`` metrics.
 
@@ -72,6 +76,7 @@ __all__ = [
     "OTHER",
     "REJECTED",
     "SIZE",
+    "WARNED",
     "PrometheusMetrics",
     "disable",
     "enable",
@@ -86,6 +91,8 @@ SIZE = "actorschema_message_size_bytes"
 LIMIT = "actorschema_message_limit_bytes"
 #: Counter of refused messages by side, actor, queue and reason.
 REJECTED = "actorschema_rejected_messages_total"
+#: Counter of messages ``mode="warn"`` let through that ``enforce`` would refuse, by side, actor, queue, reason.
+WARNED = "actorschema_warned_messages_total"
 #: Counter of messages actorschema dead-lettered on the worker, by actor, queue and reason.
 DEAD_LETTERS = "actorschema_dead_letters_total"
 #: Counter of argument values the claim check moved into its store.
@@ -95,7 +102,7 @@ OFFLOADED_BYTES = "actorschema_claim_offloaded_bytes_total"
 #: Counter of offloaded values the worker could not fetch or verify, by reason.
 FETCH_FAILURES = "actorschema_claim_fetch_failures_total"
 #: Every metric this module exports.
-METRIC_NAMES = (SIZE, LIMIT, REJECTED, DEAD_LETTERS, OFFLOADS, OFFLOADED_BYTES, FETCH_FAILURES)
+METRIC_NAMES = (SIZE, LIMIT, REJECTED, WARNED, DEAD_LETTERS, OFFLOADS, OFFLOADED_BYTES, FETCH_FAILURES)
 
 #: The label value that stands for every value past ``max_label_values`` distinct ones.
 OTHER = "_other"
@@ -191,6 +198,11 @@ class _Metrics:
             "Messages actorschema refused (side: send, nothing enqueued; worker, not run).",
             ["side", *pair, "reason"],
         )
+        self.warned = counter(
+            WARNED,
+            "Messages mode='warn' let through (and logged) that mode='enforce' would refuse.",
+            ["side", *pair, "reason"],
+        )
         self.dead_letters = counter(
             DEAD_LETTERS,
             "Messages actorschema dead-lettered on the worker, with the reason.",
@@ -209,6 +221,7 @@ class _Metrics:
             self.size,
             self.limit,
             self.rejected,
+            self.warned,
             self.dead_letters,
             self.offloads,
             self.offloaded_bytes,
@@ -309,6 +322,10 @@ class PrometheusMetrics(NullObserver):
     def rejected(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
         labels = (side, self._actor(actor_name), self._queue(queue_name), self._reason(reason))
         self.metrics.rejected.labels(*labels).inc()
+
+    def warned(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
+        labels = (side, self._actor(actor_name), self._queue(queue_name), self._reason(reason))
+        self.metrics.warned.labels(*labels).inc()
 
     def dead_lettered(self, actor_name: str, queue_name: str, reason: str) -> None:
         labels = (self._actor(actor_name), self._queue(queue_name), self._reason(reason))

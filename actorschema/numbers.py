@@ -14,10 +14,15 @@ same on every version and never looser than the worker:
   and ECMA-262 (ajv), accepting exactly the finite decimals the validator
   accepts within ``max_digits`` / ``decimal_places``, in fixed-point form (any
   leading or trailing zeros) and in the scientific form Python writes
-  (``1.5E+3``, ``0E-10``), which is what the gateway stores;
+  (``1.5E+3``, ``0E-10``), which is what the gateway stores; its bounds
+  (``gt``, ``ge``, ``lt``, ``le``), a ``multiple_of`` whose significant digits
+  are 1, 2, 4, 5 or 25 (``0.01``, ``0.05``, ``0.25``, ``5``), and
+  ``allow_inf_nan`` are lookaheads on the text, exact on that form
+  (:mod:`actorschema.ranges`);
 * the number branch, where digits cannot be counted, is narrowed to integers
   within the whole-digit bound (a producer that must write ``1.25`` writes
-  ``"1.25"``).
+  ``"1.25"``); its bounds are floats, which agree with pydantic's reading of
+  the number (its shortest text) where a float holds the bound as written.
 
 ``float`` with ``multiple_of``: pydantic accepts a value within a tolerance of
 a multiple (``0.3`` for ``multiple_of=0.1``), while ``jsonschema`` and ajv
@@ -32,6 +37,8 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -48,11 +55,14 @@ from .errors import Violation
 from .formats import WHAT_TO_SEND, exact_string_form
 from .paths import Path, render_path
 from .patterns import needs_send_check, translate
+from .ranges import CONTEXT_DIGITS, SPECIAL_FORMS, comparison, decimal_multiple, multiples, special_forms
 
 __all__ = [
     "DECIMAL_PATTERN",
     "SchemaGenerator",
+    "any_node",
     "decimal_pattern",
+    "decimal_text_pattern",
     "exactness_validator",
     "exactness_violations",
     "has_float_multiple",
@@ -63,7 +73,7 @@ __all__ = [
 # otherwise also match before a trailing newline.
 
 #: Finite decimals as pydantic's ``Decimal`` validator reads them (and as it writes them).
-DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?!\n)$"
 
 #: How every bounded ``Decimal`` pattern begins (a marker for :func:`exactness_validator`).
 _BOUNDED_DECIMAL = r"^[+-]?(?:(?=\.?[0-9])0*"
@@ -156,7 +166,8 @@ def _scientific(max_digits: int | None, decimal_places: int | None) -> str:
     """``d.dddE±n`` with a non-zero leading digit, grouped by how many fraction digits fit."""
     by_room: dict[int, list[str]] = {}
     for exponent, room in _scientific_rooms(max_digits, decimal_places):
-        written = rf"\+?0*{exponent}" if exponent >= 0 else rf"-0*{-exponent}"
+        # A zero exponent may be written "-0" too.
+        written = rf"\+?0*{exponent}" if exponent > 0 else rf"-0*{-exponent}" if exponent else "[+-]?0+"
         by_room.setdefault(room, []).append(written)
     alternatives = [
         rf"[1-9]{_fraction(room)}[eE](?:{'|'.join(exponents)})" for room, exponents in by_room.items()
@@ -184,31 +195,82 @@ def _scientific_rooms(max_digits: int | None, decimal_places: int | None) -> Ite
         yield -places, below - places
 
 
+def decimal_text_pattern(schema: core_schema.DecimalSchema) -> str:
+    """The pattern of the texts a ``Decimal`` core schema accepts (its value, or a dict key).
+
+    Parameters:
+      schema: pydantic's core schema of the ``Decimal``, with its constraints.
+    """
+    pattern = decimal_pattern(schema.get("max_digits"), schema.get("decimal_places"))
+    rules = _sign_rule(schema) + _range_rule(schema)
+    if schema.get("allow_inf_nan") and schema.get("multiple_of") is None:
+        lower = any(schema.get(key) is not None for key in ("gt", "ge"))
+        upper = any(schema.get(key) is not None for key in ("lt", "le"))
+        specials = special_forms(lower, upper)
+        if specials:
+            return f"^(?:(?:{'|'.join(specials)})(?!\\n)$|{rules}{pattern[1:]})"
+    # After ^, and before any digit-count marker (which is searched for, not matched at 0).
+    return "^" + rules + pattern[1:]
+
+
 def _decimal_schema(schema: core_schema.DecimalSchema, number: JsonSchemaValue) -> JsonSchemaValue:
     """The ``Decimal`` schema from its core schema; ``number`` is the number branch with its bounds."""
     max_digits = schema.get("max_digits")
     decimal_places = schema.get("decimal_places")
-    pattern = decimal_pattern(max_digits, decimal_places)
-    text: JsonSchemaValue = {"type": "string", "pattern": pattern}
-    sign = _sign_rule(schema)
-    if sign:
-        # After ^, and before any digit-count marker (which is searched for, not matched at 0).
-        text["pattern"] = "^" + sign + pattern[1:]
-    if max_digits is None and decimal_places is None:
+    text: JsonSchemaValue = {"type": "string", "pattern": decimal_text_pattern(schema)}
+    if max_digits is None and decimal_places is None and schema.get("multiple_of") is None:
         return {"anyOf": [number, text]}
-    # Digits cannot be counted on a JSON number: integers within the whole-digit bound are exact.
+    # Digits cannot be counted on a JSON number: integers within the whole-digit bound are exact
+    # (and with multiple_of, its multiples among them, below pydantic's 28-digit quotient).
     integer: JsonSchemaValue = {**number, "type": "integer"}
     whole_room = _whole_room(max_digits, decimal_places)
-    if whole_room is not None:
-        bound = 10**whole_room
+    limits = [] if whole_room is None else [10**whole_room]
+    multiple = _multiple_limit(schema)
+    if multiple is not None:
+        step, limit = multiple
+        limits.append(int(limit))
+        # The integers that are multiples of a/b (in lowest terms) are the multiples of a.
+        numerator = Fraction(step).numerator
+        if numerator > 1:
+            integer["multipleOf"] = numerator
+    if limits:
+        bound = min(limits)
         integer["exclusiveMaximum"] = min(integer.get("exclusiveMaximum", bound), bound)
         integer["exclusiveMinimum"] = max(integer.get("exclusiveMinimum", -bound), -bound)
     return {"anyOf": [integer, text]}
 
 
+def _multiple_limit(schema: core_schema.DecimalSchema) -> tuple[Decimal, Decimal] | None:
+    """A ``multiple_of`` a pattern states: the step, and the bound on a multiple's magnitude; else None."""
+    multiple_of = schema.get("multiple_of")
+    step = None if multiple_of is None else decimal_multiple(multiple_of)
+    # pydantic's quotient by the step is computed in 28 digits: a multiple stays below step * 10**28.
+    return None if step is None else (step, step.scaleb(CONTEXT_DIGITS))
+
+
+#: How every lookahead of :func:`_range_rule` begins (a marker for :func:`exactness_validator`).
+_RANGE_RULE = "(?=(?:"
+
+
+def _range_rule(schema: core_schema.DecimalSchema) -> str:
+    """Lookaheads for the bounds away from zero and a ``multiple_of`` (see :mod:`actorschema.ranges`)."""
+    rules = []
+    for key in _ZERO_BOUNDS:
+        bound: Any = schema.get(key)
+        if bound is not None and bound != 0:
+            rules.append(f"{_RANGE_RULE}{comparison(key, Decimal(bound))})(?!\\n)$)")
+    multiple = _multiple_limit(schema)
+    if multiple is not None:
+        step, limit = multiple
+        rules.append(f"{_RANGE_RULE}{comparison('lt', limit)})(?!\\n)$)")
+        rules.append(f"{_RANGE_RULE}{comparison('gt', -limit)})(?!\\n)$)")
+        rules.append(f"{_RANGE_RULE}{multiples(step)})(?!\\n)$)")
+    return "".join(rules)
+
+
 #: A bound at zero on a decimal string, as a lookahead on its mantissa (the digits before any
 #: exponent): the sign and whether a non-zero digit is there decide it exactly. Other bounds
-#: cannot be read off the text this way; there the string branch is looser than the worker.
+#: are compared digit by digit (:func:`_range_rule`).
 _ZERO_BOUNDS = {
     "gt": r"(?=\+?[0-9.]*[1-9])",
     "ge": r"(?!-[0-9.]*[1-9])",
@@ -270,6 +332,9 @@ class SchemaGenerator(GenerateJsonSchema):
         """
         if self.mode != "validation":
             # What the serializer writes: str(value), so the same text pattern.
+            if schema.get("allow_inf_nan"):
+                specials = "|".join(SPECIAL_FORMS.values())
+                return {"type": "string", "pattern": f"^(?:(?:{specials})(?!\\n)$|{DECIMAL_PATTERN[1:]})"}
             return {"type": "string", "pattern": decimal_pattern(None, None)}
 
         def bound(key: str) -> float | None:
@@ -279,7 +344,6 @@ class SchemaGenerator(GenerateJsonSchema):
         number = self.float_schema(
             core_schema.float_schema(
                 allow_inf_nan=False,
-                multiple_of=bound("multiple_of"),
                 le=bound("le"),
                 ge=bound("ge"),
                 lt=bound("lt"),
@@ -322,8 +386,10 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
     tolerance, JSON Schema's division has none), and a ``Decimal`` with
     ``max_digits`` / ``decimal_places`` (pydantic before 2.14 rounds the value to
     its context's 28 digits before counting, and takes a 57-digit value for
-    ``max_digits=5``; the schema counts every digit written). And a URL, whose
+    ``max_digits=5``; the schema counts every digit written). A URL, whose
     text pydantic writes with characters RFC 3986 forbids (``|``, ``^``...).
+    And a ``Decimal`` with bounds or a step published as patterns (:func:`_range_rule`),
+    checked only on long text (:class:`_LongTextsOnly`).
 
     Parameters:
       adapter: A parameter's pydantic validator.
@@ -333,18 +399,73 @@ def exactness_validator(adapter: TypeAdapter[Any]) -> Any:
     except Exception:
         # No JSON Schema, nothing to agree with: the schema generator reports the hint.
         return None
-    if not _has(schema, _send_checks):
+    if not any_node(schema, _send_checks):
         return None
+    only_ranges = not any_node(schema, _other_send_checks)
     schema = _exact_forms(schema)
     # Imported here: only actors with such a parameter need jsonschema in a producer.
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
     from .formats import FORMAT_CHECKER
 
-    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    return _LongTextsOnly(validator) if only_ranges else validator
+
+
+class _LongTextsOnly:
+    """The send check of a schema whose only send-side rules are ``Decimal`` bounds and steps.
+
+    pydantic and those patterns part only on long text: an exponent of 19 digits
+    or more (which the patterns refuse), or a value of more than 28 significant
+    digits that pydantic rounds into a multiple. A value with no text longer
+    than :data:`_SHORT` characters (``str(Decimal)`` of up to 20 characters has
+    at most 20 digits and a 17-digit exponent) needs no check: the validator
+    runs only on the others, so the common send pays nothing for it.
+
+    Parameters:
+      validator: The parameter schema's ``jsonschema`` validator.
+    """
+
+    def __init__(self, validator: Any) -> None:
+        self.validator = validator
+
+    def iter_errors(self, value: Any) -> Iterator[Any]:
+        """The validator's errors for ``value``, or none when it holds no long text.
+
+        Parameters:
+          value: The JSON form the send side is about to store.
+        """
+        if not _has_long_text(value):
+            return iter(())
+        return typing.cast(Iterator[Any], self.validator.iter_errors(value))
+
+
+#: The longest text on which a Decimal's bounds and steps cannot part from pydantic's verdict.
+_SHORT = 20
+
+
+def _has_long_text(value: Any) -> bool:
+    """Whether ``value`` holds a string (a dict key too) longer than :data:`_SHORT`."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > _SHORT:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _send_checks(node: dict[str, Any]) -> bool:
+    pattern = node.get("pattern")
+    return (isinstance(pattern, str) and _RANGE_RULE in pattern) or _other_send_checks(node)
+
+
+def _other_send_checks(node: dict[str, Any]) -> bool:
     pattern = node.get("pattern")
     return (
         _float_multiple(node)
@@ -371,7 +492,13 @@ def _float_multiple(node: dict[str, Any]) -> bool:
     return "multipleOf" in node and node.get("type") != "integer"
 
 
-def _has(schema: Any, test: Callable[[dict[str, Any]], bool]) -> bool:
+def any_node(schema: Any, test: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether ``test`` holds for any object node of a JSON Schema, at any depth.
+
+    Parameters:
+      schema: A JSON Schema (dicts and lists, as generated).
+      test: Asked of each object node.
+    """
     stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
@@ -394,20 +521,23 @@ def has_float_multiple(schema: Any) -> bool:
     Parameters:
       schema: A JSON Schema, with its ``$defs`` inside.
     """
-    return _has(schema, _float_multiple)
+    return any_node(schema, _float_multiple)
 
 
-def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> list[Violation]:
+def exactness_violations(validator: Any, value: Any, path: Path, what: Callable[[], str]) -> list[Violation]:
     """What :func:`exactness_validator`'s schema refuses in a value pydantic accepted, with paths.
 
     Parameters:
       validator: From :func:`exactness_validator`.
       value: The JSON form the send side is about to store.
       path: Where the value sits in the message.
-      hint: What to send instead, for the message.
+      what: Says what to send instead, for the message (called only on a refusal: it costs a
+        hint's rendering, which every send would otherwise pay).
     """
     violations = []
-    for error in validator.iter_errors(value):
+    errors = list(validator.iter_errors(value))
+    hint = what() if errors else ""
+    for error in errors:
         for leaf in _leaves(error):
             where = render_path((*path, *leaf.absolute_path))
             if leaf.validator == "multipleOf":
@@ -420,6 +550,16 @@ def exactness_violations(validator: Any, value: Any, path: Path, hint: str) -> l
                     f"{hint} whose quotient by {divisor!r} is exact, or declare a Decimal with "
                     "decimal_places (or an int count of the unit) instead"
                 )
+                violations.append(Violation(where, problem, suggestion))
+            elif leaf.validator == "pattern" and _RANGE_RULE in str(leaf.validator_value):
+                # pydantic accepted it: only its rounding (multiple_of in 28 digits) or an exponent
+                # beyond 18 digits gets here.
+                problem = (
+                    f"{leaf.instance!r} is not a decimal the published schema accepts: its bounds and "
+                    "multiple_of are read from the text's digits, exactly (pydantic rounds to 28 digits "
+                    "first), with exponents of at most 18 digits"
+                )
+                suggestion = f"{hint} within its bounds, rounded to its multiple_of (value.quantize(...))"
                 violations.append(Violation(where, problem, suggestion))
             elif leaf.validator == "pattern" and _BOUNDED_DECIMAL[1:] in str(leaf.validator_value):
                 problem = f"{leaf.instance!r} has more digits than its max_digits / decimal_places allow"

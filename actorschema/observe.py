@@ -7,7 +7,9 @@ that raises is logged once per call and ignored, so a broken dashboard can
 neither let a bad message through nor lose a good one.
 
 Sides are ``"send"`` (the gateway, before enqueue) and ``"worker"`` (the
-consume guard and the guarded consumers, on arrival). A rejection's reason is
+consume guard and the guarded consumers, on arrival). In ``mode="warn"``
+what ``enforce`` would refuse is reported as ``warned`` instead of
+``rejected``: the message went through. A rejection's reason is
 the name of its class (``"PayloadTooLarge"``, ``"PayloadInvalid"``,
 ``"NonJSONPayload"``, ``"MessageMalformed"``, ``"CheckFailed"``...): a small
 fixed set that is safe as a metric label, and the exception a sender catches.
@@ -46,6 +48,9 @@ class Observer(Protocol):
     def rejected(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
         """A message was refused: at send (nothing enqueued) or on the worker (not run)."""
 
+    def warned(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
+        """In ``mode="warn"``: a message that would have been refused was let through and logged."""
+
     def dead_lettered(self, actor_name: str, queue_name: str, reason: str) -> None:
         """The worker side dead-lettered a message with ``reason``."""
 
@@ -65,6 +70,9 @@ class NullObserver:
         pass
 
     def rejected(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
+        pass
+
+    def warned(self, side: Side, actor_name: str, queue_name: str, reason: str) -> None:
         pass
 
     def dead_lettered(self, actor_name: str, queue_name: str, reason: str) -> None:
@@ -101,8 +109,12 @@ def remove_observer(observer: Observer) -> None:
 
 def _tell(event: str, *args: object) -> None:
     for observer in observers:
+        # An observer written before an event existed (no such method) simply does not hear it.
+        hear = getattr(observer, event, None)
+        if hear is None:
+            continue
         try:
-            getattr(observer, event)(*args)
+            hear(*args)
         except Exception:
             _logger.exception("actorschema: observer %r failed on %s", observer, event)
 
@@ -115,6 +127,11 @@ def message_sized(side: Side, actor_name: str, queue_name: str, size: int, limit
 def rejected(side: Side, actor_name: str, queue_name: str, reason: str) -> None:
     """Tell every observer a message was refused on ``side``."""
     _tell("rejected", side, actor_name, queue_name, reason)
+
+
+def warned(side: Side, actor_name: str, queue_name: str, reason: str) -> None:
+    """Tell every observer a message was let through in ``mode="warn"`` that ``enforce`` would refuse."""
+    _tell("warned", side, actor_name, queue_name, reason)
 
 
 def dead_lettered(actor_name: str, queue_name: str, reason: str) -> None:

@@ -42,7 +42,7 @@ from dramatiq.broker import Broker
 from dramatiq.results import Results
 
 from .contract import Parameter, actor_function, hint_text, resolve_annotations, result_parameter
-from .errors import ResultRejected, Violation
+from .errors import ResultRejected, Violation, error_text
 from .message import calls_on_success, next_step, step_ignores_result
 from .strict_json import find_violations
 
@@ -113,14 +113,17 @@ class ResultContract:
         try:
             hint = resolve_annotations(self._fn, ("return",)).get("return", _EMPTY)
         except Exception as error:
-            return None, f"its return annotation cannot be resolved ({type(error).__name__}: {error})"
+            return None, f"its return annotation cannot be resolved ({error_text(error)})"
         if hint is _EMPTY:
             return None, None
         try:
             return result_parameter(self.actor_name, hint), None
-        except TypeError as error:
+        except Exception as error:  # TypeError as a rule; anything else must not fail every result either
             cause = error.__cause__ or error
-            return None, f"pydantic cannot validate its return annotation {hint_text(hint)} ({cause})"
+            return (
+                None,
+                f"pydantic cannot validate its return annotation {hint_text(hint)} ({error_text(cause)})",
+            )
 
     def to_json(self, result: Any, *, travels: bool) -> Any:
         """Return the JSON form of ``result``, the value Dramatiq hands on.

@@ -48,7 +48,7 @@ from .message import (
     field_schemas,
     options_schema,
 )
-from .numbers import DECIMAL_PATTERN, SchemaGenerator
+from .numbers import DECIMAL_PATTERN, SchemaGenerator, decimal_text_pattern
 
 __all__ = ["DECIMAL_PATTERN", "DIALECT", "actor_description", "message_schema", "result_schema"]
 
@@ -218,6 +218,21 @@ def written_schema(parameter: Parameter) -> dict[str, Any]:
         mode="serialization", ref_template="#/$defs/{model}", schema_generator=WorkerSchema
     )
     return typing.cast(dict[str, Any], _closed(_tightened(schema, _BASE64URL)))
+
+
+def leaf_schema(core: core_schema.CoreSchema) -> dict[str, Any]:
+    """The published JSON Schema of one scalar of a parameter's type (a ``datetime``, a ``UUID``...).
+
+    Written by the same generator and tightening as the schemas ``generate``
+    publishes, so a check of one value against it is the schema's check of that
+    place; the worker uses it to judge the text of a time or UUID inside a value
+    (:mod:`actorschema.consume.arguments`).
+
+    Parameters:
+      core: A pydantic-core schema with no references (a leaf).
+    """
+    schema = WorkerSchema(ref_template="#/$defs/{model}").generate(core, mode="validation")
+    return typing.cast(dict[str, Any], _tightened(schema, _BASE64URL))
 
 
 def _closed(node: Any) -> Any:
@@ -452,7 +467,7 @@ def _key_text_schema(keys: Any) -> dict[str, Any] | None:
     if kind == "literal" and all(type(value) is str for value in keys["expected"]):
         return {"enum": list(keys["expected"])}
     if kind == "decimal":
-        return {"pattern": DECIMAL_PATTERN}
+        return {"pattern": decimal_text_pattern(typing.cast(core_schema.DecimalSchema, keys))}
     return None
 
 

@@ -18,6 +18,10 @@ TESTS=(
     tests/interop/test_differential.py
     tests/unit/test_validate.py
     tests/unit/test_metrics.py
+    # Issue 9's round-trip law and fail-closed hooks: on 6.100 (lowest) hypothesis draws other
+    # examples, which is how a Struct datetime the schema published as any text was found.
+    tests/interop/test_hint_corpus.py
+    tests/unit/test_failclosed.py
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -37,6 +37,16 @@ converted (``"1"`` and ``"1.0"`` for a ``float`` key) are refused, both named,
 rather than one entry silently kept. The converted values go to the
 actor only, never back into the message: a retry re-encodes the message as it
 arrived.
+
+Two shortcuts give the same verdict and the same values for less, each
+decided once per parameter from pydantic's core schema and checked against
+the path above with hypothesis (``tests/unit/consume/test_arguments_lanes.py``):
+where pydantic's Python mode reads JSON values as its JSON mode reads their
+text (:func:`~actorschema.hints.reads_json_as_python`), the value is validated
+as decoded, without being encoded again; and where a msgspec type can mirror
+the hint at least as strictly as the schema (:func:`_wire_lane`), its strict
+conversion judges the value in one pass and the schema pass is skipped,
+unless it refuses: then the full check judges and words the refusal.
 """
 
 from __future__ import annotations
@@ -45,22 +55,25 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import pydantic
 
 # Without types-jsonschema installed these are Any; with it, fully typed.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped, unused-ignore]
+from pydantic import TypeAdapter
 
 from ..contract import ActorContract, Parameter, hint_text, pydantic_violations
 from ..encoder import encode_json
 from ..errors import NonJSONPayload, PayloadInvalid, Violation
-from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, without_pattern_twins
+from ..formats import FORMAT_CHECKER, WHAT_TO_SEND, form_of, pattern_decides, without_pattern_twins
+from ..hints import reads_json_as_python
 from ..limits import SizeLimit
-from ..numbers import has_float_multiple
+from ..numbers import any_node, has_float_multiple
 from ..paths import Path, render_path
-from ..schema import message_schema
+from ..schema import leaf_schema, message_schema
 from ..strict_json import find_violations, is_strict_json
 
 __all__ = ["InboundContract"]
@@ -86,6 +99,10 @@ def _fast_validator(schema: dict[str, Any]) -> Any:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - a platform without its wheel
         return None
+    if not any_node(schema, lambda node: "format" in node and not pattern_decides(node)):
+        # Every format here is checked by the pattern beside it, which Rust runs already:
+        # no call back into Python per date-time or UUID.
+        return jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
     formats: dict[str, Callable[..., bool]] = {
         str(name): functools.partial(_conforms, func, raises)
         for name, (func, raises) in FORMAT_CHECKER.checkers.items()
@@ -149,6 +166,25 @@ class InboundContract:
                 if p.exact is not None or p.adapter is None
             }
         self._required = contract.required_names
+        # Per parameter, what judges and converts its value in one pass, when every parameter
+        # has one: the exact type or raw container above, or a wire lane (_wire_lane).
+        self._lanes: dict[str, Any] | None = None
+        if self._exact is not None and self._fast is not None:
+            lanes = dict(self._exact)
+            for parameter in contract.parameters:
+                if parameter.name not in lanes and parameter.adapter is not None:
+                    lane = _wire_lane(parameter.adapter)
+                    if lane is not None:
+                        lanes[parameter.name] = lane
+            if len(lanes) == len(contract.parameters):
+                self._lanes = lanes
+        # Parameters whose values pydantic's Python mode reads as its JSON mode would the same
+        # text: no encoding, and the cheaper validation (decided once, on the core schema).
+        self._read_alike = frozenset(
+            p.name
+            for p in contract.parameters
+            if p.adapter is not None and reads_json_as_python(p.adapter.core_schema)
+        )
 
     def as_sent(self, kwargs: Mapping[str, Any]) -> bool:
         """True when canonical ``kwargs`` (and no ``args``) are valid and already their actor's values.
@@ -195,10 +231,40 @@ class InboundContract:
             violations = find_violations(list(args), ("args",)) + find_violations(dict(kwargs), ("kwargs",))
             raise NonJSONPayload(contract.actor_name, violations)
         bound_args, bound_kwargs, origins = contract.bind(args, kwargs)
+        if self._lanes is not None and not bound_args:
+            typed = self._in_lanes(bound_kwargs)
+            if typed is not None:
+                return (), typed
         document = {"args": list(bound_args), "kwargs": bound_kwargs}
         if self._fast is None or not self._fast.is_valid(document):
             self._refuse(document, origins)
         return self._typed(bound_args, bound_kwargs, origins)
+
+    def _in_lanes(self, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """Bound ``kwargs`` judged and converted in one pass; None when a lane refuses (the full check decides).
+
+        Every lane is at least as strict as the published schema, and gives the
+        value the full check's conversion gives (``tests/unit/consume/test_arguments_lanes.py``),
+        so what they accept needs no schema pass; what one refuses is judged again
+        by :meth:`check`'s full path, which also words the refusal.
+        """
+        lanes = self._lanes
+        assert lanes is not None
+        out: dict[str, Any] = {}
+        for name, value in kwargs.items():
+            lane = lanes[name]
+            if lane is _ANY_JSON:
+                out[name] = value
+            elif type(lane) is type:
+                if type(value) is not lane:
+                    return None
+                out[name] = value
+            else:
+                try:
+                    out[name] = lane(value)
+                except (msgspec.ValidationError, pydantic.ValidationError):
+                    return None
+        return out
 
     def _refuse(self, document: dict[str, Any], origins: dict[str, Path]) -> None:
         """Raise PayloadInvalid with jsonschema's account of what is wrong (the rare, slow path)."""
@@ -226,17 +292,30 @@ class InboundContract:
         for index, value in enumerate(args):
             parameter = self._slots[index] if index < len(self._slots) else contract.var_positional
             assert parameter is not None  # bind() refused extra positionals without *args
-            out_args.append(_to_python(parameter, value, ("args", index), violations))
+            out_args.append(self._to_python(parameter, value, ("args", index), violations))
         out_kwargs = {}
         for name, value in kwargs.items():
             parameter = contract.by_name.get(name)
             if parameter is None or parameter.kind is inspect.Parameter.VAR_POSITIONAL:
                 parameter = contract.var_keyword
             assert parameter is not None  # bind() refused unknown keywords without **kwargs
-            out_kwargs[name] = _to_python(parameter, value, origins.get(name, ("kwargs", name)), violations)
+            path = origins.get(name, ("kwargs", name))
+            out_kwargs[name] = self._to_python(parameter, value, path, violations)
         if violations:
             raise PayloadInvalid(contract.actor_name, violations)
         return tuple(out_args), out_kwargs
+
+    def _to_python(self, parameter: Parameter, value: Any, path: Path, violations: list[Violation]) -> Any:
+        """The Python value the actor receives for one JSON value the schema accepted."""
+        adapter = parameter.adapter
+        if adapter is not None and parameter.name in self._read_alike and type(value) is not parameter.exact:
+            if parameter.collides(value, path, violations):
+                return value
+            try:
+                return adapter.validate_python(value)
+            except pydantic.ValidationError:
+                pass  # JSON mode decides, and words the refusal
+        return _to_python(parameter, value, path, violations)
 
     def _violation(self, error: ValidationError, origins: dict[str, Path]) -> Violation:
         best = best_match([error])
@@ -296,6 +375,153 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
             for found in pydantic_violations(error, path, parameter.hint, value)
         )
         return value
+
+
+#: Scalar kinds and their msgspec type: in ``strict`` conversion, exactly the JSON type the schema names.
+_SCALARS: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "none": None}
+#: msgspec ``Meta`` constraints that read as the JSON Schema keyword of the same meaning.
+_BOUNDS = ("ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length")
+
+
+def _wire_lane(adapter: TypeAdapter[Any]) -> Callable[[Any], Any] | None:
+    """One parameter's lane: a msgspec type that judges a JSON value, then pydantic's Python mode for its value.
+
+    The msgspec type mirrors the hint's core schema as the published schema
+    reads it, at least as strictly: ``strict`` conversion takes exactly the JSON
+    types the schema names (no ``"5"`` or ``5.0`` for an ``int``, no ``1`` for a
+    ``bool``: refused, and left to the full check), object keys as published
+    (aliases), unknown keys refused where the schema forbids them, and times and
+    UUIDs as text matching the very pattern their schema carries. It is one pass
+    in C, and builds nothing the actor gets: the value then comes from
+    pydantic's Python mode, which reads JSON as JSON mode does for every hint
+    with a lane (:func:`~actorschema.hints.reads_json_as_python`).
+
+    None where the mirror could accept what the schema refuses: patterns
+    (regex engines differ), float bounds (an ``int`` is compared once made a
+    float), alias choices, sets (duplicates merged), tuples, a default in place
+    of an invalid value, literals and enums other than text, recursive types.
+
+    Parameters:
+      adapter: A parameter's pydantic validator.
+    """
+    core = adapter.core_schema
+    if not reads_json_as_python(core):
+        return None
+    try:
+        wire = _Mirror(core).type_of(core)
+    except Exception:  # a core schema shaped otherwise than this pydantic's: no lane, the full check
+        return None
+    if wire is _NO_MIRROR:
+        return None
+    convert, validate = msgspec.convert, adapter.validate_python
+
+    def lane(value: Any) -> Any:
+        convert(value, wire, strict=True)
+        return validate(value)
+
+    return lane
+
+
+#: What :class:`_Mirror` returns for a part of a hint it cannot mirror at least as strictly.
+_NO_MIRROR: Any = object()
+
+
+class _Mirror:
+    """msgspec types for the parts of one core schema (see :func:`_wire_lane`)."""
+
+    def __init__(self, core: Mapping[str, Any]) -> None:
+        self.definitions: dict[str, Any] = {}
+        if core["type"] == "definitions":
+            self.definitions = {item["ref"]: item for item in core["definitions"]}
+        self.built: dict[str, Any] = {}
+        self.building: set[str] = set()
+
+    def type_of(self, node: Mapping[str, Any]) -> Any:
+        kind = node["type"]
+        if kind == "definitions":
+            return self.type_of(node["schema"])
+        if kind == "definition-ref":
+            return self.reference(node["schema_ref"])
+        if node.get("on_error", "raise") != "raise" or kind in ("set", "frozenset", "tuple", "default"):
+            return _NO_MIRROR
+        if kind in _SCALARS:
+            if kind == "str" and node.get("pattern"):
+                return _NO_MIRROR
+            if kind == "float" and any(name in node for name in _BOUNDS):
+                return _NO_MIRROR
+            return _constrained(_SCALARS[kind], node)
+        if kind in ("datetime", "date", "time", "uuid"):
+            published = leaf_schema(dict(node))
+            if not pattern_decides(published) or set(published) - {"type", "format", "pattern"}:
+                return _NO_MIRROR
+            return Annotated[str, msgspec.Meta(pattern=published["pattern"])]
+        if kind == "literal":
+            expected = node["expected"]
+            return Literal[tuple(expected)] if all(type(v) is str for v in expected) else _NO_MIRROR
+        if kind == "enum":
+            values = tuple(member.value for member in node["members"])
+            return Literal[values] if all(type(v) is str for v in values) else _NO_MIRROR
+        if kind == "nullable":
+            inner = self.type_of(node["schema"])
+            return _NO_MIRROR if inner is _NO_MIRROR else inner | None
+        if kind == "list":
+            item = self.type_of(node["items_schema"])
+            return _NO_MIRROR if item is _NO_MIRROR else _constrained(list[item], node)  # type: ignore[valid-type]
+        if kind == "dict":
+            keys = node.get("keys_schema", {"type": "str"})
+            value = self.type_of(node["values_schema"])
+            if set(keys) - {"type", "metadata"} or value is _NO_MIRROR:
+                return _NO_MIRROR
+            return _constrained(dict[str, value], node)  # type: ignore[valid-type]
+        if kind == "model":
+            inner = node["schema"]
+            if node.get("root_model"):
+                return self.type_of(inner)
+            if inner["type"] != "model-fields":
+                return _NO_MIRROR
+            extra = inner.get("extra_behavior") or node.get("config", {}).get("extra_fields_behavior")
+            return self.record(inner["fields"], extra, True)
+        if kind == "typed-dict":
+            return self.record(node["fields"], node.get("extra_behavior"), False)
+        return _NO_MIRROR
+
+    def reference(self, ref: str) -> Any:
+        if ref in self.built:
+            return self.built[ref]
+        if ref in self.building or ref not in self.definitions:
+            return _NO_MIRROR  # recursive: left to the full check
+        self.building.add(ref)
+        self.built[ref] = self.type_of(self.definitions[ref])
+        return self.built[ref]
+
+    def record(self, fields: Mapping[str, Any], extra: str | None, model: bool) -> Any:
+        """A Struct with the fields' published keys; optional where the schema does not require them."""
+        members: list[tuple[Any, ...]] = []
+        rename: dict[str, str] = {}
+        for index, (name, field) in enumerate(fields.items()):
+            key = field.get("validation_alias", name)
+            if not isinstance(key, str):
+                return _NO_MIRROR  # alias choices or paths
+            schema = field["schema"]
+            required = schema["type"] != "default" if model else field.get("required", True)
+            if schema["type"] == "default":
+                if schema.get("on_error", "raise") != "raise":
+                    return _NO_MIRROR
+                schema = schema["schema"]
+            kind = self.type_of(schema)
+            if kind is _NO_MIRROR:
+                return _NO_MIRROR
+            attribute = f"f{index}"
+            rename[attribute] = key
+            members.append((attribute, kind) if required else (attribute, kind, None))
+        return msgspec.defstruct(
+            "Wire", members, kw_only=True, rename=rename, forbid_unknown_fields=extra == "forbid", gc=False
+        )
+
+
+def _constrained(kind: Any, node: Mapping[str, Any]) -> Any:
+    bounds = {name: node[name] for name in _BOUNDS if name in node}
+    return Annotated[kind, msgspec.Meta(**bounds)] if bounds else kind
 
 
 def _offending_key(error: ValidationError) -> str | None:

@@ -33,6 +33,7 @@ from typing import Any
 from dramatiq.common import current_millis, xq_name
 
 from .._dramatiq import redis_should_do_maintenance
+from ..browse import rabbitmq_deliveries
 from ..errors import PayloadRejected
 from ..log import logger
 
@@ -195,23 +196,12 @@ def _stub_reasons(broker: Any, queue_name: str) -> dict[str, dict[str, Any]]:
 
 
 def _rabbitmq_reasons(broker: Any, queue_name: str) -> dict[str, dict[str, Any]]:
-    import pika  # type: ignore[import-untyped, unused-ignore]
-
     found: dict[str, dict[str, Any]] = {}
-    connection = pika.BlockingConnection(parameters=broker.parameters)
-    try:
-        channel = connection.channel()
-        while True:
-            method, properties, _body = channel.basic_get(xq_name(queue_name), auto_ack=False)
-            if method is None:
-                break
-            text = (properties.headers or {}).get(REASON_HEADER)
-            if text is not None:
-                record = json.loads(text)
-                found[record.get("message_id") or f"delivery:{method.delivery_tag}"] = record
-    finally:
-        # Closing without acking puts every message back, in order.
-        connection.close()
+    for position, properties, _body in rabbitmq_deliveries(broker.parameters, xq_name(queue_name)):
+        text = (properties.headers or {}).get(REASON_HEADER)
+        if text is not None:
+            record = json.loads(text)
+            found[record.get("message_id") or f"delivery:{position}"] = record
     return found
 
 

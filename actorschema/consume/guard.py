@@ -142,6 +142,7 @@ class ConsumeGuard(Middleware):
                 and not (claims is not None and claims.references_in(target))
             ):
                 log_rejected_message(rejection, target, "run as it arrived (mode='warn')")
+                observe.warned("worker", rejection.actor_name, target.queue_name, type(rejection).__name__)
                 return
             log_rejected_message(rejection, target, "dead-lettered, not run, not retried", error=True)
             observe.worker_refused(rejection.actor_name, target.queue_name, type(rejection).__name__)

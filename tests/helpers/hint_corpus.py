@@ -19,12 +19,13 @@ import ipaddress
 import pathlib
 import typing
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, NamedTuple, NewType, Optional, TypeVar, Union
 
 import msgspec
 import pydantic
+import pydantic_core
 import typing_extensions
 from hypothesis import strategies as st
 from pydantic import (
@@ -36,6 +37,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    InstanceOf,
     Json,
     PlainSerializer,
     RootModel,
@@ -332,6 +334,24 @@ class StructWhen(msgspec.Struct):
     id: uuid.UUID
 
 
+class Stamped(msgspec.Struct, tag=True):
+    at: dt.datetime
+
+
+class Unstamped(msgspec.Struct, tag=True):
+    note: str
+
+
+class StructDatetimes(msgspec.Struct):
+    """A datetime in every place of a Struct: msgspec's own schema calls each one any text."""
+
+    maybe: Optional[dt.datetime]
+    many: list[dt.datetime]
+    by_name: dict[str, dt.datetime]
+    inner: StructWhen
+    either: Union[Stamped, Unstamped]
+
+
 class StructOuter(msgspec.Struct):
     inner: Struct
     tags: list[str] = []
@@ -374,6 +394,70 @@ class StructLoop(msgspec.Struct):
 
 class StructArray(msgspec.Struct, array_like=True):
     x: int
+
+
+class Opaque:
+    """A custom type with a validator and no JSON Schema: no worker could check a message for it."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> pydantic_core.CoreSchema:
+        return pydantic_core.core_schema.no_info_plain_validator_function(lambda value: value)
+
+
+class Handle:
+    pass
+
+
+# -- near misses of a stored value ------------------------------------------------------------
+
+
+def places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool]]:
+    """Every place in a JSON value: (path, is a key), the value itself first."""
+    found: list[tuple[tuple[Any, ...], bool]] = [(path, False)]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append(((*path, key), True))
+            found.extend(places(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(places(item, (*path, index)))
+    return found
+
+
+def changed(value: Any, path: tuple[Any, ...], is_key: bool, new: Any) -> Any:
+    """``value`` with the value (or the key) at ``path`` replaced by ``new``."""
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, list):
+        return [changed(item, rest, is_key, new) if i == head else item for i, item in enumerate(value)]
+    if not rest and is_key:
+        return {(str(new) if k == head else k): item for k, item in value.items()}
+    return {k: changed(item, rest, is_key, new) if k == head else item for k, item in value.items()}
+
+
+NEAR_MISSES = st.sampled_from(
+    ["01", "+1", "1.0", "1e3", "", "TRUE", "ftp://x.org/", "http://", "P1Y", "-PT1S", "8", "a@B", "NaN", " 1"]
+)
+
+
+def mutated(
+    wire: st.SearchStrategy[Any], replacements: st.SearchStrategy[Any] | None = None
+) -> st.SearchStrategy[Any]:
+    """A stored value with one value or key replaced: the near misses a producer in another language sends.
+
+    Parameters:
+      wire: Stored values.
+      replacements: What may take one place's value; by default any JSON, near misses and integers.
+    """
+    new = json_values | NEAR_MISSES | st.integers() if replacements is None else replacements
+
+    def one_change(value: Any) -> st.SearchStrategy[Any]:
+        return st.tuples(st.sampled_from(places(value)), new).map(
+            lambda choice: changed(value, choice[0][0], choice[0][1], choice[1])
+        )
+
+    return wire.flatmap(one_change)
 
 
 def models(cls: type, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -419,6 +503,40 @@ ROWS: list[Row] = [
     ),
     Row("newtype", UserId, ints.map(UserId)),
     Row("decimal", Decimal, st.decimals(allow_nan=False, allow_infinity=False, places=3)),
+    Row(
+        "decimal-range",
+        Annotated[Decimal, Field(ge=Decimal("0.01"), le=10000)],
+        st.decimals(min_value=Decimal("0.01"), max_value=10000, allow_nan=False),
+    ),
+    Row(
+        "decimal-negative-range",
+        Annotated[Decimal, Field(gt=Decimal("-1E+5"), lt=Decimal("-0.5"))],
+        st.decimals(min_value=Decimal("-99999.99"), max_value=Decimal("-0.51"), places=2),
+    ),
+    Row(
+        "decimal-multiple",
+        Annotated[Decimal, Field(multiple_of=Decimal("0.01"), ge=0)],
+        st.decimals(min_value=0, max_value=10**9, places=2),
+    ),
+    Row(
+        "decimal-inf-nan",
+        Annotated[Decimal, Field(allow_inf_nan=True)],
+        # NaN travels too, but is not equal to itself: the round-trip law compares with ==.
+        st.decimals(allow_nan=False, allow_infinity=True),
+    ),
+    Row(
+        "decimal-inf-above",
+        Annotated[Decimal, Field(allow_inf_nan=True, gt=-1)],
+        st.decimals(min_value=Decimal("-0.999"), allow_nan=False, allow_infinity=False)
+        | st.just(Decimal("Infinity")),
+    ),
+    Row(
+        "decimal-step",
+        Annotated[Decimal, Field(multiple_of=Decimal("0.05"))],
+        st.integers(-(10**9), 10**9).map(lambda count: count * Decimal("0.05")),
+    ),
+    Row("decimal-odd-step", Annotated[Decimal, Field(multiple_of=Decimal("0.03"))], refused="multiple_of"),
+    Row("decimal-float-bound", Annotated[Decimal, Field(le=9.99)], refused="le=9.99"),
     Row("datetime", dt.datetime, aware),
     Row("date", dt.date, st.dates()),
     Row("time", dt.time, aware_times),
@@ -544,6 +662,18 @@ ROWS: list[Row] = [
         StructOuter,
         st.builds(StructOuter, inner=structs, tags=st.lists(text, max_size=2), maybe=st.none() | ints),
     ),
+    Row(
+        "struct-datetimes",
+        StructDatetimes,
+        st.builds(
+            StructDatetimes,
+            maybe=st.none() | aware,
+            many=st.lists(aware, max_size=2),
+            by_name=st.dictionaries(keys, aware, max_size=2),
+            inner=st.builds(StructWhen, at=aware, day=st.dates(), id=st.uuids()),
+            either=st.builds(Stamped, at=aware) | st.builds(Unstamped, note=text),
+        ),
+    ),
     Row("struct-float-any", StructFloat, st.builds(StructFloat, ratio=floats, meta=json_values)),
     Row("list-struct", list[Struct], st.lists(structs, max_size=3)),
     Row(
@@ -586,4 +716,8 @@ ROWS: list[Row] = [
     Row("struct-recursive", StructLoop, refused="recursive msgspec Struct"),
     Row("struct-untagged-union", Union[Left, Right], refused="untagged msgspec Structs Left, Right"),
     Row("struct-array-like", StructArray, refused="array_like"),
+    Row("no-json-schema", Opaque, refused="has no JSON Schema"),
+    Row("list-no-json-schema", list[Opaque], refused="has no JSON Schema"),
+    Row("callable", Callable[[int], int], refused="has no JSON Schema"),
+    Row("instance-of", InstanceOf[Handle], refused="has no JSON Schema"),
 ]

@@ -2,8 +2,9 @@
 
 1. A ``Decimal`` with a bound other than zero, ``multiple_of`` or ``allow_inf_nan``:
    the string branch of its schema accepted what the worker refuses (``"11"`` for
-   ``lt=10``), or send stored ``"NaN"`` that schema and worker refuse. Refused at
-   declare, with the way out; bounds at zero stay supported.
+   ``lt=10``), or send stored ``"NaN"`` that schema and worker refuse. Now each is
+   a pattern on the text (:mod:`actorschema.ranges`); what no pattern states exactly
+   (``multiple_of=Decimal("0.03")``, a float bound such as ``9.99``) is refused at declare.
 2. ``\\d``, ``\\w``, ``\\s`` and ``.`` in a user ``pattern``: pydantic reads them as
    Unicode, ajv as ASCII, ``jsonschema`` as Unicode again. The schema publishes the
    ASCII reading, send refuses the rest; ``\\b`` and friends are refused at declare.
@@ -46,7 +47,6 @@ from actorschema.encoder import encode_json
 from actorschema.errors import PayloadRejected
 from actorschema.limits import SizeLimit
 from actorschema.message import envelope_violations
-from actorschema.numbers import SchemaGenerator
 from actorschema.patterns import Untranslatable, translate
 from actorschema.pipes import result_misfit
 from actorschema.schema import message_schema
@@ -80,6 +80,9 @@ HINTS: dict[str, Any] = {
     "ipv6": ipaddress.IPv6Address,
     "ipany": pydantic.IPvAnyAddress,
     "positive": Annotated[Decimal, Field(gt=0, max_digits=6, decimal_places=2)],
+    "price": Annotated[Decimal, Field(ge=Decimal("0.01"), le=10000)],
+    "cents": Annotated[Decimal, Field(multiple_of=Decimal("0.01"), gt=-5)],
+    "extended": Annotated[Decimal, Field(allow_inf_nan=True)],
     "struct": Outer,
     "tree": Tree,
 }
@@ -167,20 +170,20 @@ def contract_error(hint: Any) -> str:
 @pytest.mark.parametrize(
     ("hint", "words"),
     [
-        pytest.param(Annotated[Decimal, Field(lt=10)], ("lt=10", "gt=0, ge=0"), id="lt"),
-        pytest.param(Annotated[Decimal, Field(gt=1, le=5)], ("gt=1", "int count"), id="gt-le"),
-        pytest.param(Annotated[Decimal, Field(ge=Decimal("0.5"))], ("ge=", "no JSON"), id="ge"),
         pytest.param(
-            pydantic.condecimal(multiple_of=Decimal("0.5")),
-            ("multiple_of", "decimal_places"),
+            pydantic.condecimal(multiple_of=Decimal("0.03")),
+            ("multiple_of=Decimal('0.03')", "decimal_places"),
             id="multiple-of",
         ),
+        pytest.param(Annotated[Decimal, Field(le=9.99)], ("le=9.99", "Decimal('9.99')"), id="float-bound"),
         pytest.param(
-            Annotated[Decimal, Field(allow_inf_nan=True)], ("allow_inf_nan", "Decimal | None"), id="inf-nan"
+            Annotated[Decimal, Field(gt=Decimal("0.1000000000000000000001"))],
+            ("gt=Decimal('0.1000000000000000000001')", "15 significant digits"),
+            id="long-bound",
         ),
         pytest.param(
-            pydantic.create_model("Priced", price=(Decimal, Field(lt=100))),
-            ("Priced.price", "lt=100"),
+            pydantic.create_model("Priced", price=(Decimal, Field(multiple_of=Decimal("0.125")))),
+            ("Priced.price", "multiple_of"),
             id="model",
         ),
     ],
@@ -190,13 +193,46 @@ def test_a_decimal_the_schema_cannot_state_is_refused_at_declare(hint: Any, word
     assert all(word in reason for word in words), reason
 
 
-def test_the_looser_decimal_strings_would_have_been_lost(app: App) -> None:
-    """What the refusal prevents: the string branch accepts "11" for lt=10, which pydantic refuses."""
-    adapter = pydantic.TypeAdapter(Annotated[Decimal, Field(lt=10)])
-    schema = adapter.json_schema(schema_generator=SchemaGenerator)
-    assert Draft202012Validator(schema).is_valid("11")
-    with pytest.raises(pydantic.ValidationError):
-        adapter.validate_json('"11"')
+def test_a_decimal_string_out_of_range_is_refused_by_the_schema_as_by_the_worker(app: App) -> None:
+    """What the refusal once prevented: the string branch now compares the text with the bounds."""
+    for text, valid in [
+        ("11", True),
+        ("10000", True),
+        ("10000.01", False),
+        ("1.00001E+4", False),
+        ("0.001", False),
+    ]:
+        assert app.schema_accepts("price", text) is valid, text
+        assert app.worker_accepts("price", text) is valid, text
+
+
+@CHECKS
+@given(
+    name=st.sampled_from(["price", "cents", "extended"]),
+    value=st.decimals(min_value=-20, max_value=20000) | st.decimals(allow_nan=True, allow_infinity=True),
+)
+def test_send_schema_and_worker_agree_on_constrained_decimals(app: App, name: str, value: Decimal) -> None:
+    stored = app.send(name, value)
+    text = str(value)
+    assert (stored is not None) == app.schema_accepts(name, text) == app.worker_accepts(name, text), text
+    if stored is not None:
+        assert stored["kwargs"]["x"] == text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("price", Decimal("0.01")),
+        ("price", Decimal("1E+4")),
+        ("cents", Decimal("-4.99")),
+        ("extended", Decimal("-Infinity")),
+        ("extended", Decimal("NaN")),
+    ],
+    ids=["lowest-price", "highest-price", "cents", "minus-infinity", "nan"],
+)
+def test_a_constrained_decimal_reaches_the_actor_unchanged(app: App, name: str, value: Decimal) -> None:
+    received = app.run(name, value)
+    assert isinstance(received, Decimal) and str(received) == str(value)
 
 
 @CHECKS

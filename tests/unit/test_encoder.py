@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,10 +22,10 @@ from dramatiq.encoder import JSONEncoder, PickleEncoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actorschema.encoder import PreparedEncoding, encode_message, encode_strict
+from actorschema.encoder import PreparedEncoding, _surely_finite, encode_message, encode_strict
 from actorschema.errors import NonJSONPayload
 from actorschema.message import message_fields
-from actorschema.strict_json import find_violations
+from actorschema.strict_json import find_violations, has_non_finite_float
 
 JSON_SCALARS = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
@@ -124,6 +125,42 @@ def test_a_value_known_to_be_of_json_shape_is_not_walked_but_its_floats_are_stil
     assert error.value.paths == ("kwargs.v[1]",)
     data = data_of((), {"v": "null"})
     assert encode_strict("act", data, AllTyped()) == encode_strict("act", data)
+
+
+#: Every float there is, by its 64 bits: NaNs with any payload and sign, infinities, the largest finite ones.
+EVERY_FLOAT = st.floats() | st.integers(0, 2**64 - 1).map(
+    lambda bits: struct.unpack("<d", struct.pack("<Q", bits))[0]
+)
+FLOAT_VALUES = st.recursive(
+    JSON_SCALARS | EVERY_FLOAT,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(FLOAT_VALUES, max_size=3))
+def test_values_are_cleared_of_non_finite_floats_only_when_they_hold_none(values: list[Any]) -> None:
+    if _surely_finite(values):
+        assert not any(map(has_non_finite_float, values))
+
+
+@pytest.mark.parametrize(
+    "bad", [math.nan, -math.nan, math.inf, -math.inf], ids=["nan", "-nan", "inf", "-inf"]
+)
+def test_a_non_finite_float_among_nulls_is_never_cleared_and_is_refused(bad: float) -> None:
+    value = {"a": None, "b": [1.5, None, {"c": bad}], "d": "null"}
+    assert not _surely_finite((value,))
+    with pytest.raises(NonJSONPayload) as error:
+        encode_strict("act", data_of((), {"v": value}), AllTyped())
+    assert error.value.paths == ("kwargs.v.b[2].c",)
+
+
+def test_nulls_beside_finite_floats_are_cleared_without_the_walk() -> None:
+    # The common case the check is for: a model dump with optional fields left None.
+    assert _surely_finite(({"note": None, "price": 12.5, "items": [{"w": 0.25, "tag": None}] * 20}, {}))
 
 
 def test_encode_message_uses_a_custom_global_encoder() -> None:

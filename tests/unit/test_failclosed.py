@@ -66,6 +66,34 @@ class Detonator:
             validate, serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v)
         )
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        # Without one the contract is refused at declare (the worker could check nothing).
+        return {"type": "integer"}
+
+
+class UnprintableError(Exception):
+    """An exception whose text cannot be read: the rejection built from it must not raise in turn."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("str() of the error fails")
+
+
+class Unprintable(BaseModel):
+    n: int
+
+    @field_validator("n")
+    @classmethod
+    def boom(cls, value: int) -> int:
+        if EXPLODE["now"]:
+            raise UnprintableError
+        return value
+
+
+#: The hints whose validation explodes once EXPLODE is set, and the words the rejection gives for it.
+EXPLODING = {Exploding: "RuntimeError: validator bug", Detonator: "KeyError", Unprintable: "UnprintableError"}
+EXPLODING_IDS = ["field_validator", "core_schema", "unprintable_error"]
+
 
 @pytest.fixture(autouse=True)
 def _calm() -> Iterator[None]:
@@ -110,7 +138,7 @@ def gateway_of(broker: StubBroker) -> PayloadGateway:
 # -- never fail open: send -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hint", [Exploding, Detonator], ids=["field_validator", "core_schema"])
+@pytest.mark.parametrize("hint", list(EXPLODING), ids=EXPLODING_IDS)
 def test_an_exploding_validator_rejects_the_send_and_enqueues_nothing(broker: StubBroker, hint: Any) -> None:
     @dramatiq.actor
     def task(value: hint) -> None:  # type: ignore[valid-type]
@@ -118,15 +146,56 @@ def test_an_exploding_validator_rejects_the_send_and_enqueues_nothing(broker: St
 
     EXPLODE["now"] = True
     with pytest.raises(CheckFailed) as caught:
-        task.send({"n": 1} if hint is Exploding else 1)
+        task.send(1 if hint is Detonator else {"n": 1})
     assert stored(broker) == 0
     rejection = caught.value
     assert rejection.actor_name == "task"
     (violation,) = rejection.violations
     assert violation.problem.startswith("internal error while checking: ")
-    assert ("RuntimeError: validator bug" if hint is Exploding else "KeyError") in violation.problem
+    assert EXPLODING[hint] in violation.problem
     assert "report it" in violation.hint and 'payload_contract="json"' in violation.hint
-    assert isinstance(rejection.__cause__, RuntimeError | KeyError)
+    assert isinstance(rejection.__cause__, RuntimeError | KeyError | UnprintableError)
+
+
+class Touchy(BaseModel):
+    """Compared by the send side (a union whose members share a JSON form): its ``__eq__`` explodes."""
+
+    n: int
+
+    def __eq__(self, other: object) -> bool:
+        if EXPLODE["now"]:
+            raise RuntimeError("eq bug")
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class TouchyTwin(BaseModel):
+    n: int
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_value_whose_eq_raises_is_refused_or_warned_never_let_through(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = make_broker(mode)
+
+    @dramatiq.actor
+    def task(value: Touchy | TouchyTwin) -> None:
+        pass
+
+    task.send(Touchy(n=1))  # calm: it travels
+    EXPLODE["now"] = True
+    with caplog.at_level(logging.WARNING, "actorschema"):
+        if mode == "enforce":
+            with pytest.raises(CheckFailed, match="RuntimeError: eq bug"):
+                task.send(Touchy(n=2))
+        else:
+            with pytest.raises(TypeError):  # enqueued unchanged: Dramatiq's encoder meets the model
+                task.send(Touchy(n=2))
+    assert stored(broker) == 1
+    reasons = [r.actorschema["reason"] for r in caplog.records if hasattr(r, "actorschema")]
+    assert reasons == ([] if mode == "enforce" else [CheckFailed.title])
 
 
 def test_every_enqueue_path_fails_closed(broker: StubBroker) -> None:
@@ -190,7 +259,7 @@ def test_an_error_when_the_broker_encodes_a_changed_message_rejects_it(broker: S
 # -- never fail open: worker -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hint", [Exploding, Detonator], ids=["field_validator", "core_schema"])
+@pytest.mark.parametrize("hint", list(EXPLODING), ids=EXPLODING_IDS)
 def test_an_exploding_validator_on_the_worker_dead_letters_and_nothing_runs(
     broker: StubBroker, hint: Any
 ) -> None:
@@ -200,7 +269,7 @@ def test_an_exploding_validator_on_the_worker_dead_letters_and_nothing_runs(
     def task(value: hint) -> None:  # type: ignore[valid-type]
         ran.append(value)
 
-    task.send({"n": 1} if hint is Exploding else 1)
+    task.send(1 if hint is Detonator else {"n": 1})
     EXPLODE["now"] = True
     run_worker(broker)
     assert ran == []
@@ -208,6 +277,7 @@ def test_an_exploding_validator_on_the_worker_dead_letters_and_nothing_runs(
     rejection = dead._actorschema_rejection
     assert isinstance(rejection, CheckFailed)
     assert rejection.violations[0].problem.startswith("internal error while checking: ")
+    assert EXPLODING[hint] in rejection.violations[0].problem
     assert "retries" not in dead.options  # not retried: the verdict would be the same
 
 
@@ -249,6 +319,93 @@ def test_an_internal_error_while_decoding_dead_letters_the_body(monkeypatch: pyt
         decode_message(body, "default")
 
 
+# -- never fail open: results ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_an_exploding_result_check_fails_the_message_or_warns(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A validator of the return type raising: a reason on the dead letter (enforce), a warning (warn)."""
+    broker = make_broker(mode)
+    received: list[Any] = []
+
+    @dramatiq.actor(max_retries=0)
+    def produce(n: int) -> Exploding:
+        return {"n": n}  # type: ignore[return-value]  # converted (and validated) by the gateway
+
+    @dramatiq.actor(max_retries=0)
+    def consume(result):  # type: ignore[no-untyped-def]  # unannotated: takes whatever the result is
+        received.append(result)
+
+    dramatiq.pipeline([produce.message(4), consume.message()]).run()
+    EXPLODE["now"] = True
+    with caplog.at_level(logging.WARNING, "actorschema"):
+        run_worker(broker)
+    records = [r for r in caplog.records if getattr(r, "actorschema", {}).get("reason") == CheckFailed.title]
+    assert records and records[0].actorschema["actor"] == "produce"
+    if mode == "enforce":
+        assert received == []
+        (dead,) = broker.dead_letters
+        assert dead.actor_name == "produce" and isinstance(dead._exception, CheckFailed)
+        assert "RuntimeError: validator bug" in dead._exception.violations[0].problem
+    else:
+        assert received == [{"n": 4}] and broker.dead_letters == []  # handed on unchanged
+        assert records[0].levelno == logging.WARNING
+
+
+class Unbuildable:
+    """A return type whose pydantic schema cannot even be built, with an error that cannot be printed."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        raise UnprintableError
+
+
+def test_a_return_type_that_cannot_be_built_never_blocks_the_actor(
+    broker: StubBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    received: list[Any] = []
+
+    @dramatiq.actor(max_retries=0)
+    def produce(n: int) -> Unbuildable:
+        return n  # type: ignore[return-value]
+
+    @dramatiq.actor(max_retries=0)
+    def consume(result: int) -> None:
+        received.append(result)
+
+    with caplog.at_level(logging.WARNING, "actorschema"):
+        dramatiq.pipeline([produce.message(4), consume.message()]).run()
+        run_worker(broker)
+    assert received == [4] and broker.dead_letters == []
+    assert any("held to strict JSON" in r.getMessage() for r in caplog.records)
+
+
+class Opaque:
+    """A validator and no JSON Schema: before, send() accepted it and the worker dead-lettered every message."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(lambda value: value)
+
+
+def test_a_type_without_a_json_schema_is_named_at_declare_not_dead_lettered(broker: StubBroker) -> None:
+    @dramatiq.actor
+    def opaque(handle: Opaque) -> None:
+        pass
+
+    with pytest.raises(PayloadInvalid) as caught:
+        opaque.send(1)
+    assert "'handle' (Opaque) has no JSON Schema" in str(caught.value)
+    assert "__get_pydantic_json_schema__" in str(caught.value) and 'payload_contract="json"' in str(
+        caught.value
+    )
+    assert stored(broker) == 0
+    with pytest.raises(ContractError, match="has no JSON Schema"):  # before: generate crashed
+        render(broker)
+
+
 # -- pydantic.v1 -------------------------------------------------------------------------------------
 
 
@@ -272,6 +429,32 @@ def test_a_pydantic_v1_model_is_refused_at_declare_time_and_never_fails_open(
     text = str(caught.value)
     assert "OldModel is a pydantic.v1 model" in text and 'payload_contract="json"' in text
     assert stored(broker) == 0
+
+
+def test_a_pydantic_v1_actor_dead_letters_what_another_producer_sent(broker: StubBroker) -> None:
+    """Before: the worker's check raised on every message and the actor ran unchecked."""
+    ran: list[Any] = []
+
+    @dramatiq.actor(max_retries=3)
+    def legacy(item: OldModel) -> None:
+        ran.append(item)
+
+    body = {
+        "queue_name": "default",
+        "actor_name": "legacy",
+        "args": [{"n": 1}],
+        "kwargs": {},
+        "options": {},
+        "message_id": "00000000-0000-4000-8000-000000000001",
+        "message_timestamp": 1,
+    }
+    broker.queues["default"].put(json.dumps(body).encode())  # a producer without the gateway
+    run_worker(broker)
+    assert ran == []
+    (dead,) = broker.dead_letters
+    rejection = dead._actorschema_rejection
+    assert isinstance(rejection, PayloadInvalid) and "OldModel is a pydantic.v1 model" in str(rejection)
+    assert "retries" not in dead.options
 
 
 def test_generate_and_inspect_report_a_pydantic_v1_actor(broker: StubBroker) -> None:
@@ -384,12 +567,16 @@ def test_a_class_local_to_a_function_resolves(broker: StubBroker) -> None:
     class Local(BaseModel):
         y: int
 
+    ran: list[Any] = []
+
     @dramatiq.actor
     def uses_local(item: Local) -> None:
-        pass
+        ran.append(item)
 
     uses_local.send({"y": "3"})
     assert gateway_of(broker).contracts["uses_local"].by_name["item"].hint is Local
+    run_worker(broker)
+    assert ran == [Local(y=3)] and broker.dead_letters == []
 
 
 class OrmUser:

@@ -57,8 +57,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from rfc3339_validator import validate_rfc3339
 from typing_extensions import TypedDict
 
+from actorschema import PayloadGateway
 from actorschema.contract import ActorContract
+from actorschema.encoder import encode_json
 from actorschema.errors import PayloadInvalid, PayloadRejected
+from actorschema.limits import SizeLimit
+from actorschema.schema import message_schema
 from actorschema.strict_json import find_violations
 
 # -- every kind of hint: valid values and their JSON form -------------------------------------------------
@@ -922,6 +926,30 @@ def test_an_aliased_field_is_stored_by_its_alias_and_runs_on_the_worker(
     stub_broker.join("default")
     stub_worker.join()
     assert received == [AliasModel(userId=3)]
+
+
+def test_the_issues_timedeltas_are_stored_in_a_form_the_schema_and_the_worker_read(
+    stub_broker: StubBroker, stub_worker: dramatiq.Worker, gateway: PayloadGateway
+) -> None:
+    """Before: stored as PT1.5S, -PT1S and P1Y35D, which the worker's duration format refused (dead-lettered)."""
+    from jsonschema import Draft202012Validator
+
+    received: list[dt.timedelta] = []
+
+    @dramatiq.actor(actor_name="waits")
+    def waits(x: dt.timedelta) -> None:
+        received.append(x)
+
+    sent = [dt.timedelta(seconds=1.5), dt.timedelta(seconds=-1), dt.timedelta(days=400)]
+    schema = message_schema(gateway.contracts["waits"], SizeLimit(None, "global"))
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for value in sent:
+        message = waits.send(x=value)
+        stored = json.loads(encode_json(message.asdict()))
+        assert not list(validator.iter_errors(stored)), stored["kwargs"]
+    stub_broker.join("default")
+    stub_worker.join()
+    assert sorted(received) == sorted(sent) and stub_broker.dead_letters == []
 
 
 @pytest.mark.parametrize(

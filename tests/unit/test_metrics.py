@@ -79,6 +79,7 @@ EVENTS = st.one_of(
         st.none() | st.sampled_from([1024, 4096]),
     ),
     st.tuples(st.just("rejected"), SIDES, NAMES, QUEUES, REASONS),
+    st.tuples(st.just("warned"), SIDES, NAMES, QUEUES, REASONS),
     st.tuples(st.just("dead_lettered"), NAMES, QUEUES, REASONS),
     st.tuples(st.just("worker_refused"), NAMES, QUEUES, REASONS),
     st.tuples(st.just("claim_offloaded"), NAMES, QUEUES, st.integers(0, 10**9)),
@@ -102,6 +103,7 @@ def test_the_metrics_count_exactly_what_the_observer_was_told(events: list[tuple
     sizes: dict[tuple[str, str, str], list[int]] = {}
     limits: dict[tuple[str, str], int] = {}
     rejected: Counter[tuple[str, str, str, str]] = Counter()
+    warned: Counter[tuple[str, str, str, str]] = Counter()
     dead: Counter[tuple[str, str, str]] = Counter()
     offloads: Counter[tuple[str, str]] = Counter()
     offloaded: Counter[tuple[str, str]] = Counter()
@@ -114,6 +116,8 @@ def test_the_metrics_count_exactly_what_the_observer_was_told(events: list[tuple
                 limits[actor, queue] = limit
         elif event == "rejected":
             rejected[tuple(args)] += 1  # type: ignore[index]
+        elif event == "warned":
+            warned[tuple(args)] += 1  # type: ignore[index]
         elif event == "dead_lettered":
             dead[tuple(args)] += 1  # type: ignore[index]
         elif event == "worker_refused":
@@ -143,6 +147,9 @@ def test_the_metrics_count_exactly_what_the_observer_was_told(events: list[tuple
     for (side, actor, queue, reason), count in rejected.items():
         labels = {"side": side, "actor_name": actor, "queue_name": queue, "reason": reason}
         assert sample(registry, "actorschema_rejected_messages_total", **labels) == count
+    for (side, actor, queue, reason), count in warned.items():
+        labels = {"side": side, "actor_name": actor, "queue_name": queue, "reason": reason}
+        assert sample(registry, "actorschema_warned_messages_total", **labels) == count
     for (actor, queue, reason), count in dead.items():
         labels = {"actor_name": actor, "queue_name": queue, "reason": reason}
         assert sample(registry, "actorschema_dead_letters_total", **labels) == count
@@ -164,6 +171,7 @@ def test_the_metrics_count_exactly_what_the_observer_was_told(events: list[tuple
     }
     told = {
         *(("actorschema_rejected_messages_total", *_labels(SIDE_ACTOR_QUEUE_REASON, k)) for k in rejected),
+        *(("actorschema_warned_messages_total", *_labels(SIDE_ACTOR_QUEUE_REASON, k)) for k in warned),
         *(("actorschema_dead_letters_total", *_labels(ACTOR_QUEUE_REASON, k)) for k in dead),
         *(("actorschema_claim_offloads_total", *_labels(ACTOR_QUEUE, k)) for k in offloads),
         *(("actorschema_claim_offloaded_bytes_total", *_labels(ACTOR_QUEUE, k)) for k in offloads),
@@ -205,6 +213,7 @@ def test_every_metric_is_exported_under_its_documented_name() -> None:
     observer = PrometheusMetrics(registry=registry)
     observer.message_sized("send", "a", "default", 10, 4096)
     observer.rejected("send", "a", "default", "PayloadInvalid")
+    observer.warned("worker", "a", "default", "PayloadInvalid")
     observer.dead_lettered("a", "default", "PayloadInvalid")
     observer.claim_offloaded("a", "default", 5_000_000)
     observer.claim_fetch_failed("a", "default", "missing")
@@ -341,8 +350,10 @@ def test_sends_rejections_arrivals_and_dead_letters_are_counted_per_actor(
     with pytest.raises(PayloadInvalid):  # refused when built: no child of the group is enqueued
         group([record.message("ok", 1), record.message("ok", "eight")]).run()
     gateway.mode = "warn"
-    record.send("warned", "nine")  # logged and enqueued as it is: not a refusal, not counted
+    record.send("warned", "nine")  # logged and enqueued as it is: counted as warned, not refused
     gateway.mode = "enforce"
+    warned = {"side": "send", **where, "reason": "PayloadInvalid"}
+    assert sample(registry, "actorschema_warned_messages_total", **warned) == 1
 
     assert sample(registry, "actorschema_message_size_bytes_count", side="send", **where) == 1
     assert sample(registry, "actorschema_message_size_bytes_sum", side="send", **where) == len(body)
@@ -387,6 +398,38 @@ def test_sends_rejections_arrivals_and_dead_letters_are_counted_per_actor(
     assert len(broker.dead_letters_by_queue["default"]) == 2
 
 
+@pytest.mark.timeout(60)
+def test_in_warn_mode_what_enforce_would_refuse_is_counted_as_warned_on_both_sides(
+    counted: tuple[StubBroker, PayloadGateway, Any],
+) -> None:
+    broker, gateway, registry = counted
+    gateway.mode = "warn"
+    ran: list[Any] = []
+
+    @dramatiq.actor(max_retries=0)
+    def tally(count: int) -> None:
+        ran.append(count)
+
+    tally.send("seven")  # refused under enforce: here logged, enqueued and counted as warned
+    worker = Worker(broker, worker_timeout=20, worker_threads=1)
+    worker.start()
+    try:
+        broker.join("default", fail_fast=False, timeout=20_000)
+    finally:
+        worker.stop()
+    assert ran == ["seven"]  # run as it arrived, as warn mode promises
+
+    def count(name: str, side: str) -> float:
+        labels = {"side": side, "actor_name": "tally", "queue_name": "default", "reason": "PayloadInvalid"}
+        return sample(registry, name, **labels)
+
+    assert count("actorschema_warned_messages_total", "send") == 1
+    assert count("actorschema_warned_messages_total", "worker") == 1
+    assert count("actorschema_rejected_messages_total", "send") == 0
+    assert count("actorschema_rejected_messages_total", "worker") == 0
+    assert not broker.dead_letters_by_queue["default"]
+
+
 def test_a_message_refused_when_checked_again_at_encoding_is_counted(
     counted: tuple[StubBroker, PayloadGateway, Any],
 ) -> None:
@@ -409,3 +452,26 @@ def test_a_message_refused_when_checked_again_at_encoding_is_counted(
     labels = {"side": "send", "actor_name": "sink", "queue_name": "default", "reason": "PayloadTooLarge"}
     assert sample(registry, "actorschema_rejected_messages_total", **labels) == 1
     assert broker.queues["default"].qsize() == 0
+
+
+def test_an_observer_written_before_an_event_existed_does_not_hear_it_and_nothing_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    heard: list[tuple[Any, ...]] = []
+
+    class Older:
+        """Implements only ``rejected``, as observers written before ``warned`` existed do."""
+
+        def rejected(self, *args: Any) -> None:
+            heard.append(args)
+
+    observer: Any = Older()
+    observe.add_observer(observer)
+    try:
+        with caplog.at_level("ERROR", logger="actorschema"):
+            observe.warned("send", "a", "default", "PayloadInvalid")
+            observe.rejected("send", "a", "default", "PayloadInvalid")
+    finally:
+        observe.remove_observer(observer)
+    assert heard == [("send", "a", "default", "PayloadInvalid")]
+    assert not caplog.records
