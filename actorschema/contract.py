@@ -63,6 +63,7 @@ from .hints import (
     for_pydantic,
     hidden_by_json_form,
     hint_text,
+    in_set_order,
     key_collisions,
     opaque_leaves,
     resolve_annotation,
@@ -320,6 +321,10 @@ class Parameter:
             wire = self._wire_form(validated, path, violations)
             if wire is _REFUSED:
                 return value
+        node = self.node
+        if node is not None and node.sorts:
+            # One order for a set's items, so equal sets are stored as equal bytes (see in_set_order).
+            in_set_order(node, wire, encode_json)
         if self.exactness is not None:
             # pydantic's float multiple_of has a tolerance, and before 2.14 it rounds a Decimal
             # before counting its digits; the schema's validators do neither.

@@ -76,6 +76,7 @@ __all__ = [
     "for_pydantic",
     "hidden_by_json_form",
     "hint_text",
+    "in_set_order",
     "key_collisions",
     "opaque_leaves",
     "reads_json_as_python",
@@ -144,6 +145,10 @@ class Node:
     #: Some union under this node has members whose JSON forms may overlap: the worker
     #: could pick another member than the one sent (``A | B`` with the same fields).
     overlaps: bool = False
+    #: A ``seq`` that is a set (``set``, ``frozenset``): its items have no order of their own.
+    unordered: bool = False
+    #: Some set under this node: its JSON form is put in one order (see in_set_order).
+    sorts: bool = False
     _key_adapter: TypeAdapter[Any] | None = dataclasses.field(default=None, repr=False)
     #: A record's ``float`` fields, read at C speed (see _finite), and its other fields that walk.
     _floats: Callable[[Any], Any] | None = dataclasses.field(default=None, repr=False)
@@ -222,6 +227,7 @@ def _mark(root: Node) -> None:
         node.walks = any(_walks_here(n) for n in reach)
         node.collides = any(n.kind == "map" and n.key is not None and n.key.kind in _CONVERTED for n in reach)
         node.overlaps = any(_may_overlap(n) for n in reach)
+        node.sorts = any(n.unordered for n in reach)
     for node in nodes:
         floats = [attribute for attribute, _, child in node.fields if child.kind == "float"]
         if floats and node.record != "typeddict":
@@ -377,7 +383,8 @@ class _Classifier:
             items = [self.node(arg, f"{where}[{index}]") for index, arg in enumerate(args)]
             return Node("seq", hint, items, variadic=False)
         item = args[0] if args else Any
-        return Node("seq", hint, [self.node(item, f"{where}[]")])
+        unordered = isinstance(origin, type) and issubclass(origin, collections.abc.Set)
+        return Node("seq", hint, [self.node(item, f"{where}[]")], unordered=unordered)
 
     def key(self, hint: Any, where: str) -> Node:
         """A dict's key: text, a type two texts may name, or refused."""
@@ -823,6 +830,80 @@ def hidden_by_json_form(node: Node, value: Any, path: Path) -> list[Violation]:
     found: list[Violation] = []
     _walk(node, value, path, found, set())
     return found
+
+
+def in_set_order(node: Node, wire: Any, encode: Callable[[Any], bytes]) -> None:
+    """Put the items of every set in ``wire`` in one order, in place: by their JSON text.
+
+    pydantic writes a set's items in its iteration order, which for text
+    changes from process to process (hash randomization): the same set would
+    be stored as different bytes, and a worker re-sending the set it received
+    would write another order than it read. Sorted by their encoding, equal
+    sets are written alike everywhere. Inner sets are ordered first, so the
+    outer order is over final texts. A union is followed only into the one
+    member the value's JSON shape (and a tag) leaves; where two remain, its
+    sets keep pydantic's order rather than risk reordering a list.
+
+    Parameters:
+      node: The wire tree of the hint ``wire`` is the JSON form of.
+      wire: A fresh JSON form (pydantic's ``dump_python(mode="json")``): changed in place.
+      encode: The JSON encoding whose bytes order the items.
+    """
+    if not node.sorts:
+        return
+    kind = node.kind
+    if kind == "seq" and type(wire) is list:
+        if node.variadic:
+            child = node.children[0]
+            if child.sorts:
+                for item in wire:
+                    in_set_order(child, item, encode)
+            if node.unordered:
+                wire.sort(key=encode)
+        else:
+            for child, item in zip(node.children, wire, strict=False):
+                in_set_order(child, item, encode)
+    elif kind == "map" and type(wire) is dict:
+        child = node.children[0]
+        for item in wire.values():
+            in_set_order(child, item, encode)
+    elif kind == "record" and type(wire) in (dict, list):
+        for _, key, child in node.fields:
+            present = key in wire if type(wire) is dict else type(key) is int and key < len(wire)
+            if child.sorts and present:
+                in_set_order(child, wire[key], encode)
+    elif kind == "root" and node.children:
+        in_set_order(node.children[0], wire, encode)
+    elif kind == "union":
+        fitting = [child for child in node.children if _shape_fits(child, wire)]
+        if len(fitting) == 1:
+            in_set_order(fitting[0], wire, encode)
+
+
+def _shape_fits(node: Node, wire: Any) -> bool:
+    """Could ``wire`` be the JSON form of ``node``'s hint? By shape, and by a record's literal tag."""
+    kind = node.kind
+    if kind == "union":
+        return any(_shape_fits(child, wire) for child in node.children)
+    if kind == "root":
+        return bool(node.children) and _shape_fits(node.children[0], wire)
+    if kind == "seq":
+        return type(wire) is list and (node.variadic or len(wire) == len(node.children))
+    if kind == "map":
+        return type(wire) is dict
+    if kind == "record":
+        if type(wire) is list:
+            return node.record in ("namedtuple", "struct")
+        if type(wire) is not dict:
+            return False
+        for _, key, child in node.fields:
+            hint = _strip(child.hint)
+            tags = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+            if tags is not None and key in wire and wire[key] not in [getattr(v, "value", v) for v in tags]:
+                return False
+        return True
+    # Scalars, times, leaves, Any: never a list or dict of sets the walk would need to enter.
+    return type(wire) not in (list, dict) or kind == "any"
 
 
 def _walk(node: Node, value: Any, path: Path, found: list[Violation], seen: set[int]) -> None:

@@ -1117,3 +1117,128 @@ def test_a_union_member_that_would_arrive_as_another_is_refused_on_send() -> Non
     assert violation.path == "kwargs.x"
     assert "would arrive on the worker as Twin(x=1)" in violation.problem
     assert "discriminat" in violation.hint
+
+
+# -- sets: one order on the wire -------------------------------------------------------------------
+
+
+class Tagged(BaseModel):
+    kind: Literal["tagged"] = "tagged"
+    tags: frozenset[str]
+    groups: list[set[int]] = []
+
+
+class Other(BaseModel):
+    kind: Literal["other"] = "other"
+    tags: list[str]
+
+
+SET_HINTS = [
+    (frozenset[str], st.frozensets(st.text(max_size=6), max_size=8)),
+    (set[int], st.sets(st.integers(-(2**40), 2**40), max_size=8)),
+    (
+        dict[str, set[str]],
+        st.dictionaries(st.text(max_size=3), st.sets(st.text(max_size=4), max_size=5), max_size=3),
+    ),
+    (set[UUID] | None, st.none() | st.sets(st.uuids(), max_size=4)),
+    (
+        Tagged,
+        st.builds(Tagged, tags=st.frozensets(st.text(max_size=4)), groups=st.lists(st.sets(st.integers()))),
+    ),
+    (
+        Annotated[Tagged | Other, Field(discriminator="kind")],
+        st.builds(Tagged, tags=st.frozensets(st.text(max_size=4)))
+        | st.builds(Other, tags=st.lists(st.text())),
+    ),
+]
+
+
+@pytest.mark.parametrize(("hint", "values"), SET_HINTS, ids=[str(i) for i in range(len(SET_HINTS))])
+def test_equal_sets_are_stored_as_equal_bytes_in_the_order_of_their_items_json_text(
+    hint: Any, values: Any
+) -> None:
+    contract = one(hint)
+
+    @given(values)
+    def law(value: Any) -> None:
+        wire = canonical_x(contract, value)
+        # The same value rebuilt with its sets filled in another order stores the same bytes.
+        again = canonical_x(contract, _sets_reversed(value))
+        assert encode_json(again) == encode_json(wire)
+        for found in _sets_in(wire, hint):
+            assert found == sorted(found, key=encode_json)
+
+    law()
+
+
+def test_a_list_beside_a_set_in_an_untagged_union_keeps_its_order() -> None:
+    contract = one(list[str] | set[int])
+    assert canonical_x(contract, ["b", "a", "c"]) == ["b", "a", "c"]
+    assert canonical_x(contract, {3, 1, 2}) in (
+        [1, 2, 3],
+        [3, 1, 2],
+        [1, 3, 2],
+        [2, 1, 3],
+        [2, 3, 1],
+        [3, 2, 1],
+    )
+    tagged = one(Annotated[Tagged | Other, Field(discriminator="kind")])
+    assert canonical_x(tagged, Other(tags=["z", "a"]))["tags"] == ["z", "a"]  # a list: never sorted
+
+
+def test_the_set_order_does_not_depend_on_the_process_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from helpers.contracts import one\n"
+        "from actorschema.encoder import encode_json\n"
+        "contract = one(frozenset[str])\n"
+        "print(encode_json(contract.canonical((frozenset('abcdefghijklmnop'),), {})[1]['x']).decode())\n"
+    )
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [tests, env.get("PYTHONPATH", "")]))
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    assert outputs == {json.dumps(sorted("abcdefghijklmnop"), separators=(",", ":")) + "\n"}
+
+
+def _sets_reversed(value: Any) -> Any:
+    """``value`` with every set rebuilt from its items in reverse order (another iteration order, often)."""
+    if isinstance(value, frozenset | set):
+        items = [_sets_reversed(item) for item in reversed(sorted(value, key=repr))]
+        rebuilt = type(value)()
+        if isinstance(rebuilt, set):
+            for item in items:
+                rebuilt.add(item)
+            return rebuilt
+        return frozenset(items)
+    if isinstance(value, dict):
+        return {key: _sets_reversed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_sets_reversed(item) for item in value]
+    if isinstance(value, BaseModel):
+        return type(value).model_validate(
+            {k: _sets_reversed(getattr(value, k)) for k in type(value).model_fields}
+        )
+    return value
+
+
+def _sets_in(wire: Any, hint: Any) -> list[list[Any]]:
+    """The JSON lists that hold sets, for the hints of SET_HINTS."""
+    if hint in (frozenset[str], set[int]):
+        return [wire]
+    if hint == dict[str, set[str]]:
+        return list(wire.values())
+    if hint == set[UUID] | None:
+        return [] if wire is None else [wire]
+    if isinstance(wire, dict) and wire.get("kind") == "tagged":
+        return [wire["tags"], *wire.get("groups", [])]
+    return []
