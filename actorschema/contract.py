@@ -315,6 +315,12 @@ class Parameter:
         except pydantic.ValidationError as error:
             violations.extend(pydantic_violations(error, path, self.hint, value))
             return value
+        except ArithmeticError as error:
+            # pydantic before 2.14 lets decimal's own errors out of multiple_of (1E+30, sNaN):
+            # a refusal of this value, not an internal failure of the check.
+            problem = f"cannot be checked against {hint_text(self.hint)}: {type(error).__name__}"
+            violations.append(Violation(render_path(path), problem, _a(self.hint)))
+            return value
         if self.keeps_value:
             wire = list(validated) if isinstance(validated, tuple | set | frozenset) else validated
         else:

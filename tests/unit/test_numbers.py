@@ -397,7 +397,7 @@ def test_a_bound_at_zero_is_exact_on_decimal_strings(bounds: dict[str, int], tex
     matches = bool(re.search(string["pattern"], text))
     try:
         adapter.validate_json(json.dumps(text))
-    except ValidationError:
+    except (ValidationError, ArithmeticError):  # before 2.14 pydantic lets decimal's errors out (sNaN)
         assert not matches, f"the schema accepts {text!r}, the worker does not"
         return
     if "e" not in text.lower():
@@ -597,7 +597,7 @@ def test_a_constrained_decimal_pattern_gives_pydantics_verdict(
     assert rust.is_valid(text) is matches, (string["pattern"], text)
     try:
         adapter.validate_json(json.dumps(text))
-    except ValidationError:
+    except (ValidationError, ArithmeticError):  # before 2.14 pydantic lets decimal's errors out (sNaN)
         assert not matches, f"the schema accepts {text!r}, the worker does not"
         return
     in_form = re.fullmatch(DECIMAL_FORM, text) or any(
