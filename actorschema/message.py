@@ -579,15 +579,7 @@ def field_violations(message: Message[Any]) -> list[Violation]:
         value = getattr(message, name)
         if not test(value):
             found.append(Violation(name, f"is {describe(value)}", expected))
-    if (
-        type(queue) is str
-        and queue.endswith(DELAY_QUEUE_SUFFIX)
-        and type(options) is dict
-        and "eta" not in options
-    ):
-        # Dramatiq's own delayed sends set it; the worker refuses a delay-queue message without it.
-        problem = "is missing: a message in a delay queue says when it is due"
-        found.append(Violation("options.eta", problem, _ETA_HINT))
+    found.extend(_missing_eta(queue, options, ()))
     return found
 
 
@@ -635,18 +627,23 @@ def envelope_violations(
         problem = f"names the queue {actual!r}, but the message was consumed from {queue_name!r}"
         found.append(Violation(render_path((*prefix, "queue_name")), problem, repr(queue_name)))
     options = fields.get("options")
-    if (
-        type(actual) is str
-        and actual.endswith(DELAY_QUEUE_SUFFIX)
-        and type(options) is dict
-        and "eta" not in options
-    ):
-        # The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do).
-        problem = "is missing: a message in a delay queue says when it is due"
-        found.append(Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT))
+    found.extend(_missing_eta(actual, options, prefix))
     if type(options) is dict:
         found.extend(_option_violations(options, (*prefix, "options"), depth, side))
     return found
+
+
+def _missing_eta(queue: Any, options: Any, prefix: tuple[Any, ...]) -> list[Violation]:
+    """The schema's rule: a message in a delay queue says when it is due (Dramatiq's own always do)."""
+    if (
+        type(queue) is str
+        and queue.endswith(DELAY_QUEUE_SUFFIX)
+        and type(options) is dict
+        and "eta" not in options
+    ):
+        problem = "is missing: a message in a delay queue says when it is due"
+        return [Violation(render_path((*prefix, "options", "eta")), problem, _ETA_HINT)]
+    return []
 
 
 def only_redis_message_id(options: Mapping[str, Any]) -> bool:
