@@ -81,6 +81,7 @@ __all__ = [
     "TIME_PATTERN",
     "URI_PATTERN",
     "UUID_PATTERN",
+    "UUID_TEXT",
     "WHAT_TO_SEND",
     "exact_string_form",
     "form_of",
@@ -129,6 +130,8 @@ DATE_PATTERN = _anchored(_FULL_DATE)
 TIME_PATTERN = _anchored(_FULL_TIME)
 
 _HEX = "[0-9a-fA-F]"
+#: A hyphenated UUID in either case, unanchored: :data:`UUID_PATTERN` without its anchors.
+UUID_TEXT = f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 
 
 def uuid_pattern(version: int | None = None) -> str:
@@ -138,7 +141,7 @@ def uuid_pattern(version: int | None = None) -> str:
       version: The version digit pydantic requires, or None for any UUID.
     """
     if version is None:
-        return _anchored(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
+        return _anchored(UUID_TEXT)
     return _anchored(f"{_HEX}{{8}}-{_HEX}{{4}}-{version}{_HEX}{{3}}-[89abAB]{_HEX}{{3}}-{_HEX}{{12}}")
 
 

@@ -45,7 +45,7 @@ from typing import Any, Literal
 from dramatiq import Message
 
 from .errors import Violation, type_name
-from .formats import UUID_PATTERN
+from .formats import UUID_PATTERN, UUID_TEXT
 from .paths import render_path
 
 __all__ = [
@@ -470,11 +470,9 @@ def _rule(test: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], b
 #: the one table above.
 CONSUMED_OPTIONS = WORKER_RULES
 
-_is_uuid = re.compile(UUID_PATTERN).search
-#: The same texts as UUID_PATTERN (hyphenated, either case), for the send side's per-message check: 4x faster.
-is_uuid_text = _is_uuid_text = re.compile(
-    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-).fullmatch
+#: Whether a text is a UUID as :data:`~actorschema.formats.UUID_PATTERN` reads it (fullmatch:
+#: 4x faster than searching the anchored pattern, on every send and every arrival).
+is_uuid_text = re.compile(UUID_TEXT).fullmatch
 
 #: The suffix of a queue's delay queue, where Dramatiq holds messages until their ``eta``.
 DELAY_QUEUE_SUFFIX = ".DQ"
@@ -535,7 +533,7 @@ _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "options": _rule(lambda v: type(v) is dict, "an object"),
     # Dramatiq writes str(uuid4()); the schema asks producers for a UUID, so the worker does too.
     "message_id": _rule(
-        lambda v: type(v) is str and _is_uuid(v) is not None, "a new UUID, e.g. str(uuid.uuid4())"
+        lambda v: type(v) is str and is_uuid_text(v) is not None, "a new UUID, e.g. str(uuid.uuid4())"
     ),
     "message_timestamp": _rule(
         lambda v: is_json_integer(v) and v >= 0, "an integer: milliseconds since the epoch"
@@ -563,7 +561,7 @@ def field_violations(message: Message[Any]) -> list[Violation]:
     actor, options = fields["actor_name"], fields["options"]
     if (
         type(message_id) is str
-        and _is_uuid_text(message_id) is not None
+        and is_uuid_text(message_id) is not None
         and type(timestamp) is int
         and timestamp >= 0
         and type(queue) is str
@@ -688,7 +686,7 @@ def _plainly_valid(fields: Any, queue_name: str | None) -> bool:
         and type(fields["kwargs"]) is dict
         and type(options) is dict
         and type(message_id) is str
-        and _is_uuid(message_id) is not None
+        and is_uuid_text(message_id) is not None
         and type(timestamp) is int
         and timestamp >= 0
         and ("eta" in options or not queue.endswith(DELAY_QUEUE_SUFFIX))
