@@ -312,6 +312,16 @@ def test_a_forked_child_writes_the_limit_gauge_again() -> None:
 # -- the gateway's events, on a real Worker ----------------------------------------------------
 
 
+def drain(broker: StubBroker) -> None:
+    """Run a real Worker until the default queue is empty."""
+    worker = Worker(broker, worker_timeout=20, worker_threads=2)
+    worker.start()
+    try:
+        broker.join("default", fail_fast=False, timeout=20_000)
+    finally:
+        worker.stop()
+
+
 @pytest.fixture
 def counted() -> Iterator[tuple[StubBroker, PayloadGateway, Any]]:
     """A guarded StubBroker (2 KiB limit) whose events a private registry counts."""
@@ -374,12 +384,7 @@ def test_sends_rejections_arrivals_and_dead_letters_are_counted_per_actor(
     bad_body = json.dumps(bad).encode()
     broker.queues["default"].put(bad_body)
     broker.queues["default"].put(b"\x00 not json")
-    worker = Worker(broker, worker_timeout=20, worker_threads=2)
-    worker.start()
-    try:
-        broker.join("default", fail_fast=False, timeout=20_000)
-    finally:
-        worker.stop()
+    drain(broker)
     assert ran == [("hi", 1)]
 
     # Every arrival that got as far as the size check is sized: the good one and the bad value.
@@ -411,12 +416,7 @@ def test_in_warn_mode_what_enforce_would_refuse_is_counted_as_warned_on_both_sid
         ran.append(count)
 
     tally.send("seven")  # refused under enforce: here logged, enqueued and counted as warned
-    worker = Worker(broker, worker_timeout=20, worker_threads=1)
-    worker.start()
-    try:
-        broker.join("default", fail_fast=False, timeout=20_000)
-    finally:
-        worker.stop()
+    drain(broker)
     assert ran == ["seven"]  # run as it arrived, as warn mode promises
 
     def count(name: str, side: str) -> float:
