@@ -55,7 +55,7 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required, TypedDict
 
 import msgspec
 import pydantic
@@ -76,7 +76,7 @@ from ..paths import Path, render_path
 from ..schema import leaf_schema, message_schema
 from ..strict_json import find_violations, is_strict_json
 
-__all__ = ["InboundContract"]
+__all__ = ["InboundContract", "WireLane"]
 
 #: In :meth:`InboundContract.as_sent`'s table: a raw parameter that takes any JSON value.
 _ANY_JSON = object()
@@ -178,6 +178,15 @@ class InboundContract:
                         lanes[parameter.name] = lane
             if len(lanes) == len(contract.parameters):
                 self._lanes = lanes
+        #: What a body's keyword arguments can be decoded with, when a wire lane takes a typed
+        #: parameter (:func:`~actorschema.consume.envelope.read_arguments_with`): per parameter,
+        #: its lane's mirror, which judges the value as it is read, or ``Any``. Empty: none.
+        lanes = self._lanes or {}
+        self.wire_types: dict[str, Any] = {}
+        if any(type(lane) is WireLane for lane in lanes.values()):
+            self.wire_types = {
+                name: lane.read if type(lane) is WireLane else Any for name, lane in lanes.items()
+            }
         # Parameters whose values pydantic's Python mode reads as its JSON mode would the same
         # text: no encoding, and the cheaper validation (decided once, on the core schema).
         self._read_alike = frozenset(
@@ -211,7 +220,12 @@ class InboundContract:
         return True
 
     def check(
-        self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any], *, strict_json: bool = False
+        self,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        strict_json: bool = False,
+        mirrored: bool = False,
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Judge consumed arguments; return them converted for the call, ``fn(*args, **kwargs)``.
 
@@ -220,6 +234,8 @@ class InboundContract:
           kwargs: ``kwargs`` as decoded.
           strict_json: They were decoded from strict JSON already (no ``NaN``, no
             lone surrogates): skip walking them for those.
+          mirrored: ``kwargs`` (and no ``args``) were decoded with :attr:`wire_types`: the
+            value of each parameter with a wire lane passed its mirror type as it was read.
 
         Raises:
           PayloadInvalid: The arguments do not fit the signature, or the schema refuses them.
@@ -232,7 +248,7 @@ class InboundContract:
             raise NonJSONPayload(contract.actor_name, violations)
         bound_args, bound_kwargs, origins = contract.bind(args, kwargs)
         if self._lanes is not None and not bound_args:
-            typed = self._in_lanes(bound_kwargs)
+            typed = self._in_lanes(bound_kwargs, mirrored)
             if typed is not None:
                 return (), typed
         document = {"args": list(bound_args), "kwargs": bound_kwargs}
@@ -240,13 +256,14 @@ class InboundContract:
             self._refuse(document, origins)
         return self._typed(bound_args, bound_kwargs, origins)
 
-    def _in_lanes(self, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    def _in_lanes(self, kwargs: dict[str, Any], mirrored: bool) -> dict[str, Any] | None:
         """Bound ``kwargs`` judged and converted in one pass; None when a lane refuses (the full check decides).
 
         Every lane is at least as strict as the published schema, and gives the
         value the full check's conversion gives (``tests/unit/consume/test_arguments_lanes.py``),
         so what they accept needs no schema pass; what one refuses is judged again
-        by :meth:`check`'s full path, which also words the refusal.
+        by :meth:`check`'s full path, which also words the refusal. ``mirrored``: each
+        wire lane's mirror judged its value when the body was decoded.
         """
         lanes = self._lanes
         assert lanes is not None
@@ -261,7 +278,7 @@ class InboundContract:
                 out[name] = value
             else:
                 try:
-                    out[name] = lane(value)
+                    out[name] = lane.validate(value) if mirrored else lane(value)
                 except (msgspec.ValidationError, pydantic.ValidationError):
                     return None
         return out
@@ -378,12 +395,38 @@ def _to_python(parameter: Parameter, value: Any, path: Path, violations: list[Vi
 
 
 #: Scalar kinds and their msgspec type: in ``strict`` conversion, exactly the JSON type the schema names.
-_SCALARS: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "none": None}
+#: A float is ``int | float``, JSON's "number": read from a body, ``5`` stays the int plain decoding gives.
+_SCALARS: dict[str, Any] = {"str": str, "int": int, "float": int | float, "bool": bool, "none": None}
 #: msgspec ``Meta`` constraints that read as the JSON Schema keyword of the same meaning.
 _BOUNDS = ("ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length")
 
 
-def _wire_lane(adapter: TypeAdapter[Any]) -> Callable[[Any], Any] | None:
+class WireLane:
+    """One parameter's lane (see :func:`_wire_lane`): call it with a JSON value for the actor's value.
+
+    Parameters:
+      wire: The msgspec type that mirrors the published schema, at least as strictly.
+      read: The same mirror with objects as TypedDicts: decoding with it builds the JSON value.
+      validate: pydantic's Python mode for the parameter, which gives the actor's value.
+    """
+
+    __slots__ = ("read", "validate", "wire")
+
+    def __init__(self, wire: Any, read: Any, validate: Callable[[Any], Any]) -> None:
+        self.wire = wire
+        self.read = read
+        self.validate = validate
+
+    def __call__(self, value: Any) -> Any:
+        """Judge ``value`` with the mirror, then convert it; raises a ValidationError when either refuses."""
+        _convert(value, self.wire, strict=True)
+        return self.validate(value)
+
+
+_convert = msgspec.convert
+
+
+def _wire_lane(adapter: TypeAdapter[Any]) -> WireLane | None:
     """One parameter's lane: a msgspec type that judges a JSON value, then pydantic's Python mode for its value.
 
     The msgspec type mirrors the hint's core schema as the published schema
@@ -392,9 +435,12 @@ def _wire_lane(adapter: TypeAdapter[Any]) -> Callable[[Any], Any] | None:
     ``bool``: refused, and left to the full check), object keys as published
     (aliases), unknown keys refused where the schema forbids them, and times and
     UUIDs as text matching the very pattern their schema carries. It is one pass
-    in C, and builds nothing the actor gets: the value then comes from
-    pydantic's Python mode, which reads JSON as JSON mode does for every hint
-    with a lane (:func:`~actorschema.hints.reads_json_as_python`).
+    in C, and builds nothing the actor gets. Its twin with objects as TypedDicts
+    (``read``) builds the JSON value itself, so a body can be decoded with it
+    (:func:`actorschema.consume.envelope.read_arguments_with`); it passes over
+    keys it does not name, which the body's reading then notices. The actor's
+    value comes from pydantic's Python mode, which reads JSON as JSON mode does
+    for every hint with a lane (:func:`~actorschema.hints.reads_json_as_python`).
 
     None where the mirror could accept what the schema refuses: patterns
     (regex engines differ), float bounds (an ``int`` is compared once made a
@@ -408,18 +454,13 @@ def _wire_lane(adapter: TypeAdapter[Any]) -> Callable[[Any], Any] | None:
     if not reads_json_as_python(core):
         return None
     try:
-        wire = _Mirror(core).type_of(core)
+        wire = _Mirror(core, dicts=False).type_of(core)
+        read = _Mirror(core, dicts=True).type_of(core)
     except Exception:  # a core schema shaped otherwise than this pydantic's: no lane, the full check
         return None
-    if wire is _NO_MIRROR:
+    if wire is _NO_MIRROR or read is _NO_MIRROR:
         return None
-    convert, validate = msgspec.convert, adapter.validate_python
-
-    def lane(value: Any) -> Any:
-        convert(value, wire, strict=True)
-        return validate(value)
-
-    return lane
+    return WireLane(wire, read, adapter.validate_python)
 
 
 #: What :class:`_Mirror` returns for a part of a hint it cannot mirror at least as strictly.
@@ -427,9 +468,17 @@ _NO_MIRROR: Any = object()
 
 
 class _Mirror:
-    """msgspec types for the parts of one core schema (see :func:`_wire_lane`)."""
+    """msgspec types for the parts of one core schema (see :func:`_wire_lane`).
 
-    def __init__(self, core: Mapping[str, Any]) -> None:
+    Parameters:
+      core: The core schema.
+      dicts: Objects as TypedDicts (what they build is the dict the JSON holds, for
+        decoding a body), not Structs (three times cheaper to build, for checking a
+        value already decoded).
+    """
+
+    def __init__(self, core: Mapping[str, Any], *, dicts: bool) -> None:
+        self.dicts = dicts
         self.definitions: dict[str, Any] = {}
         if core["type"] == "definitions":
             self.definitions = {item["ref"]: item for item in core["definitions"]}
@@ -495,10 +544,15 @@ class _Mirror:
         return self.built[ref]
 
     def record(self, fields: Mapping[str, Any], extra: str | None, model: bool) -> Any:
-        """A Struct with the fields' published keys; optional where the schema does not require them."""
-        members: list[tuple[Any, ...]] = []
-        rename: dict[str, str] = {}
-        for index, (name, field) in enumerate(fields.items()):
+        """An object of the fields' published keys; optional where the schema does not require them.
+
+        A TypedDict passes keys it does not name (and drops them from what it
+        builds): where ``extra`` forbids them, pydantic's own validation after it
+        refuses them, and a body decoded with it no longer re-encodes to as many
+        members (:func:`actorschema.consume.envelope.read_arguments_with`).
+        """
+        members: list[tuple[str, Any, bool]] = []  # (published key, type, required)
+        for name, field in fields.items():
             key = field.get("validation_alias", name)
             if not isinstance(key, str):
                 return _NO_MIRROR  # alias choices or paths
@@ -511,11 +565,20 @@ class _Mirror:
             kind = self.type_of(schema)
             if kind is _NO_MIRROR:
                 return _NO_MIRROR
-            attribute = f"f{index}"
-            rename[attribute] = key
-            members.append((attribute, kind) if required else (attribute, kind, None))
+            members.append((key, kind, required))
+        if self.dicts:
+            keys = {key: Required[kind] if required else NotRequired[kind] for key, kind, required in members}
+            return TypedDict("Wire", keys)  # type: ignore[operator]
         return msgspec.defstruct(
-            "Wire", members, kw_only=True, rename=rename, forbid_unknown_fields=extra == "forbid", gc=False
+            "Wire",
+            [
+                (f"f{index}", kind) if required else (f"f{index}", kind, None)
+                for index, (_, kind, required) in enumerate(members)
+            ],
+            kw_only=True,
+            rename={f"f{index}": key for index, (key, _, _) in enumerate(members)},
+            forbid_unknown_fields=extra == "forbid",
+            gc=False,
         )
 
 

@@ -16,6 +16,13 @@ The guarded brokers (:mod:`actorschema.brokers`) decode with
 length of the body it arrived in, so the guard neither walks its values nor
 encodes it again: that length bounds the size that counts (:func:`received_size`),
 worked out only for a body over its limit.
+
+Where the worker's check has judged an actor once, it leaves the types its
+wire lanes read with (:func:`read_arguments_with`): the next bodies for that
+actor are decoded with them, so the values are judged as they are read, in the
+same pass (:data:`ARGUMENTS_READ_BY` says by whose lanes). That reading is only
+ever a shortcut: whenever it refuses a body, or might have built anything else
+than the plain decoding, the body is decoded plainly.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import dramatiq
 import msgspec
@@ -34,12 +41,22 @@ from .._dramatiq import message_from
 from ..app_encoder import WIRE_FIELDS, encoder_kind
 from ..encoder import encode_json, writes_json
 from ..errors import CheckFailed, MessageMalformed, Violation
-from ..message import BOOKKEEPING_OPTIONS, envelope_violations
+from ..message import BOOKKEEPING_OPTIONS, MESSAGE_FIELD_ORDER, envelope_violations
 
-__all__ = ["STRICTLY_DECODED", "decode_message", "decode_strict_json", "received_size"]
+__all__ = [
+    "ARGUMENTS_READ_BY",
+    "STRICTLY_DECODED",
+    "decode_message",
+    "decode_strict_json",
+    "read_arguments_with",
+    "received_size",
+]
 
 #: Set on a Message that :func:`decode_message` decoded from strict JSON: the length of the body.
 STRICTLY_DECODED = "_actorschema_strict_body_size"
+#: Set on a Message whose ``kwargs`` were decoded with an actor's argument types
+#: (:func:`read_arguments_with`): the owner those types were left by.
+ARGUMENTS_READ_BY = "_actorschema_arguments_read_by"
 
 _decode_json: Callable[[bytes], Any] = msgspec.json.Decoder().decode
 
@@ -85,16 +102,29 @@ def decode_strict_json(body: bytes) -> Any:
         raise ValueError(reason) from None
     except RecursionError:
         raise ValueError("nested too deeply to decode") from None
-    again = encode_json(value)
-    # A body msgspec itself wrote (the gateway's producers) re-encodes to the very same bytes,
-    # which hold no duplicate and no escaped colon: one comparison instead of two counts.
-    # Looking for a backslash first costs a memchr: most bodies have none, and no "\u003a".
-    if again != body and (body.count(b":") != again.count(b":") or (b"\\" in body and b"\\u003" in body)):
+    if not _as_many_members(body, value):
         try:
             json.loads(body, object_pairs_hook=_unique_pairs)
         except RecursionError:
             raise ValueError("nested too deeply to decode") from None
     return value
+
+
+def _as_many_members(body: bytes, value: Any) -> bool:
+    """True when ``value`` provably holds every member of every object in ``body``: no key lost.
+
+    See :func:`decode_strict_json`: the re-encoding of a value that lost a
+    member (a duplicate key, or a key a typed reading passed over) holds fewer
+    colons than the body, unless the body escapes a colon; False decides
+    nothing.
+    """
+    again = encode_json(value)
+    # A body msgspec itself wrote (the gateway's producers) re-encodes to the very same bytes,
+    # which hold no duplicate and no escaped colon: one comparison instead of two counts.
+    # Looking for a backslash first costs a memchr: most bodies have none, and no "\u003a".
+    return again == body or (
+        body.count(b":") == again.count(b":") and not (b"\\" in body and b"\\u003" in body)
+    )
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
@@ -110,6 +140,70 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             "send each key once"
         )
     return value
+
+
+class _Reader:
+    """How to read the bodies of one actor with its argument types, and who left them."""
+
+    __slots__ = ("decode", "owner")
+
+    def __init__(self, decode: Callable[[bytes], Any], owner: object) -> None:
+        self.decode = decode
+        self.owner = owner
+
+
+#: Per actor name, the reader its worker-side check left last (one per process: a cache, never
+#: a verdict; a body read by another owner's types is judged as if read plainly).
+_readers: dict[str, _Reader] = {}
+
+#: The actor a body is for, where it begins as Dramatiq and the gateway write every message:
+#: ``{"queue_name": "...", "actor_name": "...", ...}``. Any other body is read plainly.
+_HEAD = re.compile(rb'\{\s*"queue_name"\s*:\s*"[^"\\]*"\s*,\s*"actor_name"\s*:\s*"([^"\\]+)"')
+
+
+def read_arguments_with(actor_name: str, owner: object, types: Mapping[str, Any]) -> None:
+    """Decode the next bodies for ``actor_name`` with these argument types, marking them read by ``owner``.
+
+    The worker's check calls it once per actor it judges
+    (:class:`~actorschema.consume.guard.ConsumeGuard`): each type is a wire lane's
+    mirror (:class:`~actorschema.consume.arguments.WireLane`), which builds the
+    very value plain decoding builds and refuses what the lane refuses, or
+    ``Any``. The message's ``kwargs`` are then what plain decoding gives, and
+    :data:`ARGUMENTS_READ_BY` tells the check that each typed value passed its
+    mirror as it was read.
+
+    Parameters:
+      actor_name: The actor whose bodies to read so.
+      owner: Who judges them (the check compares it with its own, by identity).
+      types: Per keyword argument, its type; every keyword the actor takes. Empty: read plainly.
+    """
+    if not types:
+        _readers.pop(actor_name, None)
+        return
+    kwargs = TypedDict("Kwargs", {name: NotRequired[kind] for name, kind in types.items()})  # type: ignore[misc]
+    # Every field required: a body without one is read plainly, and the envelope check words it.
+    fields: dict[str, Any] = {name: Any for name in MESSAGE_FIELD_ORDER}
+    envelope = TypedDict("Envelope", {**fields, "kwargs": kwargs})  # type: ignore[misc]
+    _readers[actor_name] = _Reader(msgspec.json.Decoder(envelope).decode, owner)
+
+
+def _read_with_types(body: bytes) -> tuple[Any, object] | None:
+    """The body decoded with its actor's argument types, and their owner; None: read it plainly.
+
+    None when no types were left for the actor it names, when they refuse it
+    (not strict JSON, a value its mirror refuses), or when their reading may
+    have dropped a member (a key they pass over, a duplicate key): plain
+    decoding then reads it and words what is wrong.
+    """
+    head = _HEAD.match(body)
+    reader = _readers.get(head.group(1).decode("utf-8", "replace")) if head is not None else None
+    if reader is None:
+        return None
+    try:
+        value = reader.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    return (value, reader.owner) if _as_many_members(body, value) else None
 
 
 def received_size(body_size: int, options: Any) -> int:
@@ -142,8 +236,13 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
       queue_name: The queue they were consumed from.
     """
     strict = writes_json()
+    typed = _read_with_types(body) if strict else None
+    marks: dict[str, Any] = {STRICTLY_DECODED: len(body)}
     try:
-        fields = decode_strict_json(body) if strict else dramatiq.get_encoder().decode(body)
+        if typed is not None:
+            fields, marks[ARGUMENTS_READ_BY] = typed
+        else:
+            fields = decode_strict_json(body) if strict else dramatiq.get_encoder().decode(body)
     except Exception as error:
         problem = f"cannot be decoded: {error}"
         raise MessageMalformed(
@@ -155,9 +254,7 @@ def decode_message(body: bytes, queue_name: str) -> Message[Any]:
             # Strict: msgspec refused NaN, lone surrogates and out-of-range numbers, so what it
             # decoded is strict JSON and the worker's check need not walk the values again. The
             # limit applies to the bytes the broker stored, not to how this process writes them.
-            message: Message[Any] = (
-                message_from(fields, {STRICTLY_DECODED: len(body)}) if strict else Message(**fields)
-            )
+            message: Message[Any] = message_from(fields, marks) if strict else Message(**fields)
     except Exception as error:
         # Never hand the consumer a message the check could not judge: dead-letter it, with why.
         failed = CheckFailed.from_error(_name_in(fields), error)

@@ -56,7 +56,7 @@ from ..message import BOOKKEEPING_OPTIONS, REDIS_MESSAGE_ID, envelope_violations
 from ..strict_json import find_violations
 from .arguments import InboundContract
 from .deadletters import REJECTION_ATTRIBUTE, maybe_prune_redis_reasons, reason_text, store_redis_reason
-from .envelope import STRICTLY_DECODED, received_size
+from .envelope import ARGUMENTS_READ_BY, STRICTLY_DECODED, read_arguments_with, received_size
 
 if TYPE_CHECKING:
     from ..claims import ClaimCheck
@@ -273,7 +273,9 @@ class ConsumeGuard(Middleware):
         if not strict and not writes_json():
             py_args, py_kwargs = self._check_app_encoded(contract, inbound, args, kwargs, wire)
         else:
-            py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict)
+            # Decoded with this very contract's argument types: its mirrors judged them as read.
+            mirrored = not args and getattr(message, ARGUMENTS_READ_BY, None) is inbound
+            py_args, py_kwargs = inbound.check(args, kwargs, strict_json=strict, mirrored=mirrored)
         return Delivery(actor_name, args, kwargs, py_args, py_kwargs)
 
     def _check_app_encoded(
@@ -359,6 +361,8 @@ class ConsumeGuard(Middleware):
         inbound = self._inbound.get(contract.actor_name)
         if inbound is None or inbound.contract is not contract:  # built once per (re)declared actor
             inbound = self._inbound[contract.actor_name] = InboundContract(contract)
+            # The actor's next bodies are decoded with its wire lanes' types (judged as read).
+            read_arguments_with(contract.actor_name, inbound, inbound.wire_types)
         return inbound
 
     def _check_size(self, message: Message[Any], limit: SizeLimit, body_size: int | None) -> None:
