@@ -201,9 +201,9 @@ def _read_with_types(body: bytes) -> tuple[Any, object] | None:
         return None
     try:
         value = reader.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return (value, reader.owner) if _as_many_members(body, value) else None
+    except Exception:  # whatever it is (msgspec 0.18 lets UnicodeDecodeError out), plain decoding words it
         return None
-    return (value, reader.owner) if _as_many_members(body, value) else None
 
 
 def received_size(body_size: int, options: Any) -> int:

@@ -509,6 +509,8 @@ def body_of(actor_name: str, kwargs: dict[str, Any], style: str, twist: str) -> 
         body = body.replace(opening, opening + b'"x": 0, ', 1)
     if twist == "escaped-colon-in-unknown":
         body = body.replace(opening, opening + b'"zz": "a\\u003ab", ', 1)
+    if twist == "invalid-utf-8":
+        body = body.replace(opening, opening + b'"zz": "\xff", ', 1)
     return body
 
 
@@ -571,6 +573,7 @@ def test_a_body_read_with_the_lanes_types_is_the_body_read_plainly(row: Row) -> 
                 "positional",
                 "duplicate-key",
                 "escaped-colon-in-unknown",
+                "invalid-utf-8",
             ]
         ),
     )

@@ -146,8 +146,9 @@ def test_a_body_read_with_another_contracts_types_is_judged_in_full() -> None:
             "is not a field of a Dramatiq message",
         ),
         (lambda b: b[:-1], "truncated"),
+        (lambda b: b.replace(b'"sku":"a"', b'"sku":"\xff"'), "cannot be decoded"),
     ],
-    ids=["duplicate-key", "envelope-extra", "truncated"],
+    ids=["duplicate-key", "envelope-extra", "truncated", "invalid-utf-8"],
 )
 def test_what_the_types_cannot_read_is_read_plainly_and_refused_as_ever(twist: Any, reason: str) -> None:
     guarded("priced_refused", Priced)
