@@ -21,6 +21,8 @@ from dramatiq import Message
 
 __all__ = ["Delivery", "ThreadState", "current_message", "here", "take_delivery"]
 
+_ABSENT = object()
+
 
 class Delivery:
     """The typed arguments for the message a worker thread is about to run.
@@ -52,13 +54,17 @@ class Delivery:
     def fits(self, actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Is the call ``actor_name(*args, **kwargs)`` the one the message would make, value for value?"""
         raw_args, raw_kwargs = self.raw_args, self.raw_kwargs
-        return (
-            actor_name == self.actor_name
-            and len(args) == len(raw_args)
-            and all(a is b for a, b in zip(args, raw_args, strict=True))
-            and kwargs.keys() == raw_kwargs.keys()
-            and all(kwargs[key] is raw_kwargs[key] for key in kwargs)
-        )
+        if actor_name != self.actor_name or len(args) != len(raw_args) or len(kwargs) != len(raw_kwargs):
+            return False
+        # Plain loops: on every actor call, and cheaper than all() over a generator for a few values.
+        for given, raw in zip(args, raw_args):  # noqa: B905 (lengths compared above)
+            if given is not raw:
+                return False
+        # As many keys: each found with its very value means the same keys.
+        for key, value in kwargs.items():  # noqa: SIM110 (all() costs a generator per call)
+            if raw_kwargs.get(key, _ABSENT) is not value:
+                return False
+        return True
 
 
 class ThreadState:
@@ -85,6 +91,16 @@ class ThreadState:
         #: How many actor calls are running on this thread (user code, not the worker).
         self.actor_depth = 0
 
+    def take_delivery(
+        self, actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Delivery | None:
+        """The typed arguments waiting for this call, if the call is the message's own; the slot is emptied."""
+        delivery = self.delivery
+        if delivery is None:
+            return None
+        self.delivery = None
+        return delivery if delivery.fits(actor_name, args, kwargs) else None
+
 
 class _Local(threading.local):
     def __init__(self) -> None:
@@ -102,12 +118,7 @@ def here() -> ThreadState:
 
 def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Delivery | None:
     """The typed arguments waiting for this call on this thread, if the call is the message's own."""
-    state = _local.state
-    delivery = state.delivery
-    if delivery is None:
-        return None
-    state.delivery = None
-    return delivery if delivery.fits(actor_name, args, kwargs) else None
+    return _local.state.take_delivery(actor_name, args, kwargs)
 
 
 def current_message() -> Message[Any] | None:

@@ -56,7 +56,7 @@ from . import observe
 from ._dramatiq import built_by_send, sent_by_dramatiq, unwrap
 from .app_encoder import announce, encoder_kind, raw_from, wire_fields
 from .contract import CONTRACT_OPTION, ActorContract, ContractError, actor_function, declaring_namespace
-from .delivery import current_message, here, take_delivery
+from .delivery import current_message, here
 from .encoder import PreparedEncoding, encode_json, encode_message, encode_strict, writes_json
 from .errors import (
     CheckFailed,
@@ -327,7 +327,7 @@ class PayloadGateway(Middleware):
             if state.delivery is not None:
                 # The worker calls the actor with the message's JSON values: the consume
                 # guard has them converted to the declared types already (typed delivery).
-                delivery = take_delivery(actor_name, args, kwargs)
+                delivery = state.take_delivery(actor_name, args, kwargs)
                 if delivery is not None:
                     args, kwargs = delivery.args, delivery.kwargs
             state.actor_depth = 1
