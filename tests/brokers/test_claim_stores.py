@@ -19,7 +19,8 @@ from typing import Any
 import dramatiq
 import pytest
 from dramatiq import Worker
-from helpers.claims import BIG, LIMIT, Events, claims_broker, drain, recording
+from helpers.claims import BIG, LIMIT, Events, claims_broker, recording
+from helpers.workers import drain
 from servers import free_port
 from typer.testing import CliRunner
 

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
-from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 
 from actorschema import PayloadGateway, observe
@@ -64,17 +63,6 @@ def claims_broker(store: Any, **options: Any) -> tuple[StubBroker, PayloadGatewa
     broker.add_middleware(gateway)
     dramatiq.set_broker(broker)
     return broker, gateway
-
-
-def drain(broker: StubBroker, *queues: str) -> None:
-    worker = Worker(broker, worker_timeout=20, worker_threads=2)
-    worker.start()
-    try:
-        for queue in queues or ("default",):
-            broker.join(queue, fail_fast=False)
-        worker.join()
-    finally:
-        worker.stop()
 
 
 @contextmanager

@@ -22,7 +22,8 @@ import pytest
 from dramatiq import group, pipeline
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, MiddlewareError
-from helpers.claims import BIG, LIMIT, Counting, Events, claims_broker, drain, recording
+from helpers.claims import BIG, LIMIT, Counting, Events, claims_broker, recording
+from helpers.workers import drain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator

@@ -14,9 +14,10 @@ from typing import Any
 
 import dramatiq
 import pytest
-from dramatiq import Message, Worker, pipeline
+from dramatiq import Message, pipeline
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
+from helpers.workers import drain
 
 from actorschema import PayloadGateway, PayloadInvalid
 
@@ -46,17 +47,6 @@ class SendingMiddleware(Middleware):
             self._send()
 
 
-def _drain(broker: StubBroker, *queues: str) -> None:
-    worker = Worker(broker, worker_timeout=50, worker_threads=1)
-    worker.start()
-    try:
-        for queue in queues or ("default",):
-            broker.join(queue, fail_fast=False)
-        worker.join()
-    finally:
-        worker.stop()
-
-
 @pytest.mark.parametrize("hook", ["before_process_message", "after_process_message"])
 @pytest.mark.parametrize(("value", "accepted"), [("not a number", False), (3, True)])
 def test_a_send_from_a_users_middleware_hook_on_a_worker_thread_is_checked(
@@ -77,7 +67,7 @@ def test_a_send_from_a_users_middleware_hook_on_a_worker_thread_is_checked(
 
     middleware.target, middleware.value = target, value
     source.send(early=hook == "before_process_message")
-    _drain(broker, "default", "targets")
+    drain(broker, "default", "targets", threads=1)
     [outcome] = middleware.sends
     if accepted:
         assert isinstance(outcome, Message) and ran == [3]
@@ -108,7 +98,7 @@ def test_dramatiqs_own_re_enqueue_through_a_subclassed_broker_is_still_exempt(
 
     with caplog.at_level(logging.WARNING, logger="actorschema"):
         pipeline([produce.message(), consume.message()], broker=broker).run()
-        _drain(broker)
+        drain(broker, threads=1)
     logged = [r.getMessage() for r in caplog.records if r.name == "actorschema"]
     # Pipelines re-enqueued the continuation after acking: logged, not raised (it would be lost);
     # the worker then dead-letters it with its reason.
@@ -128,5 +118,5 @@ def test_a_retry_and_a_delay_move_stay_exempt(stub_broker: StubBroker) -> None:
             raise ValueError("m" * 10_000)  # the retry's traceback alone is over the limit
 
     flaky.send_with_options(args=("b" * 1500,), delay=10)
-    _drain(broker)
+    drain(broker, threads=1)
     assert attempts == [1500, 1500] and not broker.dead_letters

@@ -15,8 +15,9 @@ from typing import Any
 import dramatiq
 import prometheus_client
 import pytest
-from dramatiq import Worker, group
+from dramatiq import group
 from helpers.readme import README
+from helpers.workers import drain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -310,16 +311,6 @@ def test_a_forked_child_writes_the_limit_gauge_again() -> None:
 
 
 # -- the gateway's events, on a real Worker ----------------------------------------------------
-
-
-def drain(broker: StubBroker) -> None:
-    """Run a real Worker until the default queue is empty."""
-    worker = Worker(broker, worker_timeout=20, worker_threads=2)
-    worker.start()
-    try:
-        broker.join("default", fail_fast=False, timeout=20_000)
-    finally:
-        worker.stop()
 
 
 @pytest.fixture
