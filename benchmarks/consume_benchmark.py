@@ -152,20 +152,28 @@ def run(rounds: int, count: dict[str, int], producer: str = "dramatiq") -> dict[
     results: dict[str, Any] = {}
     for name, body in bodies(producer).items():
         times: dict[str, list[int]] = {"bare": [], "gateway": []}
+        per_round: list[float] = []  # each round's gateway median over the bare median just before it
         for _ in range(rounds):
+            medians = {}
             for side in ("bare", "gateway"):
                 broker, _actors = sides[side]
                 gc.collect()
+                this_round = []
                 for _ in range(count[name]):
                     start = time.perf_counter_ns()
                     consume_one(broker, decoders[side], body)
-                    times[side].append(time.perf_counter_ns() - start)
+                    this_round.append(time.perf_counter_ns() - start)
+                times[side] += this_round
+                medians[side] = statistics.median(this_round)
+            per_round.append(medians["gateway"] / medians["bare"])
         bare, gateway = statistics.median(times["bare"]) / 1000, statistics.median(times["gateway"]) / 1000
         results[name] = {
             "size": len(body),
             "bare_us": round(bare, 1),
             "gateway_us": round(gateway, 1),
             "ratio": round(gateway / bare, 2),
+            "rounds_min": round(min(per_round), 2),
+            "rounds_max": round(max(per_round), 2),
         }
         print(f"  {name}: done", file=sys.stderr)
     return results
@@ -266,11 +274,16 @@ def main() -> None:
         f"consume path per message, {rounds} rounds per side, bodies written by {options.producer}, "
         f"Python {platform.python_version()}"
     )
-    print(f"{'message':8} {'size':>9} {'bare us':>9} {'gateway us':>11} {'gw/bare':>8} {'target':>10}")
+    print(
+        f"{'message':8} {'size':>9} {'bare us':>9} {'gateway us':>11} {'gw/bare':>8} {'rounds min-max':>15} "
+        f"{'target':>10}"
+    )
     for name, row in results.items():
         verdict = f"<={TARGETS[name]} {'MISS' if name in missed else 'ok'}"
+        spread = f"{row['rounds_min']:.2f}-{row['rounds_max']:.2f}"
         print(
-            f"{name:8} {row['size']:>9,} {row['bare_us']:>9} {row['gateway_us']:>11} {row['ratio']:>8} {verdict:>10}"
+            f"{name:8} {row['size']:>9,} {row['bare_us']:>9} {row['gateway_us']:>11} {row['ratio']:>8} "
+            f"{spread:>15} {verdict:>10}"
         )
     if throughput is not None:
         print(
