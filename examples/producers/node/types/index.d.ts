@@ -3,11 +3,11 @@ import type { MakeThumbnailKwargs } from "./make_thumbnail.js";
 import type { PlaceOrderKwargs } from "./place_order.js";
 import type { RefundKwargs } from "./refund.js";
 import type { SendEmailKwargs } from "./send_email.js";
+export type * from "./actorschema.js";
 export type * from "./make_thumbnail.js";
 export type * from "./place_order.js";
 export type * from "./refund.js";
 export type * from "./send_email.js";
-export type { ActorschemaNestedMessage } from "./make_thumbnail.js";
 
 /** Each actor's keyword arguments, by actor name: `Producer<ActorKwargs>`. */
 export interface ActorKwargs {
