@@ -33,10 +33,31 @@ trap 'rm -rf "$work"' EXIT
 resolutions=("$@")
 [ ${#resolutions[@]} -gt 0 ] || resolutions=(highest lowest-direct)
 
+# The floors of pyproject.toml's dependencies, each pinned exactly: uv's lowest-direct alone took
+# jsonschema 4.26 over the 4.20 floor (a test dependency's own range pulled it up), which left
+# the floor untested.
+floors() {
+    python3 - <<'PY'
+import re
+import tomllib
+
+with open("pyproject.toml", "rb") as project:
+    for requirement in tomllib.load(project)["project"]["dependencies"]:
+        floor = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?\s*>=\s*([0-9][^,;\s]*)", requirement)
+        if floor:
+            print(f"{floor[1]}=={floor[2]}")
+PY
+}
+
 one() {
     local resolution=$1 venv="$work/$1"
+    local pinned=()
+    if [ "$resolution" = lowest-direct ]; then
+        floors >"$work/floors.txt"
+        pinned=(--constraint "$work/floors.txt")
+    fi
     uv venv --quiet --python "$(command -v python3)" "$venv"
-    VIRTUAL_ENV="$venv" uv pip install --quiet --resolution "$resolution" -e ".[test]"
+    VIRTUAL_ENV="$venv" uv pip install --quiet --resolution "$resolution" "${pinned[@]}" -e ".[test]"
     echo "== $resolution: $(VIRTUAL_ENV="$venv" uv pip freeze 2>/dev/null \
         | grep -iE '^(dramatiq|pydantic|pydantic-core|msgspec|typer|jsonschema|jsonschema-rs|rfc3339-validator)==' \
         | tr '\n' ' ')"
