@@ -23,7 +23,9 @@ gateway side gets them converted (typed delivery) and checked with JSON
 semantics (``jsonschema`` on the actor's published schema).
 
 Rounds alternate bare, gateway, bare... each timing every message one by one
-with ``perf_counter_ns``; the median per side is reported, and gateway/bare.
+with ``perf_counter_ns``; the median per side is reported, and gateway/bare,
+beside the lowest and highest of the rounds' own ratios (each gateway round's
+median over the bare round's just before it): how far one run spreads.
 
 ``--redis`` adds what a user sees: a real ``dramatiq.Worker`` (4 threads)
 draining 5,000 stored messages from a private redis-server, Dramatiq's
