@@ -195,6 +195,8 @@ def _read_with_types(body: bytes) -> tuple[Any, object] | None:
     have dropped a member (a key they pass over, a duplicate key): plain
     decoding then reads it and words what is wrong.
     """
+    if not _readers:  # no actor with a wire lane judged yet: nothing to look for
+        return None
     head = _HEAD.match(body)
     reader = _readers.get(head.group(1).decode("utf-8", "replace")) if head is not None else None
     if reader is None:
