@@ -28,6 +28,7 @@ import functools
 import json
 import math
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal, NotRequired
 
 import dramatiq
@@ -476,6 +477,15 @@ def test_formats_stay_asserted_where_a_pattern_does_not_decide() -> None:
 
 
 # -- bodies read with the lanes' types ------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _readers_as_they_were() -> Iterator[None]:
+    """The types each test leaves for its actors are forgotten after it (a process-wide table)."""
+    before = dict(envelope._readers)
+    yield
+    envelope._readers.clear()
+    envelope._readers.update(before)
 
 
 def _lane_of(row: Row) -> Any:

@@ -10,6 +10,7 @@ the mirror's second pass only when it should.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
@@ -23,6 +24,15 @@ from actorschema import PayloadGateway
 from actorschema.brokers import StubBroker
 from actorschema.consume.envelope import ARGUMENTS_READ_BY, decode_message
 from actorschema.errors import MessageMalformed, PayloadInvalid
+
+
+@pytest.fixture(autouse=True)
+def _readers_as_they_were() -> Iterator[None]:
+    """The types each test leaves for its actors are forgotten after it (a process-wide table)."""
+    before = dict(envelope._readers)
+    yield
+    envelope._readers.clear()
+    envelope._readers.update(before)
 
 
 class Priced(BaseModel):
