@@ -16,11 +16,14 @@ from typing import Any
 import dramatiq
 import msgspec
 import pytest
+from dramatiq.middleware import Middleware
+from helpers.workers import drain
 from pydantic import BaseModel
 
 import actorschema.consume.arguments as arguments
 import actorschema.consume.envelope as envelope
 from actorschema import PayloadGateway
+from actorschema._dramatiq import unwrap
 from actorschema.brokers import StubBroker
 from actorschema.consume.envelope import ARGUMENTS_READ_BY, decode_message
 from actorschema.errors import MessageMalformed, PayloadInvalid
@@ -177,3 +180,31 @@ def test_an_unknown_key_is_kept_as_it_arrived() -> None:
     message = decode_message(escaped, "default")
     assert not hasattr(message, ARGUMENTS_READ_BY) and message.kwargs["order"]["note"] == "a:b"
     assert guard.check(broker, message).kwargs["order"] == Priced(sku="a", amount=1.5)
+
+
+def test_a_real_worker_reads_the_bodies_after_the_first_with_the_types() -> None:
+    """On actorschema's StubBroker with a real Worker: a message consumed after the actor's first is read
+    with its types, and every one runs with the model that was sent."""
+    broker = StubBroker()
+    broker.add_middleware(PayloadGateway())
+    read_typed: list[bool] = []
+
+    class Spy(Middleware):
+        def before_process_message(self, broker: Any, message: Any) -> None:
+            read_typed.append(hasattr(unwrap(message), ARGUMENTS_READ_BY))
+
+    broker.add_middleware(Spy())
+    received: list[Priced] = []
+
+    @dramatiq.actor(broker=broker, actor_name="priced_worker")
+    def priced_worker(order: Priced) -> None:
+        received.append(order)
+
+    priced_worker.send(Priced(sku="first", amount=0.5))
+    drain(broker, threads=1)  # the first message leaves the types
+    for index in range(3):
+        priced_worker.send(Priced(sku=str(index), amount=index))
+    drain(broker, threads=1)
+    assert received == [Priced(sku="first", amount=0.5), *(Priced(sku=str(i), amount=i) for i in range(3))]
+    assert all(type(order.amount) is float for order in received)
+    assert read_typed == [False, True, True, True]
