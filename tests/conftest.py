@@ -19,6 +19,7 @@ from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from servers import RABBITMQ_SERVER, RabbitmqServer, RedisServer, need
 
+import actorschema.consume.envelope as envelope
 from actorschema import PayloadGateway
 
 #: The marker each server fixture gives the tests that use it, directly or through another fixture.
@@ -70,6 +71,15 @@ def run_worker(broker: StubBroker, *, fail_fast: bool) -> None:
         worker.join()
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def forget_left_types() -> Iterator[None]:
+    """After the test, forget the argument types its guards left for the decoder (a process-wide table)."""
+    before = dict(envelope._readers)
+    yield
+    envelope._readers.clear()
+    envelope._readers.update(before)
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ import functools
 import json
 import math
 import uuid
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal, NotRequired
 
 import dramatiq
@@ -62,6 +61,10 @@ from actorschema.formats import FORMAT_CHECKER, PATTERNS, exact_string_form, pat
 from actorschema.hints import reads_json_as_python
 from actorschema.limits import SizeLimit
 from actorschema.schema import message_schema
+
+#: The guards here leave argument types for the decoder: forgotten after each test.
+pytestmark = pytest.mark.usefixtures("forget_left_types")
+
 
 # -- hints pydantic may read more loosely than the schema ------------------------------------
 
@@ -477,15 +480,6 @@ def test_formats_stay_asserted_where_a_pattern_does_not_decide() -> None:
 
 
 # -- bodies read with the lanes' types ------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _readers_as_they_were() -> Iterator[None]:
-    """The types each test leaves for its actors are forgotten after it (a process-wide table)."""
-    before = dict(envelope._readers)
-    yield
-    envelope._readers.clear()
-    envelope._readers.update(before)
 
 
 def _lane_of(row: Row) -> Any:

@@ -10,7 +10,6 @@ the mirror's second pass only when it should.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
@@ -28,14 +27,8 @@ from actorschema.brokers import StubBroker
 from actorschema.consume.envelope import ARGUMENTS_READ_BY, decode_message
 from actorschema.errors import MessageMalformed, PayloadInvalid
 
-
-@pytest.fixture(autouse=True)
-def _readers_as_they_were() -> Iterator[None]:
-    """The types each test leaves for its actors are forgotten after it (a process-wide table)."""
-    before = dict(envelope._readers)
-    yield
-    envelope._readers.clear()
-    envelope._readers.update(before)
+#: The guards here leave argument types for the decoder: forgotten after each test.
+pytestmark = pytest.mark.usefixtures("forget_left_types")
 
 
 class Priced(BaseModel):
