@@ -19,7 +19,7 @@ from typing import Any
 
 from dramatiq import Message
 
-__all__ = ["Delivery", "ThreadState", "current_message", "here", "take_delivery"]
+__all__ = ["Delivery", "ThreadState", "current_message", "here"]
 
 _ABSENT = object()
 
@@ -79,7 +79,7 @@ class ThreadState:
     __slots__ = ("actor_depth", "delivery", "in_worker", "judged", "message")
 
     def __init__(self) -> None:
-        #: The typed arguments waiting for the actor call (:func:`take_delivery`).
+        #: The typed arguments waiting for the actor call (:meth:`take_delivery`).
         self.delivery: Delivery | None = None
         #: The message this worker thread is processing (its result's destinations are in its options).
         self.message: Message[Any] | None = None
@@ -114,11 +114,6 @@ _local = _Local()
 def here() -> ThreadState:
     """This thread's state: the typed arguments waiting for the actor call, the message being processed."""
     return _local.state
-
-
-def take_delivery(actor_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Delivery | None:
-    """The typed arguments waiting for this call on this thread, if the call is the message's own."""
-    return _local.state.take_delivery(actor_name, args, kwargs)
 
 
 def current_message() -> Message[Any] | None:

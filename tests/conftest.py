@@ -57,22 +57,6 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float, interva
         time.sleep(interval)
 
 
-def run_worker(broker: StubBroker, *, fail_fast: bool) -> None:
-    """Run what is queued on "default" with a real two-thread Worker, then stop it.
-
-    Parameters:
-      broker: The broker whose "default" queue to drain.
-      fail_fast: Raise the first failed message's exception from the join.
-    """
-    worker = Worker(broker, worker_timeout=20, worker_threads=2)
-    worker.start()
-    try:
-        broker.join("default", fail_fast=fail_fast)
-        worker.join()
-    finally:
-        worker.stop()
-
-
 @pytest.fixture
 def forget_left_types() -> Iterator[None]:
     """After the test, forget the argument types its guards left for the decoder (a process-wide table)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from actorschema.delivery import Delivery, ThreadState, here, take_delivery
+from actorschema.delivery import Delivery, ThreadState, here
 
 
 def test_each_thread_has_its_own_state_and_keeps_it() -> None:
@@ -33,10 +33,10 @@ def test_a_delivery_is_taken_once_and_only_by_the_call_it_was_made_for() -> None
     state = here()
     try:
         state.delivery = delivery
-        assert take_delivery("book", (), dict(raw_kwargs)) is delivery  # equal values, the same objects
-        assert take_delivery("book", (), raw_kwargs) is None  # taken: a nested call gets nothing
+        assert state.take_delivery("book", (), dict(raw_kwargs)) is delivery  # equal values, the same objects
+        assert state.take_delivery("book", (), raw_kwargs) is None  # taken: a nested call gets nothing
         state.delivery = delivery
-        assert take_delivery("other", (), raw_kwargs) is None  # another actor's call
+        assert state.take_delivery("other", (), raw_kwargs) is None  # another actor's call
         assert state.delivery is None  # and it is gone all the same
     finally:
         state.delivery = None

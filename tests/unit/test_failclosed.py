@@ -19,7 +19,8 @@ import pydantic
 import pydantic.v1
 import pytest
 import typing_extensions
-from dramatiq import Message, Worker, group
+from dramatiq import Message, group
+from helpers.workers import drain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, field_validator
@@ -120,15 +121,6 @@ def broker() -> Iterator[StubBroker]:
 
 def stored(broker: StubBroker) -> int:
     return sum(queue.qsize() for queue in broker.queues.values())
-
-
-def run_worker(broker: StubBroker, queue: str = "default") -> None:
-    worker = Worker(broker, worker_timeout=20, worker_threads=1)
-    worker.start()
-    try:
-        broker.join(queue, fail_fast=False)
-    finally:
-        worker.stop()
 
 
 def gateway_of(broker: StubBroker) -> PayloadGateway:
@@ -271,7 +263,7 @@ def test_an_exploding_validator_on_the_worker_dead_letters_and_nothing_runs(
 
     task.send(1 if hint is Detonator else {"n": 1})
     EXPLODE["now"] = True
-    run_worker(broker)
+    drain(broker, threads=1)
     assert ran == []
     (dead,) = broker.dead_letters
     rejection = dead._actorschema_rejection
@@ -292,7 +284,7 @@ def test_warn_mode_on_the_worker_logs_and_runs(caplog: pytest.LogCaptureFixture)
     task.send({"n": 5})
     EXPLODE["now"] = True
     with caplog.at_level(logging.WARNING, "actorschema"):
-        run_worker(broker)
+        drain(broker, threads=1)
     assert ran == [{"n": 5}]  # as it arrived: the check could not type it
     assert any(getattr(r, "actorschema", {}).get("reason") == CheckFailed.title for r in caplog.records)
 
@@ -341,7 +333,7 @@ def test_an_exploding_result_check_fails_the_message_or_warns(
     dramatiq.pipeline([produce.message(4), consume.message()]).run()
     EXPLODE["now"] = True
     with caplog.at_level(logging.WARNING, "actorschema"):
-        run_worker(broker)
+        drain(broker, threads=1)
     records = [r for r in caplog.records if getattr(r, "actorschema", {}).get("reason") == CheckFailed.title]
     assert records and records[0].actorschema["actor"] == "produce"
     if mode == "enforce":
@@ -377,7 +369,7 @@ def test_a_return_type_that_cannot_be_built_never_blocks_the_actor(
 
     with caplog.at_level(logging.WARNING, "actorschema"):
         dramatiq.pipeline([produce.message(4), consume.message()]).run()
-        run_worker(broker)
+        drain(broker, threads=1)
     assert received == [4] and broker.dead_letters == []
     assert any("held to strict JSON" in r.getMessage() for r in caplog.records)
 
@@ -449,7 +441,7 @@ def test_a_pydantic_v1_actor_dead_letters_what_another_producer_sent(broker: Stu
         "message_timestamp": 1,
     }
     broker.queues["default"].put(json.dumps(body).encode())  # a producer without the gateway
-    run_worker(broker)
+    drain(broker, threads=1)
     assert ran == []
     (dead,) = broker.dead_letters
     rejection = dead._actorschema_rejection
@@ -557,7 +549,7 @@ def test_an_unresolved_name_is_retried_on_the_worker_too(broker: StubBroker) -> 
     )
     globals()["LaterStill"] = _DefinedLater
     try:
-        run_worker(broker)
+        drain(broker, threads=1)
     finally:
         del globals()["LaterStill"]
     assert ran == [_DefinedLater(x=2)] and broker.dead_letters == []
@@ -575,7 +567,7 @@ def test_a_class_local_to_a_function_resolves(broker: StubBroker) -> None:
 
     uses_local.send({"y": "3"})
     assert gateway_of(broker).contracts["uses_local"].by_name["item"].hint is Local
-    run_worker(broker)
+    drain(broker, threads=1)
     assert ran == [Local(y=3)] and broker.dead_letters == []
 
 
@@ -618,7 +610,7 @@ def test_the_way_out_unblocks_the_actor_with_any_strict_json(broker: StubBroker)
         notify.send(1, "hi", extra=2)  # the signature still binds
     with pytest.raises(Exception, match="not plain JSON"):
         notify.send(float("nan"), "hi")
-    run_worker(broker)
+    drain(broker, threads=1)
     assert ran == [({"id": 1}, "hi")]
     contract = gateway_of(broker).contracts["notify"]
     assert contract.way_out == 'payload_contract="json"'
@@ -722,7 +714,7 @@ def test_unpacked_typed_dict_kwargs_become_named_keywords(broker: StubBroker, ty
         paint.send("c", size="big", shade=1)
     assert set(caught.value.paths) == {"kwargs.size", "kwargs.shade", "kwargs.colour"}
     paint.send("c", colour="red", size="3")
-    run_worker(broker)
+    drain(broker, threads=1)
     assert ran == [("c", {"colour": "red", "size": 3})]
 
 
@@ -847,7 +839,7 @@ def test_a_callable_instance_receives_typed_arguments_on_the_worker(broker: Stub
     stamp = dramatiq.actor(Stamp(), actor_name="stamp")
     when = datetime.datetime(2026, 1, 2, 3, 4, tzinfo=datetime.UTC)
     stamp.send(when)
-    run_worker(broker)
+    drain(broker, threads=1)
     assert got == [when]
 
 
@@ -872,7 +864,7 @@ def test_a_consumer_whose_decode_check_explodes_dead_letters_and_keeps_running(
 
     monkeypatch.setattr(envelope, "envelope_violations", flaky)
     task.send(2)
-    run_worker(broker)
+    drain(broker, threads=1)
     assert ran == [2]
     (dead,) = broker.dead_letters
     assert "internal error while checking: ZeroDivisionError" in str(dead._exception)
@@ -1015,7 +1007,7 @@ class Line(BaseModel):
         with pytest.raises(PayloadInvalid) as caught:
             module.place.send({"lines": [{"sku": "a", "qty": "many"}]})
         assert caught.value.paths == ("args[0].lines[0].qty",)
-        run_worker(broker)
+        drain(broker, threads=1)
         assert module.received == [module.Order(lines=[module.Line(sku="a", qty=2)])]
     finally:
         import sys

@@ -16,11 +16,11 @@ from typing import Any
 
 import dramatiq
 import pytest
-from conftest import run_worker
 from dramatiq import Message, Worker, group, pipeline
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import GroupCallbacks
 from dramatiq.rate_limits.backends import StubBackend as RateStub
+from helpers.workers import drain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -69,7 +69,7 @@ def test_a_typed_value_for_a_later_pipeline_step_is_converted_and_delivered_type
     step = message["options"]["pipe_target"]
     # Still positional: Dramatiq appends the previous result after it.
     assert step["args"] == [str(ident)] and step["kwargs"] == {}
-    run_worker(stub_broker, fail_fast=True)
+    drain(stub_broker, fail_fast=True)
     assert seen == [(ident, 7)]
     assert type(seen[0][0]) is uuid.UUID
 
@@ -89,7 +89,7 @@ def test_a_step_that_ignores_the_result_is_put_in_canonical_form(stub_broker: St
     pipeline([first.message(), second.message_with_options(args=(ident, when), pipe_ignore=True)]).run()
     step = stored(stub_broker)[0]["options"]["pipe_target"]
     assert step["args"] == [] and step["kwargs"] == {"ident": str(ident), "when": "2024-05-06T07:08:00Z"}
-    run_worker(stub_broker, fail_fast=True)
+    drain(stub_broker, fail_fast=True)
     assert seen == [(ident, when)]
 
 
@@ -115,7 +115,7 @@ def test_typed_steps_all_the_way_down_uuid_datetime_decimal_and_models(stub_brok
     second = message["options"]["pipe_target"]
     third = second["options"]["pipe_target"]  # nested in the nested step: converted too
     assert second["args"] == ["12.50"] and third["args"] == [str(tag)]
-    run_worker(stub_broker, fail_fast=True)
+    drain(stub_broker, fail_fast=True)
     assert seen == [(tag, Order(ident=ident, total=decimal.Decimal("12.50"), placed=stamp.fn(3)))]
     assert type(seen[0][1]) is Order and type(seen[0][1].total) is decimal.Decimal
 
@@ -251,7 +251,7 @@ def test_a_group_completion_callback_with_typed_arguments_runs_typed(callbacks_b
         "order": order.model_dump(mode="json"),
     }
     assert jobs.completion_callbacks[0]["args"] == (batch, at, order)  # the group's own list: untouched
-    run_worker(callbacks_broker, fail_fast=True)
+    drain(callbacks_broker, fail_fast=True)
     assert done == [(batch, at, order)]
 
 
@@ -284,7 +284,7 @@ def test_a_pipeline_inside_a_group_converts_its_steps_and_the_group_callback(
     step = first["options"]["pipe_target"]
     assert step["args"] == [str(ident)]
     assert step["options"]["group_completion_callbacks"][0]["kwargs"] == {"total": "9.99"}
-    run_worker(callbacks_broker, fail_fast=True)
+    drain(callbacks_broker, fail_fast=True)
     assert sorted(seen, key=str) == sorted(
         [
             ("follow", ident, datetime.datetime(2024, 3, 4, tzinfo=UTC)),

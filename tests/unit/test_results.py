@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import pytest
-from conftest import run_worker
 from dramatiq import Worker, pipeline
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.results import ResultFailure, Results
 from dramatiq.results.backends import StubBackend
 from helpers.node import run_ajv  # the test suite's one Node oracle (ajv 8, strict mode)
+from helpers.workers import drain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -99,7 +99,7 @@ def test_a_typed_result_is_stored_as_its_json_form_and_read_back_typed(
 ) -> None:
     actor = returning("give", hint, value, store_results=True)
     message = actor.send()
-    run_worker(stub_broker, fail_fast=False)
+    drain(stub_broker, fail_fast=False)
     stored = message.get_result(backend=backend, block=True, timeout=5000)
     assert stored == form  # without the gateway: "Object of type ... is not JSON serializable", result lost
     assert typed_result(actor, stored) == value
@@ -126,7 +126,7 @@ def test_async_and_generic_actors_return_typed_results_too(
             return uuid.UUID(int=n)
 
     sent = [later.send(2), Labelled.send(3)]
-    run_worker(stub_broker, fail_fast=False)
+    drain(stub_broker, fail_fast=False)
     assert [m.get_result(backend=backend) for m in sent] == ["2024-01-02", str(uuid.UUID(int=3))]
     assert typed_result(later, "2024-01-02") == datetime.date(2024, 1, 2)
     assert typed_result(Labelled, str(uuid.UUID(int=3))) == uuid.UUID(int=3)
@@ -185,7 +185,7 @@ def test_a_pipeline_step_returning_a_datetime_feeds_an_untyped_next_step(stub_br
 
     # Plain Dramatiq cannot encode the continuation (datetime) and loses it after the ack.
     pipeline([stamp.message(), log_it.message()]).run()
-    run_worker(stub_broker, fail_fast=False)
+    drain(stub_broker, fail_fast=False)
     assert seen == ["2024-07-08T00:00:00Z"]
 
 
@@ -201,7 +201,7 @@ def test_a_result_that_does_not_fit_fails_like_a_raised_exception(
 
     with caplog.at_level(logging.ERROR, logger="actorschema"):
         message = count.send()
-        run_worker(stub_broker, fail_fast=False)
+        drain(stub_broker, fail_fast=False)
     assert len(calls) == 2  # retried, as after an exception
     assert [m.message_id for m in stub_broker.dead_letters] == [message.message_id]
     records = [r for r in caplog.records if r.name == "actorschema"]
@@ -248,7 +248,7 @@ def test_a_non_json_result_without_annotation_fails_where_it_travels(stub_broker
     piped = produce.message()
     pipeline([piped, consume.message()]).run()
     alone = produce.send()  # nobody reads this result: left alone, as Dramatiq leaves it
-    run_worker(stub_broker, fail_fast=False)
+    drain(stub_broker, fail_fast=False)
     assert seen == []
     # Before: the continuation's encode failed after the ack, and the pipeline vanished without a trace.
     assert [m.message_id for m in stub_broker.dead_letters] == [piped.message_id]
@@ -265,7 +265,7 @@ def test_an_unannotated_tuple_result_travels_as_an_array_as_in_plain_dramatiq(
         return (n, {"inner": (n, n)})
 
     message = pair.send(4)
-    run_worker(stub_broker, fail_fast=False)
+    drain(stub_broker, fail_fast=False)
     assert message.get_result(backend=backend) == [4, {"inner": [4, 4]}]
 
 
@@ -282,7 +282,7 @@ def test_a_type_checking_only_return_annotation_never_blocks_the_actor(
 
     with caplog.at_level(logging.WARNING, logger="actorschema"):
         sent = [ratio.send(1), ratio.send(n=2), bad_ratio.send(3)]
-        run_worker(stub_broker, fail_fast=False)
+        drain(stub_broker, fail_fast=False)
     assert [m.get_result(backend=backend) for m in sent[:2]] == [1, 2]
     with pytest.raises(ResultFailure):
         sent[2].get_result(backend=backend)  # travels (stored), not JSON: refused
@@ -336,7 +336,7 @@ def test_none_results_cost_nothing_and_annotations_resolve_once(
         nothing.send()
         unannotated.send(1)
         when.send()
-    run_worker(stub_broker, fail_fast=False)
+    drain(stub_broker, fail_fast=False)
     assert resolved == ["when"]
 
 
@@ -354,7 +354,7 @@ def test_warn_mode_hands_a_bad_result_on_unchanged_and_logs(caplog: pytest.LogCa
 
     with caplog.at_level(logging.WARNING, logger="actorschema"):
         message = count.send()
-        run_worker(broker, fail_fast=False)
+        drain(broker, fail_fast=False)
     assert message.get_result(backend=backend) == "seven"
     (record,) = [r for r in caplog.records if r.name == "actorschema"]
     assert record.actorschema["outcome"] == "result handed on unchanged (mode='warn')"  # type: ignore[attr-defined]

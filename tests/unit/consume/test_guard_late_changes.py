@@ -14,7 +14,6 @@ from typing import Any
 
 import dramatiq
 import pytest
-from conftest import run_worker
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.stub import StubBroker
@@ -22,13 +21,14 @@ from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import Middleware
 from helpers.app_encoders import IsoEncoder
 from helpers.hint_corpus import aware
+from helpers.workers import drain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from actorschema import PayloadGateway, dead_letter_reasons
 from actorschema.brokers import StubBroker as GuardedStubBroker
-from actorschema.delivery import take_delivery
+from actorschema.delivery import here
 
 UTC = datetime.UTC
 
@@ -93,7 +93,7 @@ def test_typed_delivery_honours_what_a_later_middleware_changed(
         received.append({"when": when, "order": order, "tenant": tenant})
 
     book.send(when=datetime.datetime(2024, 1, 1, tzinfo=UTC), order=Order(sku="a", qty=1))
-    run_worker(broker, fail_fast=False)
+    drain(broker, fail_fast=False)
     assert not broker.dead_letters
     [got] = received
     assert {key: got[key] for key in expected} == expected
@@ -111,7 +111,7 @@ def test_a_change_the_contract_refuses_is_dead_lettered_with_its_reason() -> Non
         ran.append(n)
 
     count.send(1)
-    run_worker(broker, fail_fast=False)
+    drain(broker, fail_fast=False)
     assert ran == [] and len(broker.dead_letters) == 1
     [reason] = dead_letter_reasons(broker, "default").values()
     assert [v["path"] for v in reason["violations"]] == ["kwargs.n"]
@@ -135,7 +135,7 @@ def test_without_a_middleware_that_may_change_arguments_nothing_is_looked_at_twi
         received.append(when)
 
     stamp.send(datetime.datetime(2024, 1, 1, tzinfo=UTC))
-    run_worker(broker, fail_fast=False)
+    drain(broker, fail_fast=False)
     assert received == [datetime.datetime(2024, 1, 1, tzinfo=UTC)] and rechecked == []
     broker.close()
 
@@ -158,7 +158,7 @@ def test_typed_delivery_honours_what_a_later_middleware_changed_inside_a_positio
     body = ship.message(Order(sku="a", qty=1), 1).asdict()
     body["args"], body["kwargs"] = [{"sku": "a", "qty": 1}, 1], {}
     broker.queues["default"].put(json.dumps(body).encode())
-    run_worker(broker, fail_fast=False)
+    drain(broker, fail_fast=False)
     assert received == [(Order(sku="a", qty=3), 1)] and not broker.dead_letters
     broker.close()
 
@@ -179,7 +179,7 @@ def test_with_the_apps_own_encoder_a_changed_message_is_read_as_its_encoder_writ
 
         stamp = "2024-01-01T00:00:00+00:00"
         note.send(stamp, datetime.datetime(2024, 1, 1, tzinfo=UTC), 1)
-        run_worker(broker, fail_fast=False)
+        drain(broker, fail_fast=False)
     finally:
         dramatiq.set_encoder(JSONEncoder())
     # The str parameter gets its text, although decode() revived it, and the change is honoured.
@@ -224,7 +224,7 @@ def test_whatever_a_later_middleware_writes_the_actor_receives_typed(
     if ref is not None:
         proxy.kwargs["ref"] = str(ref) if as_text else ref
     guard.late_changes.before_process_message(_LATE_BROKER, proxy)
-    delivery = take_delivery("_late_book", tuple(proxy.args), proxy.kwargs)
+    delivery = here().take_delivery("_late_book", tuple(proxy.args), proxy.kwargs)
     guard.after_process_message(_LATE_BROKER, proxy)
     assert delivery is not None
     assert delivery.kwargs == {
